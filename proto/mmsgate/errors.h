@@ -1,0 +1,50 @@
+#pragma once
+// The provider's numeric error codes and the one way every layer reports them.
+//
+// A refusal is an absl::Status whose message starts with the decimal code ("21623: 11 media
+// given, at most 10 allowed") and which carries the code as a payload, so the gRPC and REST
+// front doors can put it in `mmsgate-error-code` metadata or the JSON `code` field without
+// parsing text. Every code used here is documented in docs/errors.md.
+
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace mmsgate {
+
+namespace error_codes {
+inline constexpr int kAuthenticationFailed = 20003;
+inline constexpr int kNotFound = 20404;
+inline constexpr int kInvalidParameter = 21200;
+inline constexpr int kInvalidTo = 21211;
+inline constexpr int kInvalidFrom = 21212;
+inline constexpr int kBodyRequired = 21602;
+inline constexpr int kFromRequired = 21603;
+inline constexpr int kToRequired = 21604;
+inline constexpr int kFromNotOwned = 21606;
+inline constexpr int kUnroutable = 21612;
+inline constexpr int kBodyTooLong = 21617;
+inline constexpr int kInvalidMediaUrl = 21620;
+inline constexpr int kFromNotMmsCapable = 21621;
+inline constexpr int kTooManyMedia = 21623;
+inline constexpr int kInvalidStatusCallback = 21609;
+inline constexpr int kInvalidValidityPeriod = 21655;
+inline constexpr int kUnsupportedMediaType = 12300;
+inline constexpr int kMediaTooLarge = 11751;
+inline constexpr int kQueueFull = 20429;
+inline constexpr int kUnreachableHandset = 30003;
+inline constexpr int kUnknownDestination = 30005;
+inline constexpr int kLandlineOrUnreachableCarrier = 30006;
+inline constexpr int kUnknownError = 30008;
+inline constexpr int kMmsNotSupported = 30011;
+inline constexpr int kStorageFailure = 30500;
+}  // namespace error_codes
+
+// A status with `code` as payload and "code: message" as its text.
+[[nodiscard]] absl::Status ProviderError(absl::StatusCode status_code, int code,
+                                         std::string_view message);
+
+// The provider code a status carries, or 0 when it carries none.
+[[nodiscard]] int ProviderErrorCode(const absl::Status& status);
+
+}  // namespace mmsgate
