@@ -1,0 +1,59 @@
+#include "carriers/handsets.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <openssl/evp.h>
+
+#include <chrono>
+
+namespace mmsgate::carriers {
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0xf]);
+  }
+  return hex;
+}
+
+bool Handsets::Receive(const HandsetDelivery& delivery) {
+  mmsgate::v1::HandsetMessage entry;
+  entry.set_kind(delivery.kind);
+  entry.set_text(delivery.text);
+  entry.set_segments(delivery.segments);
+  entry.set_from(delivery.from);
+  entry.set_message_sid(delivery.message_sid);
+  entry.set_carrier_id(delivery.carrier_id);
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  *entry.mutable_received_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
+  // Hashing happens outside the lock: it is the expensive part and touches no shared state.
+  for (const auto& media : delivery.media) {
+    auto* item = entry.add_media();
+    item->set_content_type(media.content_type);
+    item->set_size(media.data ? static_cast<int64_t>(media.data->size()) : 0);
+    item->set_sha256(Sha256Hex(media.data ? std::string_view(*media.data) : std::string_view()));
+  }
+  std::lock_guard lock(mutex_);
+  Phone& phone = phones_[delivery.to];
+  if (!phone.seen_sids.insert(delivery.message_sid).second) return false;
+  phone.messages.push_back(std::move(entry));
+  return true;
+}
+
+mmsgate::v1::HandsetInbox Handsets::Inbox(const std::string& number) const {
+  mmsgate::v1::HandsetInbox inbox;
+  inbox.set_number(number);
+  std::lock_guard lock(mutex_);
+  auto it = phones_.find(number);
+  if (it == phones_.end()) return inbox;
+  for (const auto& message : it->second.messages) *inbox.add_messages() = message;
+  return inbox;
+}
+
+}  // namespace mmsgate::carriers

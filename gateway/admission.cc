@@ -1,0 +1,236 @@
+#include "gateway/admission.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "carriers/phone_numbers.h"
+#include "gateway/sids.h"
+#include "mmsc/media_rules.h"
+#include "mmsc/segments.h"
+#include "mmsgate/errors.h"
+
+namespace mmsgate::gateway {
+namespace {
+
+namespace v1 = mmsgate::v1;
+using absl::StatusCode;
+
+absl::Status Refuse(int code, const std::string& message) {
+  return ProviderError(StatusCode::kInvalidArgument, code, message);
+}
+
+// Quotes user input in an error message, cut short so a 10 MB field does not come back.
+std::string Quote(std::string_view text) {
+  constexpr std::size_t kMax = 40;
+  if (text.size() <= kMax) return "\"" + std::string(text) + "\"";
+  return "\"" + std::string(text.substr(0, kMax)) + "…\" (" + std::to_string(text.size()) +
+         " bytes)";
+}
+
+bool IsHttpUrl(std::string_view url) {
+  return (url.starts_with("http://") && url.size() > 7) ||
+         (url.starts_with("https://") && url.size() > 8);
+}
+
+}  // namespace
+
+absl::StatusOr<RouteDecision> Route(const carriers::NumberPlan& plan, const v1::Account& account,
+                                    const std::string& e164, const std::string& region,
+                                    bool has_media, int64_t media_bytes) {
+  RouteDecision decision;
+  decision.carrier = plan.CarrierFor(e164, region);
+  if (decision.carrier == nullptr) {
+    return ProviderError(StatusCode::kFailedPrecondition, error_codes::kUnroutable,
+                         "no simulated carrier serves " + e164 + " (region " + region +
+                             "); add a carrier for it to the scenario");
+  }
+  if (!has_media) return decision;  // Plain SMS.
+  if (carriers::IsUsOrCanada(region)) {
+    const auto& carrier = *decision.carrier;
+    const int64_t limit =
+        carrier.max_mms_bytes() > 0 ? carrier.max_mms_bytes() : mmsc::kMaxTotalMediaBytes;
+    if (!carrier.supports_mms()) {
+      decision.delivered_as = v1::SMS_WITH_LINK;
+      decision.fallback_reason = v1::CARRIER_NO_MMS;
+    } else if (media_bytes > limit) {
+      decision.delivered_as = v1::SMS_WITH_LINK;
+      decision.fallback_reason = v1::OVER_CARRIER_SIZE_LIMIT;
+    } else {
+      decision.delivered_as = v1::MMS;
+    }
+    return decision;
+  }
+  if (account.settings().disable_international_mms_conversion()) {
+    return ProviderError(StatusCode::kFailedPrecondition, error_codes::kMmsNotSupported,
+                         "MMS to " + e164 + " (region " + region +
+                             ") is not supported outside the US and Canada, and this account "
+                             "disabled international MMS conversion; send it without media, or "
+                             "enable the conversion to deliver an SMS with a media link");
+  }
+  decision.delivered_as = v1::SMS_WITH_LINK;
+  decision.fallback_reason = v1::INTERNATIONAL;
+  return decision;
+}
+
+absl::StatusOr<AdmittedMessage> Admit(const v1::Account& account,
+                                      const v1::SendMessageRequest& request,
+                                      const AdmissionContext& context) {
+  // Order follows what a user fixes first: missing fields, then sizes, then ownership, then
+  // the destination.
+  if (request.to().empty()) {
+    return Refuse(error_codes::kToRequired, "a 'To' phone number is required");
+  }
+  if (request.from().empty()) {
+    return Refuse(error_codes::kFromRequired, "a 'From' phone number is required");
+  }
+  const int media_count = request.media_url_size() + request.media_size();
+  if (media_count > mmsc::kMaxMediaPerMessage) {
+    return Refuse(error_codes::kTooManyMedia,
+                  std::to_string(media_count) + " media given, at most " +
+                      std::to_string(mmsc::kMaxMediaPerMessage) + " allowed");
+  }
+  if (request.body().empty() && media_count == 0) {
+    return Refuse(error_codes::kBodyRequired,
+                  "a message needs a body or at least one media item; both are empty");
+  }
+  if (!mmsc::IsValidUtf8(request.body())) {
+    return Refuse(error_codes::kInvalidParameter, "the body is not valid UTF-8");
+  }
+  // Cheap bound first: a body of more than 4 bytes per allowed character cannot fit.
+  const int body_characters = request.body().size() > 4u * kMaxBodyCharacters
+                                  ? kMaxBodyCharacters + 1
+                                  : mmsc::CountCharacters(request.body());
+  if (body_characters > kMaxBodyCharacters) {
+    return Refuse(error_codes::kBodyTooLong,
+                  "the body has " +
+                      (request.body().size() > 4u * kMaxBodyCharacters
+                           ? "more than " + std::to_string(kMaxBodyCharacters)
+                           : std::to_string(body_characters)) +
+                      " characters; at most " + std::to_string(kMaxBodyCharacters) +
+                      " are allowed");
+  }
+  if (request.media_url_size() > 0) {
+    // TODO(mmsc): fetch media URLs asynchronously (issue 3); until then say so plainly.
+    return Refuse(error_codes::kInvalidMediaUrl,
+                  "media_url " + Quote(request.media_url(0)) +
+                      " cannot be fetched: this build accepts media only inline (the `media` "
+                      "field)");
+  }
+  int64_t media_bytes = 0;
+  for (int i = 0; i < request.media_size(); ++i) {
+    const auto& media = request.media(i);
+    const std::string type = mmsc::NormalizeContentType(media.content_type());
+    if (type.empty()) {
+      return Refuse(error_codes::kUnsupportedMediaType,
+                    "media " + std::to_string(i) + " has no content_type; give one such as "
+                                                   "image/jpeg");
+    }
+    if (!mmsc::IsAcceptedMediaType(type)) {
+      return Refuse(error_codes::kUnsupportedMediaType,
+                    "media " + std::to_string(i) + " has content type " + Quote(type) +
+                        ", which MMS does not accept (e.g. image/jpeg, image/png, image/gif, "
+                        "video/mp4, audio/mpeg, text/vcard, application/pdf)");
+    }
+    if (media.data().empty()) {
+      return Refuse(error_codes::kInvalidMediaUrl, "media " + std::to_string(i) + " is empty");
+    }
+    media_bytes += static_cast<int64_t>(media.data().size());
+  }
+  if (media_bytes > mmsc::kMaxTotalMediaBytes) {
+    return Refuse(error_codes::kMediaTooLarge,
+                  "the media total " + std::to_string(media_bytes) + " bytes; at most " +
+                      std::to_string(mmsc::kMaxTotalMediaBytes) + " bytes (5 MB) are allowed");
+  }
+
+  auto from = context.directory->FindNumber(request.from());
+  if (!from || from->account_sid() != account.sid()) {
+    return Refuse(error_codes::kFromNotOwned,
+                  "'From' " + Quote(request.from()) + " is not a number of account " +
+                      account.sid() + "; use one of the account's numbers");
+  }
+  if (!from->capabilities().sms()) {
+    return Refuse(error_codes::kFromNotOwned,
+                  "'From' " + Quote(request.from()) + " cannot send SMS");
+  }
+  if (media_count > 0 && !from->capabilities().mms()) {
+    return Refuse(error_codes::kFromNotMmsCapable,
+                  "'From' " + Quote(request.from()) +
+                      " is not MMS-capable; send from an MMS-enabled US/Canadian long code or "
+                      "US short code, or drop the media");
+  }
+  auto to = carriers::ParseValidNumber(request.to());
+  if (!to) {
+    return Refuse(error_codes::kInvalidTo,
+                  "'To' " + Quote(request.to()) + " is not a valid phone number; use E.164 "
+                                                   "such as +12025550123");
+  }
+  if (to->e164 == from->number()) {
+    return Refuse(error_codes::kInvalidTo, "'To' and 'From' are the same number " + to->e164);
+  }
+  if (!request.status_callback().empty() &&
+      (!IsHttpUrl(request.status_callback()) || request.status_callback().size() > 2048)) {
+    return Refuse(error_codes::kInvalidStatusCallback,
+                  "status_callback " + Quote(request.status_callback()) +
+                      " is not an http:// or https:// URL");
+  }
+  if (request.validity_period_seconds() < 0 ||
+      request.validity_period_seconds() > kMaxValidityPeriodSeconds) {
+    return Refuse(error_codes::kInvalidValidityPeriod,
+                  "validity_period_seconds " + std::to_string(request.validity_period_seconds()) +
+                      " must be within 1.." + std::to_string(kMaxValidityPeriodSeconds) +
+                      " (0 for the default " + std::to_string(kDefaultValidityPeriodSeconds) +
+                      ")");
+  }
+
+  auto route = Route(*context.number_plan, account, to->e164, to->region, media_count > 0,
+                     media_bytes);
+  if (!route.ok()) return route.status();
+
+  AdmittedMessage admitted;
+  v1::Message& message = admitted.message;
+  message.set_sid(NewSid(media_count > 0 ? "MM" : "SM"));
+  message.set_account_sid(account.sid());
+  message.set_from(from->number());
+  message.set_to(to->e164);
+  message.set_body(request.body());
+  message.set_num_media(media_count);
+  message.set_status(v1::ACCEPTED);
+  message.set_direction(v1::OUTBOUND_API);
+  message.set_delivered_as(route->delivered_as);
+  message.set_fallback_reason(route->fallback_reason);
+  message.set_carrier_id(route->carrier->id());
+  message.set_status_callback(!request.status_callback().empty() ? request.status_callback()
+                                                                 : from->status_callback());
+  message.set_validity_period_seconds(request.validity_period_seconds() > 0
+                                          ? request.validity_period_seconds()
+                                          : kDefaultValidityPeriodSeconds);
+  const auto created = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(context.now_ns);
+  *message.mutable_date_created() = created;
+  *message.mutable_date_updated() = created;
+
+  for (int i = 0; i < request.media_size(); ++i) {
+    const auto& upload = request.media(i);
+    auto bytes = std::make_shared<const std::string>(upload.data());
+    auto* media = message.add_media();
+    media->set_sid(NewSid("ME"));
+    media->set_parent_sid(message.sid());
+    media->set_content_type(mmsc::NormalizeContentType(upload.content_type()));
+    media->set_size(static_cast<int64_t>(bytes->size()));
+    media->set_sha256(carriers::Sha256Hex(*bytes));
+    media->set_filename(upload.filename());
+    *media->mutable_date_created() = created;
+    admitted.media.push_back({media->content_type(), std::move(bytes)});
+  }
+
+  std::string text = request.body();
+  if (route->delivered_as == v1::SMS_WITH_LINK) {
+    admitted.link_token = mmsc::NewLinkToken();
+    message.set_link_url(context.public_base_url + "/m/" + admitted.link_token);
+    text = mmsc::ComposeLinkText(request.body(), message.link_url());
+  }
+  message.set_num_segments(route->delivered_as == v1::MMS ? 1
+                                                          : mmsc::CountSegments(text).segments);
+  message.set_delivered_text(std::move(text));
+  return admitted;
+}
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,63 @@
+#pragma once
+// Admission: everything SendMessage checks and decides before a message is stored.
+//
+// Pure logic, no I/O: it validates a request against the account's numbers and the number
+// plan, routes it (rules 3-5) and builds the ACCEPTED message. Every refusal is a provider error
+// (mmsgate/errors.h) whose text says what was wrong and how to fix it.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "carriers/handsets.h"
+#include "carriers/number_plan.h"
+#include "gateway/directory.h"
+#include "mmsgate/v1/messaging.pb.h"
+
+namespace mmsgate::gateway {
+
+inline constexpr int kMaxBodyCharacters = 1600;
+inline constexpr int kDefaultValidityPeriodSeconds = 14400;
+inline constexpr int kMaxValidityPeriodSeconds = 36000;
+
+struct AdmissionContext {
+  const Directory* directory = nullptr;
+  const carriers::NumberPlan* number_plan = nullptr;
+  // Base of media links, e.g. "http://127.0.0.1:8080".
+  std::string public_base_url;
+  // Creation time in nanoseconds since the epoch.
+  int64_t now_ns = 0;
+};
+
+struct AdmittedMessage {
+  // Status ACCEPTED, with SID, route decision, media records, segments and delivered text.
+  mmsgate::v1::Message message;
+  // The media bytes, parallel to message.media().
+  std::vector<carriers::MediaPayload> media;
+  // The link token of an SMS_WITH_LINK; empty otherwise.
+  std::string link_token;
+};
+
+// The route decision on its own (rules 3-5): which carrier, and MMS, SMS or SMS-plus-link.
+struct RouteDecision {
+  const mmsgate::v1::Carrier* carrier = nullptr;
+  mmsgate::v1::DeliveredAs delivered_as = mmsgate::v1::SMS;
+  mmsgate::v1::FallbackReason fallback_reason = mmsgate::v1::NONE;
+};
+
+// Routes a parsed destination. `media_bytes` is the total size of the media (0 for SMS).
+// Fails with 21612 when no carrier serves the destination, and with 30011 for an MMS abroad
+// when the account disabled international conversion.
+[[nodiscard]] absl::StatusOr<RouteDecision> Route(const carriers::NumberPlan& plan,
+                                                  const mmsgate::v1::Account& account,
+                                                  const std::string& e164,
+                                                  const std::string& region, bool has_media,
+                                                  int64_t media_bytes);
+
+// Validates and routes `request` for `account`.
+[[nodiscard]] absl::StatusOr<AdmittedMessage> Admit(const mmsgate::v1::Account& account,
+                                                    const mmsgate::v1::SendMessageRequest& request,
+                                                    const AdmissionContext& context);
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,45 @@
+#include "gateway/events.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <vector>
+
+namespace mmsgate::gateway {
+
+uint64_t EventBus::Subscribe(EventFilter filter, Callback callback) {
+  std::lock_guard lock(mutex_);
+  const uint64_t id = next_id_++;
+  subscribers_[id] = {std::move(filter), std::make_shared<Callback>(std::move(callback))};
+  return id;
+}
+
+void EventBus::Unsubscribe(uint64_t id) {
+  std::lock_guard lock(mutex_);
+  subscribers_.erase(id);
+}
+
+void EventBus::Publish(mmsgate::v1::Event event) {
+  event.set_sequence(sequence_.fetch_add(1, std::memory_order_relaxed) + 1);
+  *event.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  std::vector<std::shared_ptr<Callback>> targets;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [_, subscriber] : subscribers_) {
+      const auto& filter = subscriber.filter;
+      if (filter.account_sid != event.message().account_sid()) continue;
+      if (!filter.message_sids.empty() && !filter.message_sids.contains(event.message().sid())) {
+        continue;
+      }
+      targets.push_back(subscriber.callback);
+    }
+  }
+  // Called outside the lock so a callback may unsubscribe.
+  for (const auto& callback : targets) (*callback)(event);
+}
+
+std::size_t EventBus::subscriber_count() const {
+  std::lock_guard lock(mutex_);
+  return subscribers_.size();
+}
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,49 @@
+#pragma once
+// Fan-out of message events to watchers (Messaging.WatchEvents).
+//
+// Thread-safe. Publish calls each matching subscriber's callback on the publishing thread; the
+// callback must not block (the gRPC watcher only queues the event). Events of one message are
+// published in status order because the pipeline publishes each only after the previous one.
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "mmsgate/v1/message.pb.h"
+
+namespace mmsgate::gateway {
+
+struct EventFilter {
+  std::string account_sid;
+  // Empty: every message of the account.
+  std::set<std::string> message_sids;
+};
+
+class EventBus {
+ public:
+  using Callback = std::function<void(const mmsgate::v1::Event&)>;
+
+  // Returns an id for Unsubscribe.
+  uint64_t Subscribe(EventFilter filter, Callback callback);
+  void Unsubscribe(uint64_t id);
+
+  // Stamps time and sequence, then delivers to every matching subscriber.
+  void Publish(mmsgate::v1::Event event);
+
+  std::size_t subscriber_count() const;
+
+ private:
+  struct Subscriber {
+    EventFilter filter;
+    std::shared_ptr<Callback> callback;
+  };
+  mutable std::mutex mutex_;
+  std::unordered_map<uint64_t, Subscriber> subscribers_;
+  uint64_t next_id_ = 1;
+  std::atomic<uint64_t> sequence_{0};
+};
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,52 @@
+#pragma once
+// The gRPC front door: the Messaging, Simulator and Accounts services, health checking and
+// server reflection. This header does not include gRPC, so only grpc_front_door.cc pays for it.
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace mmsgate::carriers {
+class Handsets;
+}
+
+namespace mmsgate::gateway {
+
+class Directory;
+class EventBus;
+class MessageStore;
+class Pipeline;
+
+struct FrontDoorDependencies {
+  Directory* directory = nullptr;
+  Pipeline* pipeline = nullptr;
+  MessageStore* store = nullptr;
+  EventBus* events = nullptr;
+  carriers::Handsets* handsets = nullptr;
+  // When non-empty, Simulator and Accounts control calls need `x-admin-token: <token>` too.
+  std::string admin_token;
+};
+
+class GrpcFrontDoor {
+ public:
+  // Starts serving on `address` ("127.0.0.1:0" picks a free port).
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<GrpcFrontDoor>> Start(
+      const std::string& address, FrontDoorDependencies dependencies);
+  ~GrpcFrontDoor();
+
+  // The port actually bound.
+  int port() const;
+
+  // Stops accepting calls and cancels open streams after `grace`. Blocks: call from a thread
+  // that is not serving gRPC or the io_context.
+  void Shutdown(std::chrono::milliseconds grace);
+
+ private:
+  struct Impl;
+  explicit GrpcFrontDoor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,124 @@
+#include "gateway/http_routes.h"
+
+#include <boost/asio/post.hpp>
+#include <charconv>
+
+namespace mmsgate::gateway {
+namespace {
+
+HttpResponse MakeResponse(const HttpRequest& request, http::status status,
+                          std::string content_type, std::string body) {
+  HttpResponse response(status, request.version());
+  response.set(http::field::content_type, content_type);
+  response.keep_alive(request.keep_alive());
+  if (request.method() == http::verb::head) {
+    PrepareHeadResponse(response, body.size());
+  } else {
+    response.body() = std::move(body);
+    response.prepare_payload();
+  }
+  return response;
+}
+
+HttpResponse NotFound(const HttpRequest& request) {
+  // Nothing about why (unknown, expired, wrong index): a token is a capability, not a hint.
+  return MakeResponse(request, http::status::not_found, "application/json",
+                      R"({"code":20404,"message":"not found","status":404})");
+}
+
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+bool IsToken(std::string_view token) {
+  return token.size() == 40 &&
+         token.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+// Serves one link request; runs on the storage pool.
+HttpResponse ServeLink(MessageStore& store, const HttpRequest& request, std::string_view rest) {
+  std::string_view token = rest;
+  std::optional<int> index;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    token = rest.substr(0, slash);
+    std::string_view number = rest.substr(slash + 1);
+    int value = -1;
+    auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (ec != std::errc() || end != number.data() + number.size() || value < 0) {
+      return NotFound(request);
+    }
+    index = value;
+  }
+  if (!IsToken(token)) return NotFound(request);
+  auto sid = store.MessageSidForLink(std::string(token));
+  if (!sid.ok()) return NotFound(request);
+  auto message = store.Get(*sid);
+  if (!message.ok() || message->media_size() == 0) return NotFound(request);
+  if (!index && message->media_size() > 1) {
+    std::string page =
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Media</title></head><body>"
+        "\n<ul>\n";
+    for (int i = 0; i < message->media_size(); ++i) {
+      const auto& media = message->media(i);
+      page += "<li><a href=\"/m/" + std::string(token) + "/" + std::to_string(i) + "\">" +
+              HtmlEscape(media.filename().empty() ? "media " + std::to_string(i + 1)
+                                                  : media.filename()) +
+              "</a> (" + HtmlEscape(media.content_type()) + ", " +
+              std::to_string(media.size()) + " bytes)</li>\n";
+    }
+    page += "</ul>\n</body></html>\n";
+    return MakeResponse(request, http::status::ok, "text/html; charset=utf-8", std::move(page));
+  }
+  const int i = index.value_or(0);
+  if (i >= message->media_size()) return NotFound(request);
+  const auto& media = message->media(i);
+  auto bytes = store.media_store().Read(media.sha256());
+  if (!bytes.ok()) return NotFound(request);
+  auto response = MakeResponse(request, http::status::ok, media.content_type(), std::move(*bytes));
+  response.set(http::field::cache_control, "private, max-age=3600");
+  return response;
+}
+
+}  // namespace
+
+HttpHandler MakeHttpRoutes(MessageStore& store, boost::asio::thread_pool& storage_pool) {
+  return [&store, &storage_pool](HttpRequest request,
+                                 std::function<void(HttpResponse)> respond) {
+    const std::string_view target = request.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    const bool readable =
+        request.method() == http::verb::get || request.method() == http::verb::head;
+    if (path == "/healthz") {
+      respond(MakeResponse(request, http::status::ok, "text/plain", "ok\n"));
+      return;
+    }
+    if (path.starts_with("/m/")) {
+      if (!readable) {
+        auto response = MakeResponse(request, http::status::method_not_allowed, "application/json",
+                                     R"({"code":20004,"message":"method not allowed","status":405})");
+        response.set(http::field::allow, "GET, HEAD");
+        respond(std::move(response));
+        return;
+      }
+      std::string rest(path.substr(3));
+      boost::asio::post(storage_pool, [&store, request = std::move(request), rest = std::move(rest),
+                                       respond = std::move(respond)]() mutable {
+        respond(ServeLink(store, request, rest));
+      });
+      return;
+    }
+    respond(NotFound(request));
+  };
+}
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,19 @@
+#pragma once
+// The HTTP listener's routes: media links (/m/<token>), health.
+//
+// Storage reads happen on `storage_pool`, never on the io_context; the reply is posted back by
+// the HTTP server.
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "gateway/http_server.h"
+#include "gateway/message_store.h"
+
+namespace mmsgate::gateway {
+
+// GET|HEAD /m/<token>: one media item answers with its bytes and content type; several answer
+// with an HTML page linking /m/<token>/<n> (n from 0), each fetchable. Unknown tokens: 404.
+// GET /healthz: 200 "ok".
+HttpHandler MakeHttpRoutes(MessageStore& store, boost::asio::thread_pool& storage_pool);
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,198 @@
+// mmsgate: the server process. See "Process contract" in DESIGN.md.
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <thread>
+
+#include "carriers/handsets.h"
+#include "gateway/directory.h"
+#include "gateway/events.h"
+#include "gateway/grpc_front_door.h"
+#include "gateway/http_routes.h"
+#include "gateway/http_server.h"
+#include "gateway/message_store.h"
+#include "gateway/pipeline.h"
+#include "gateway/scenario.h"
+#include "mmsc/database.h"
+#include "mmsc/media_store.h"
+
+namespace {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+std::optional<HostPort> ParseHostPort(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  HostPort result;
+  result.host = text.substr(0, colon);
+  try {
+    const int port = std::stoi(text.substr(colon + 1));
+    if (port < 0 || port > 65535) return std::nullopt;
+    result.port = static_cast<uint16_t>(port);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return result;
+}
+
+int Fail(const std::string& message) {
+  spdlog::critical("{}", message);
+  return 1;
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"mmsgate: carrier gateway simulator with MMSC emulation"};
+  std::string scenario_path;
+  std::string data_dir = "./var/mmsgate";
+  std::string grpc_address = "127.0.0.1:50051";
+  std::string http_address = "127.0.0.1:8080";
+  std::string admin_token;
+  std::string log_level = "info";
+  int threads = 2;
+  bool no_sync = false;
+  app.add_option("--scenario", scenario_path, "Scenario file (text-format mmsgate.v1.Scenario)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--data-dir", data_dir, "Where messages and media are stored (created if missing)");
+  app.add_option("--grpc", grpc_address, "gRPC listen address HOST:PORT (port 0: any free port)");
+  app.add_option("--http", http_address, "HTTP listen address HOST:PORT (port 0: any free port)");
+  app.add_option("--admin-token", admin_token,
+                 "Require this x-admin-token for Simulator and Accounts control calls");
+  app.add_option("--threads", threads, "io_context threads")->check(CLI::Range(1, 64));
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  app.add_flag("--no-sync", no_sync,
+               "Do not fsync the write-ahead log (acknowledged messages then survive a process "
+               "crash but not a power loss)");
+  CLI11_PARSE(app, argc, argv);
+
+  // Logs go to stderr; stdout carries only the lines of the process contract.
+  auto logger = spdlog::stderr_color_mt("mmsgate");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  auto scenario = scenario_path.empty()
+                      ? mmsgate::gateway::ParseScenario(mmsgate::gateway::DefaultScenarioText(),
+                                                        "(built-in default scenario)")
+                      : mmsgate::gateway::LoadScenarioFile(scenario_path);
+  if (!scenario.ok()) return Fail(std::string(scenario.status().message()));
+  auto grpc_hp = ParseHostPort(grpc_address);
+  auto http_hp = ParseHostPort(http_address);
+  if (!grpc_hp) return Fail("--grpc " + grpc_address + " is not HOST:PORT");
+  if (!http_hp) return Fail("--http " + http_address + " is not HOST:PORT");
+
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) return Fail("cannot create --data-dir " + data_dir + ": " + ec.message());
+  mmsgate::mmsc::DatabaseOptions db_options;
+  db_options.sync_writes = !no_sync;
+  auto database = mmsgate::mmsc::Database::Open(data_dir + "/db", db_options);
+  if (!database.ok()) return Fail(std::string(database.status().message()));
+
+  mmsgate::mmsc::MediaStore media_store(**database);
+  mmsgate::gateway::MessageStore store(**database, media_store);
+  mmsgate::gateway::Directory directory(*scenario);
+  mmsgate::gateway::EventBus events;
+  mmsgate::carriers::Handsets handsets;
+
+  boost::asio::io_context io(threads);
+  auto work = boost::asio::make_work_guard(io);
+  mmsgate::carriers::SimulationSettings simulation;
+  simulation.time_scale = scenario->simulation().time_scale() > 0
+                              ? scenario->simulation().time_scale()
+                              : 1.0;
+  simulation.seed = scenario->simulation().seed();
+  std::vector<mmsgate::v1::Carrier> carriers(scenario->carriers().begin(),
+                                             scenario->carriers().end());
+  mmsgate::gateway::Pipeline pipeline(io, **database, store, directory, events, handsets,
+                                      carriers, simulation);
+
+  // Storage reads for HTTP requests run here, off the io_context.
+  boost::asio::thread_pool storage_pool(2);
+  mmsgate::gateway::HttpServer http(io, mmsgate::gateway::HttpServerOptions{},
+                                    mmsgate::gateway::MakeHttpRoutes(store, storage_pool));
+  std::string http_error;
+  auto http_endpoint = http.Listen(http_hp->host, http_hp->port, &http_error);
+  if (!http_endpoint) return Fail("cannot listen for HTTP on " + http_address + ": " + http_error);
+  const std::string http_bound = http_hp->host + ":" + std::to_string(http_endpoint->port());
+  pipeline.SetPublicBaseUrl(scenario->simulation().public_base_url().empty()
+                                ? "http://" + http_bound
+                                : scenario->simulation().public_base_url());
+
+  const std::size_t resumed = pipeline.ResumeUnfinished();
+  if (resumed > 0) spdlog::info("resuming {} unfinished messages", resumed);
+
+  std::vector<std::thread> io_threads;
+  for (int i = 0; i < threads; ++i) io_threads.emplace_back([&io] { io.run(); });
+
+  mmsgate::gateway::FrontDoorDependencies deps;
+  deps.directory = &directory;
+  deps.pipeline = &pipeline;
+  deps.store = &store;
+  deps.events = &events;
+  deps.handsets = &handsets;
+  deps.admin_token = admin_token;
+  auto front_door = mmsgate::gateway::GrpcFrontDoor::Start(grpc_address, deps);
+  if (!front_door.ok()) {
+    http.Stop();
+    work.reset();
+    io.stop();
+    for (auto& t : io_threads) t.join();
+    return Fail(std::string(front_door.status().message()));
+  }
+
+  std::promise<int> stop_signal;
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&stop_signal](const boost::system::error_code& error, int signal) {
+    if (!error) stop_signal.set_value(signal);
+  });
+
+  const auto& account = scenario->accounts(0);
+  std::printf("mmsgate account %s auth_token %s\n", account.sid().c_str(),
+              account.auth_token().c_str());
+  std::printf("mmsgate ready grpc=%s:%d http=%s\n", grpc_hp->host.c_str(), (*front_door)->port(),
+              http_bound.c_str());
+  std::fflush(stdout);
+  spdlog::info("serving: gRPC on {}:{}, HTTP on {}, data in {}", grpc_hp->host,
+               (*front_door)->port(), http_bound, data_dir);
+
+  const int signal = stop_signal.get_future().get();
+  spdlog::info("signal {}: stopping", signal);
+  // Stop taking work, let in-flight writes land, then stop the simulation. Messages still with
+  // a carrier stay in the outbox and are resumed at the next start.
+  // Accepted messages are already durable, so the grace only lets replies in flight go out;
+  // gRPC waits out the whole grace while any client keeps its connection open.
+  (*front_door)->Shutdown(std::chrono::milliseconds(1000));
+  spdlog::info("gRPC stopped");
+  http.Stop();
+  (*database)->Close();
+  spdlog::info("store closed");
+  work.reset();
+  io.stop();
+  for (auto& t : io_threads) t.join();
+  storage_pool.join();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mmsgate: fatal: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,186 @@
+#include "gateway/message_store.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <limits>
+#include <memory>
+
+#include "mmsgate/errors.h"
+
+namespace mmsgate::gateway {
+namespace {
+
+namespace v1 = mmsgate::v1;
+using mmsc::Family;
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+// Stop a filtered scan after this many index entries, so one List stays cheap; the page token
+// lets the caller continue.
+constexpr int kMaxScannedPerPage = 20000;
+
+// <account>/<16 hex digits of (max - creation ns)>/<sid>: ascending keys are newest first.
+std::string IndexKey(const v1::Message& message) {
+  const uint64_t created =
+      static_cast<uint64_t>(google::protobuf::util::TimeUtil::TimestampToNanoseconds(
+          message.date_created()));
+  char inverted[17];
+  std::snprintf(inverted, sizeof inverted, "%016" PRIx64,
+                std::numeric_limits<uint64_t>::max() - created);
+  return message.account_sid() + "/" + inverted + "/" + message.sid();
+}
+
+std::string HexEncode(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0xf]);
+  }
+  return out;
+}
+
+std::optional<std::string> HexDecode(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return out;
+}
+
+absl::Status Check(const rocksdb::Status& status) { return mmsc::FromRocksDb(status, "stage"); }
+
+}  // namespace
+
+absl::Status MessageStore::StageNew(rocksdb::WriteBatch& batch, const AdmittedMessage& admitted) {
+  const v1::Message& message = admitted.message;
+  for (int i = 0; i < message.media_size(); ++i) {
+    if (auto status = media_store_.StageMedia(batch, message.media(i).sha256(),
+                                              *admitted.media[i].data, message.sid());
+        !status.ok()) {
+      return status;
+    }
+  }
+  if (!admitted.link_token.empty()) {
+    if (auto s = Check(batch.Put(database_.family(Family::kLinks), admitted.link_token,
+                                 message.sid()));
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (auto s = Check(batch.Put(database_.family(Family::kIndex), IndexKey(message), ""));
+      !s.ok()) {
+    return s;
+  }
+  return StageUpdate(batch, message, /*finished=*/false);
+}
+
+absl::Status MessageStore::StageUpdate(rocksdb::WriteBatch& batch, const v1::Message& message,
+                                       bool finished) {
+  if (auto s = Check(batch.Put(database_.family(Family::kMessages), message.sid(),
+                               message.SerializeAsString()));
+      !s.ok()) {
+    return s;
+  }
+  if (finished) return Check(batch.Delete(database_.family(Family::kOutbox), message.sid()));
+  return Check(batch.Put(database_.family(Family::kOutbox), message.sid(), ""));
+}
+
+absl::StatusOr<v1::Message> MessageStore::Get(const std::string& sid) const {
+  auto value = database_.Get(Family::kMessages, sid);
+  if (absl::IsNotFound(value.status())) {
+    return ProviderError(absl::StatusCode::kNotFound, error_codes::kNotFound,
+                         "message " + sid + " was not found");
+  }
+  if (!value.ok()) return value.status();
+  v1::Message message;
+  if (!message.ParseFromString(*value)) {
+    return ProviderError(absl::StatusCode::kDataLoss, error_codes::kStorageFailure,
+                         "message " + sid + " is stored but unreadable");
+  }
+  return message;
+}
+
+absl::StatusOr<v1::ListMessagesResponse> MessageStore::List(
+    const std::string& account_sid, const v1::ListMessagesRequest& request) const {
+  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
+    return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
+                         "page_size " + std::to_string(request.page_size()) +
+                             " must be within 1.." + std::to_string(kMaxPageSize));
+  }
+  const int page_size = request.page_size() > 0 ? request.page_size() : kDefaultPageSize;
+  const std::string prefix = account_sid + "/";
+  std::string start = prefix;
+  bool skip_start = false;
+  if (!request.page_token().empty()) {
+    auto decoded = HexDecode(request.page_token());
+    if (!decoded || !decoded->starts_with(prefix)) {
+      return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
+                           "page_token is not one this account was given; start from an empty "
+                           "token");
+    }
+    start = *decoded;
+    skip_start = true;
+  }
+
+  v1::ListMessagesResponse response;
+  std::unique_ptr<rocksdb::Iterator> it(
+      database_.db()->NewIterator(rocksdb::ReadOptions(), database_.family(Family::kIndex)));
+  int scanned = 0;
+  bool scan_bound_hit = false;
+  std::string last_key;
+  for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string key = it->key().ToString();
+    if (skip_start && key == start) continue;
+    if (scanned++ == kMaxScannedPerPage) {
+      scan_bound_hit = true;
+      break;
+    }
+    last_key = key;
+    const std::string sid = key.substr(key.rfind('/') + 1);
+    auto message = Get(sid);
+    if (!message.ok()) continue;  // Index written in the same batch; absent only if corrupt.
+    if (!request.from().empty() && message->from() != request.from()) continue;
+    if (!request.to().empty() && message->to() != request.to()) continue;
+    if (request.status() != v1::MESSAGE_STATUS_UNSPECIFIED &&
+        message->status() != request.status()) {
+      continue;
+    }
+    *response.add_messages() = std::move(*message);
+    if (response.messages_size() == page_size) break;
+  }
+  if (!it->status().ok()) return mmsc::FromRocksDb(it->status(), "list messages");
+  // More may follow when the loop stopped early on a full page or on the scan bound.
+  if (scan_bound_hit) {
+    response.set_next_page_token(HexEncode(last_key));
+  } else if (it->Valid() && it->key().starts_with(prefix)) {
+    it->Next();
+    if (it->Valid() && it->key().starts_with(prefix)) {
+      response.set_next_page_token(HexEncode(last_key));
+    }
+  }
+  return response;
+}
+
+std::vector<std::string> MessageStore::Unfinished() const {
+  std::vector<std::string> sids;
+  std::unique_ptr<rocksdb::Iterator> it(
+      database_.db()->NewIterator(rocksdb::ReadOptions(), database_.family(Family::kOutbox)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) sids.push_back(it->key().ToString());
+  return sids;
+}
+
+absl::StatusOr<std::string> MessageStore::MessageSidForLink(const std::string& token) const {
+  return database_.Get(Family::kLinks, token);
+}
+
+}  // namespace mmsgate::gateway

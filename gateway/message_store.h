@@ -1,0 +1,54 @@
+#pragma once
+// Messages in the process database: records, the per-account newest-first index, the outbox
+// of unfinished messages, and media links.
+//
+// Stage* methods only add writes to a batch (the caller commits it through Database::Write);
+// Get/List/Unfinished read and block, so call them off the io_context.
+
+#include <rocksdb/write_batch.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gateway/admission.h"
+#include "mmsc/database.h"
+#include "mmsc/media_store.h"
+#include "mmsgate/v1/messaging.pb.h"
+
+namespace mmsgate::gateway {
+
+class MessageStore {
+ public:
+  MessageStore(mmsc::Database& database, mmsc::MediaStore& media_store)
+      : database_(database), media_store_(media_store) {}
+
+  // Everything a newly accepted message needs, in one batch: record, index entry, outbox entry,
+  // media blobs and references, and the link.
+  [[nodiscard]] absl::Status StageNew(rocksdb::WriteBatch& batch, const AdmittedMessage& admitted);
+
+  // A status change; `finished` removes the message from the outbox.
+  [[nodiscard]] absl::Status StageUpdate(rocksdb::WriteBatch& batch,
+                                         const mmsgate::v1::Message& message, bool finished);
+
+  // NotFound (code 20404) for an unknown SID.
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::Message> Get(const std::string& sid) const;
+
+  // The account's messages, newest first, matching the request's filters.
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::ListMessagesResponse> List(
+      const std::string& account_sid, const mmsgate::v1::ListMessagesRequest& request) const;
+
+  // SIDs of messages accepted but not finished (what a restart resumes).
+  [[nodiscard]] std::vector<std::string> Unfinished() const;
+
+  // The message a media link token belongs to. NotFound for unknown tokens.
+  [[nodiscard]] absl::StatusOr<std::string> MessageSidForLink(const std::string& token) const;
+
+  mmsc::MediaStore& media_store() const { return media_store_; }
+
+ private:
+  mmsc::Database& database_;
+  mmsc::MediaStore& media_store_;
+};
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,292 @@
+#include "gateway/pipeline.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <chrono>
+
+#include "mmsgate/errors.h"
+
+namespace mmsgate::gateway {
+namespace {
+
+namespace v1 = mmsgate::v1;
+using google::protobuf::util::TimeUtil;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IsFinal(v1::MessageStatus status) {
+  return status == v1::DELIVERED || status == v1::UNDELIVERED || status == v1::FAILED;
+}
+
+}  // namespace
+
+Pipeline::Pipeline(boost::asio::io_context& io, mmsc::Database& database, MessageStore& store,
+                   Directory& directory, EventBus& events, carriers::Handsets& handsets,
+                   const std::vector<v1::Carrier>& carriers,
+                   carriers::SimulationSettings simulation)
+    : io_(io),
+      database_(database),
+      store_(store),
+      directory_(directory),
+      events_(events),
+      fleet_(io, carriers, simulation, handsets, *this) {}
+
+void Pipeline::SetPublicBaseUrl(std::string url) {
+  std::lock_guard lock(base_url_mutex_);
+  public_base_url_ = std::move(url);
+}
+
+Pipeline::Shard& Pipeline::ShardFor(const std::string& sid) {
+  return shards_[std::hash<std::string>{}(sid) % kShards];
+}
+
+void Pipeline::Register(const InFlightPtr& flight) {
+  Shard& shard = ShardFor(flight->message.sid());
+  std::lock_guard lock(shard.mutex);
+  shard.messages[flight->message.sid()] = flight;
+}
+
+Pipeline::InFlightPtr Pipeline::Find(const std::string& sid) {
+  Shard& shard = ShardFor(sid);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.messages.find(sid);
+  return it == shard.messages.end() ? nullptr : it->second;
+}
+
+void Pipeline::Forget(const std::string& sid) {
+  Shard& shard = ShardFor(sid);
+  std::lock_guard lock(shard.mutex);
+  shard.messages.erase(sid);
+}
+
+void Pipeline::Send(const v1::Account& account, const v1::SendMessageRequest& request,
+                    SendCallback done) {
+  AdmissionContext context;
+  context.directory = &directory_;
+  auto plan = fleet_.plan();
+  context.number_plan = plan.get();
+  {
+    std::lock_guard lock(base_url_mutex_);
+    context.public_base_url = public_base_url_;
+  }
+  context.now_ns = NowNs();
+  auto admitted = Admit(account, request, context);
+  if (!admitted.ok()) {
+    stats_.refused.fetch_add(1, std::memory_order_relaxed);
+    done(admitted.status());
+    return;
+  }
+  rocksdb::WriteBatch batch;
+  if (auto status = store_.StageNew(batch, *admitted); !status.ok()) {
+    stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
+    done(status);
+    return;
+  }
+  auto flight = std::make_shared<InFlight>();
+  flight->message = admitted->message;
+  flight->media = std::move(admitted->media);
+  database_.Write(std::move(batch), [this, flight, done = std::move(done)](absl::Status status) {
+    if (!status.ok()) {
+      // Not durable, so not accepted: the caller gets the error and may retry.
+      stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
+      done(status);
+      return;
+    }
+    stats_.accepted.fetch_add(1, std::memory_order_relaxed);
+    Register(flight);
+    v1::Message accepted;
+    {
+      std::lock_guard lock(flight->mutex);
+      accepted = flight->message;
+    }
+    PublishStatus(accepted);
+    done(accepted);
+    boost::asio::post(io_, [this, flight] { StartDelivery(flight); });
+  });
+}
+
+void Pipeline::StartDelivery(const InFlightPtr& flight) {
+  Apply(flight, {v1::QUEUED, 0, "", [this, flight] {
+                   // TODO(carriers): sender rate limits and validity period sit between these
+                   // two steps (issue 4).
+                   Apply(flight, {v1::SENDING, 0, "", [this, flight] { SubmitToCarrier(flight); }});
+                 }});
+}
+
+void Pipeline::SubmitToCarrier(const InFlightPtr& flight) {
+  carriers::HandsetDelivery delivery;
+  {
+    std::lock_guard lock(flight->mutex);
+    const v1::Message& message = flight->message;
+    delivery.message_sid = message.sid();
+    delivery.from = message.from();
+    delivery.to = message.to();
+    delivery.carrier_id = message.carrier_id();
+    delivery.kind = message.delivered_as() == v1::MMS ? v1::HandsetMessage::MMS
+                                                      : v1::HandsetMessage::SMS;
+    delivery.text = message.delivered_text();
+    delivery.segments = message.num_segments();
+    if (message.delivered_as() == v1::MMS) delivery.media = flight->media;
+  }
+  auto node = fleet_.Node(delivery.carrier_id);
+  if (!node) {
+    Apply(flight, {v1::FAILED, error_codes::kUnroutable,
+                   "carrier " + delivery.carrier_id + " no longer exists in the scenario"});
+    return;
+  }
+  node->Submit(std::move(delivery));
+}
+
+void Pipeline::OnCarrierAccepted(const std::string& message_sid) {
+  if (auto flight = Find(message_sid)) Apply(flight, {v1::SENT});
+}
+
+void Pipeline::OnDeliveryReport(carriers::DeliveryReport report) {
+  auto flight = Find(report.message_sid);
+  if (!flight) return;
+  if (report.delivered) {
+    Apply(flight, {v1::DELIVERED});
+  } else {
+    Apply(flight, {v1::UNDELIVERED, report.error_code, report.error_message});
+  }
+}
+
+void Pipeline::Apply(const InFlightPtr& flight, Transition transition) {
+  {
+    std::lock_guard lock(flight->mutex);
+    flight->pending.push_back(std::move(transition));
+    if (flight->writing) return;
+    flight->writing = true;
+  }
+  WriteNext(flight);
+}
+
+void Pipeline::WriteNext(const InFlightPtr& flight) {
+  Transition transition;
+  v1::Message updated;
+  {
+    std::lock_guard lock(flight->mutex);
+    if (flight->pending.empty()) {
+      flight->writing = false;
+      return;
+    }
+    transition = std::move(flight->pending.front());
+    flight->pending.pop_front();
+    if (IsFinal(flight->message.status())) {
+      // A message that already ended takes no more changes (a late duplicate report).
+      flight->pending.clear();
+      flight->writing = false;
+      return;
+    }
+    updated = flight->message;
+  }
+  if (transition.status == updated.status() && transition.error_code == 0) {
+    // Already there (a resubmission after restart reports SENT again): nothing to store.
+    if (transition.after) boost::asio::post(io_, std::move(transition.after));
+    WriteNext(flight);
+    return;
+  }
+  const auto now = TimeUtil::NanosecondsToTimestamp(NowNs());
+  updated.set_status(transition.status);
+  *updated.mutable_date_updated() = now;
+  if (transition.status == v1::SENT) *updated.mutable_date_sent() = now;
+  if (transition.error_code != 0) {
+    updated.set_error_code(transition.error_code);
+    updated.set_error_message(transition.error_message);
+  }
+  const bool final = IsFinal(transition.status);
+  rocksdb::WriteBatch batch;
+  if (auto status = store_.StageUpdate(batch, updated, final); !status.ok()) {
+    spdlog::error("cannot stage status of {}: {}", updated.sid(), std::string(status.message()));
+  }
+  database_.Write(std::move(batch), [this, flight, updated, final,
+                                     after = std::move(transition.after)](absl::Status status) {
+    if (!status.ok()) {
+      // The change is not durable; the message stays in the outbox at its last stored status
+      // and a restart resumes it from there.
+      stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("cannot store status {} of {}: {}", v1::MessageStatus_Name(updated.status()),
+                    updated.sid(), std::string(status.message()));
+      std::lock_guard lock(flight->mutex);
+      flight->pending.clear();
+      flight->writing = false;
+      return;
+    }
+    {
+      std::lock_guard lock(flight->mutex);
+      flight->message = updated;
+    }
+    if (final) {
+      Forget(updated.sid());
+      auto& counter = updated.status() == v1::DELIVERED     ? stats_.delivered
+                      : updated.status() == v1::UNDELIVERED ? stats_.undelivered
+                                                            : stats_.failed;
+      counter.fetch_add(1, std::memory_order_relaxed);
+    }
+    PublishStatus(updated);
+    if (after) boost::asio::post(io_, after);
+    WriteNext(flight);
+  });
+}
+
+void Pipeline::PublishStatus(const v1::Message& message) {
+  v1::Event event;
+  event.set_kind(v1::Event::STATUS_CHANGED);
+  *event.mutable_message() = message;
+  events_.Publish(std::move(event));
+}
+
+std::size_t Pipeline::ResumeUnfinished() {
+  std::size_t resumed = 0;
+  for (const auto& sid : store_.Unfinished()) {
+    auto message = store_.Get(sid);
+    if (!message.ok()) {
+      spdlog::error("outbox names {} but it cannot be read: {}", sid,
+                    std::string(message.status().message()));
+      continue;
+    }
+    auto flight = std::make_shared<InFlight>();
+    flight->message = *message;
+    bool media_ok = true;
+    for (const auto& media : message->media()) {
+      auto bytes = store_.media_store().Read(media.sha256());
+      if (!bytes.ok()) {
+        media_ok = false;
+        break;
+      }
+      flight->media.push_back(
+          {media.content_type(), std::make_shared<const std::string>(std::move(*bytes))});
+    }
+    Register(flight);
+    ++resumed;
+    if (!media_ok) {
+      Apply(flight, {v1::FAILED, error_codes::kStorageFailure,
+                     "the message's media were lost from the store"});
+      continue;
+    }
+    switch (message->status()) {
+      case v1::ACCEPTED:
+        boost::asio::post(io_, [this, flight] { StartDelivery(flight); });
+        break;
+      case v1::QUEUED:
+        boost::asio::post(io_, [this, flight] {
+          Apply(flight, {v1::SENDING, 0, "", [this, flight] { SubmitToCarrier(flight); }});
+        });
+        break;
+      default:
+        // SENDING or SENT: the carrier may not have it; submitting again is safe because the
+        // handset keeps one copy per message SID.
+        boost::asio::post(io_, [this, flight] { SubmitToCarrier(flight); });
+        break;
+    }
+  }
+  return resumed;
+}
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,113 @@
+#pragma once
+// The delivery pipeline: admission, persistence of every status change, carrier submission and
+// delivery reports, and events.
+//
+// Threads: Send may be called from any thread (the gRPC and HTTP front doors). Every status
+// change of a message is committed to the database before it is published or acted on; the
+// changes of one message are applied strictly one after another. Waiting happens on the
+// database's writer thread and on carrier timers, never by blocking an io_context thread.
+
+#include <boost/asio/io_context.hpp>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "absl/status/statusor.h"
+#include "carriers/fleet.h"
+#include "gateway/admission.h"
+#include "gateway/directory.h"
+#include "gateway/events.h"
+#include "gateway/message_store.h"
+
+namespace mmsgate::gateway {
+
+struct PipelineStats {
+  std::atomic<int64_t> accepted{0};
+  std::atomic<int64_t> refused{0};
+  std::atomic<int64_t> delivered{0};
+  std::atomic<int64_t> undelivered{0};
+  std::atomic<int64_t> failed{0};
+  std::atomic<int64_t> store_errors{0};
+};
+
+class Pipeline : public carriers::DeliveryListener {
+ public:
+  Pipeline(boost::asio::io_context& io, mmsc::Database& database, MessageStore& store,
+           Directory& directory, EventBus& events, carriers::Handsets& handsets,
+           const std::vector<mmsgate::v1::Carrier>& carriers,
+           carriers::SimulationSettings simulation);
+
+  // Base of media links; set once the HTTP listener knows its address.
+  void SetPublicBaseUrl(std::string url);
+
+  using SendCallback = std::function<void(absl::StatusOr<mmsgate::v1::Message>)>;
+  // Admits `request` for `account`; `done` gets the ACCEPTED message once it is durably stored,
+  // or the refusal (nothing stored). `done` runs on the database writer thread or the caller's.
+  void Send(const mmsgate::v1::Account& account, const mmsgate::v1::SendMessageRequest& request,
+            SendCallback done);
+
+  // Re-enters every stored unfinished message into delivery. Call once at start, before
+  // serving. Returns how many were resumed.
+  std::size_t ResumeUnfinished();
+
+  carriers::CarrierFleet& fleet() { return fleet_; }
+  const PipelineStats& stats() const { return stats_; }
+
+  // carriers::DeliveryListener
+  void OnCarrierAccepted(const std::string& message_sid) override;
+  void OnDeliveryReport(carriers::DeliveryReport report) override;
+
+ private:
+  struct Transition {
+    mmsgate::v1::MessageStatus status;
+    int error_code = 0;
+    std::string error_message;
+    // Runs on the io_context after the change is committed and published.
+    std::function<void()> after;
+  };
+  struct InFlight {
+    std::mutex mutex;
+    mmsgate::v1::Message message;
+    std::vector<carriers::MediaPayload> media;
+    std::deque<Transition> pending;
+    bool writing = false;
+  };
+  using InFlightPtr = std::shared_ptr<InFlight>;
+
+  void Register(const InFlightPtr& flight);
+  InFlightPtr Find(const std::string& sid);
+  void Forget(const std::string& sid);
+
+  // Queues a status change for the message and starts writing if none is under way.
+  void Apply(const InFlightPtr& flight, Transition transition);
+  void WriteNext(const InFlightPtr& flight);
+  void SubmitToCarrier(const InFlightPtr& flight);
+  void StartDelivery(const InFlightPtr& flight);
+  void PublishStatus(const mmsgate::v1::Message& message);
+
+  boost::asio::io_context& io_;
+  mmsc::Database& database_;
+  MessageStore& store_;
+  Directory& directory_;
+  EventBus& events_;
+  carriers::CarrierFleet fleet_;
+  PipelineStats stats_;
+
+  std::mutex base_url_mutex_;
+  std::string public_base_url_;
+
+  // Messages between acceptance and a final status, sharded so concurrent messages do not
+  // contend on one lock.
+  static constexpr std::size_t kShards = 16;
+  struct Shard {
+    std::mutex mutex;
+    std::unordered_map<std::string, InFlightPtr> messages;
+  };
+  std::array<Shard, kShards> shards_;
+  Shard& ShardFor(const std::string& sid);
+};
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,195 @@
+#include "gateway/scenario.h"
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "carriers/phone_numbers.h"
+#include "gateway/sids.h"
+
+namespace mmsgate::gateway {
+namespace {
+
+class CollectingErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (!text_.empty()) text_ += "; ";
+    text_ += "line " + std::to_string(line + 1) + " column " + std::to_string(column + 1) + ": " +
+             message;
+  }
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+};
+
+absl::Status Invalid(const std::string& text) {
+  return absl::InvalidArgumentError("invalid scenario: " + text);
+}
+
+}  // namespace
+
+const std::string& DefaultScenarioText() {
+  // One account; US and Canadian carriers with and without MMS; two carriers abroad; an
+  // MMS-capable US long code and short code, a Canadian long code, an SMS-only number.
+  static const std::string kText = R"pb(
+accounts {
+  sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e"
+  auth_token: "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+  friendly_name: "Default account"
+  settings { disable_international_mms_conversion: false }
+}
+carriers {
+  id: "northwind" name: "Northwind Wireless" country: "US"
+  prefixes: "+1202555" prefixes: "+1212555" supports_mms: true default_for_country: true
+  latency { median_ms: 800 p99_ms: 4000 } max_mps: 500
+}
+carriers {
+  id: "pinecone" name: "Pinecone Mobile (no MMS)" country: "US"
+  prefixes: "+1206555" prefixes: "+1503555" supports_mms: false
+  latency { median_ms: 600 p99_ms: 3000 } max_mps: 200
+}
+carriers {
+  id: "maplelink" name: "MapleLink" country: "CA"
+  prefixes: "+1416555" prefixes: "+1604555" supports_mms: true max_mms_bytes: 1048576
+  default_for_country: true latency { median_ms: 900 p99_ms: 5000 } max_mps: 300
+}
+carriers {
+  id: "tundra" name: "Tundra Cellular (no MMS)" country: "CA"
+  prefixes: "+1867555" supports_mms: false latency { median_ms: 1200 p99_ms: 6000 } max_mps: 50
+}
+carriers {
+  id: "albion" name: "Albion Telecom" country: "GB" supports_mms: true default_for_country: true
+  latency { median_ms: 1500 p99_ms: 8000 } max_mps: 200
+}
+carriers {
+  id: "rheinfunk" name: "Rheinfunk" country: "DE" supports_mms: true default_for_country: true
+  latency { median_ms: 1400 p99_ms: 7000 } max_mps: 200
+}
+numbers {
+  number: "+12025550100" account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e" type: LONG_CODE
+  country: "US" capabilities { sms: true mms: true }
+}
+numbers {
+  number: "55501" account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e" type: SHORT_CODE
+  country: "US" capabilities { sms: true mms: true }
+}
+numbers {
+  number: "+14165550100" account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e" type: LONG_CODE
+  country: "CA" capabilities { sms: true mms: true }
+}
+numbers {
+  number: "+12065550100" account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e" type: LONG_CODE
+  country: "US" capabilities { sms: true mms: false }
+}
+numbers {
+  number: "+18445550100" account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e" type: TOLL_FREE
+  country: "US" capabilities { sms: true mms: false }
+}
+simulation { time_scale: 1.0 seed: 42 disable_sender_rate_limits: false }
+)pb";
+  return kText;
+}
+
+absl::StatusOr<mmsgate::v1::Scenario> ParseScenario(const std::string& text,
+                                                    const std::string& origin) {
+  mmsgate::v1::Scenario scenario;
+  google::protobuf::TextFormat::Parser parser;
+  CollectingErrors errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(text, &scenario)) {
+    return absl::InvalidArgumentError("cannot parse scenario " + origin + ": " + errors.text());
+  }
+  if (auto status = ValidateScenario(scenario); !status.ok()) {
+    return absl::InvalidArgumentError(origin + ": " + std::string(status.message()));
+  }
+  return scenario;
+}
+
+absl::StatusOr<mmsgate::v1::Scenario> LoadScenarioFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError("cannot read scenario file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseScenario(text.str(), path);
+}
+
+absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
+  if (scenario.accounts().empty()) return Invalid("it needs at least one account");
+  std::set<std::string> accounts;
+  for (const auto& account : scenario.accounts()) {
+    if (!IsSid(account.sid(), "AC")) {
+      return Invalid("account sid \"" + account.sid() +
+                     "\" must be AC followed by 32 lowercase hex digits");
+    }
+    if (account.auth_token().size() < 8) {
+      return Invalid("account " + account.sid() + " needs an auth_token of at least 8 characters");
+    }
+    if (!accounts.insert(account.sid()).second) {
+      return Invalid("account " + account.sid() + " is listed twice");
+    }
+  }
+  std::set<std::string> carrier_ids;
+  for (const auto& carrier : scenario.carriers()) {
+    if (carrier.id().empty()) return Invalid("every carrier needs an id");
+    if (!carrier_ids.insert(carrier.id()).second) {
+      return Invalid("carrier " + carrier.id() + " is listed twice");
+    }
+    if (carrier.country().size() != 2) {
+      return Invalid("carrier " + carrier.id() + " needs a two-letter country");
+    }
+    if (carrier.failure_rate() < 0 || carrier.failure_rate() > 1) {
+      return Invalid("carrier " + carrier.id() + " failure_rate must be within 0..1");
+    }
+    if (carrier.max_mms_bytes() < 0 || carrier.max_mps() < 0 || carrier.queue_capacity() < 0 ||
+        carrier.latency().median_ms() < 0 || carrier.latency().p99_ms() < 0) {
+      return Invalid("carrier " + carrier.id() + " has a negative limit or latency");
+    }
+    for (const auto& prefix : carrier.prefixes()) {
+      if (prefix.size() < 2 || prefix[0] != '+') {
+        return Invalid("carrier " + carrier.id() + " prefix \"" + prefix +
+                       "\" must be an E.164 prefix such as \"+1202555\"");
+      }
+    }
+  }
+  std::set<std::string> numbers;
+  for (const auto& number : scenario.numbers()) {
+    if (!accounts.contains(number.account_sid())) {
+      return Invalid("number " + number.number() + " belongs to unknown account \"" +
+                     number.account_sid() + "\"");
+    }
+    if (!numbers.insert(number.number()).second) {
+      return Invalid("number " + number.number() + " is listed twice");
+    }
+    if (number.type() == mmsgate::v1::NUMBER_TYPE_UNSPECIFIED) {
+      return Invalid("number " + number.number() +
+                     " needs a type (LONG_CODE, SHORT_CODE or TOLL_FREE)");
+    }
+    if (number.type() == mmsgate::v1::SHORT_CODE) {
+      if (!carriers::LooksLikeShortCode(number.number())) {
+        return Invalid("short code " + number.number() + " must be 5 or 6 digits");
+      }
+    } else if (!carriers::ParseValidNumber(number.number())) {
+      return Invalid("number " + number.number() + " is not a valid E.164 number");
+    }
+    if (number.capabilities().mms()) {
+      // Rule 1: MMS exists on US/CA long codes and US short codes only.
+      const bool allowed =
+          (number.type() == mmsgate::v1::LONG_CODE && carriers::IsUsOrCanada(number.country())) ||
+          (number.type() == mmsgate::v1::SHORT_CODE && number.country() == "US");
+      if (!allowed) {
+        return Invalid("number " + number.number() +
+                       " cannot have MMS: MMS exists only on US/Canadian long codes and US short "
+                       "codes");
+      }
+    }
+  }
+  if (scenario.simulation().time_scale() < 0) return Invalid("time_scale must be positive");
+  return absl::OkStatus();
+}
+
+}  // namespace mmsgate::gateway

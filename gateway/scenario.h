@@ -1,0 +1,26 @@
+#pragma once
+// Loading and checking scenarios (text-format mmsgate.v1.Scenario).
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "mmsgate/v1/scenario.pb.h"
+
+namespace mmsgate::gateway {
+
+// The scenario mmsgate runs when no --scenario is given (compiled in).
+const std::string& DefaultScenarioText();
+
+// Parses text-format protobuf, rejecting unknown fields, then validates it. The error names the
+// line and column, or the offending record.
+[[nodiscard]] absl::StatusOr<mmsgate::v1::Scenario> ParseScenario(const std::string& text,
+                                                                   const std::string& origin);
+
+// Reads and parses a scenario file.
+[[nodiscard]] absl::StatusOr<mmsgate::v1::Scenario> LoadScenarioFile(const std::string& path);
+
+// Checks references and value ranges: unique ids, numbers owned by existing accounts, SIDs of
+// the documented shape, rates within 0..1, MMS capability only where rule 1 allows it.
+[[nodiscard]] absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario);
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,297 @@
+// End to end over real gRPC: SMS and MMS accepted, routed, delivered to handsets, watched.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <random>
+
+#include <grpcpp/generic/generic_stub.h>
+
+#include "integration/mmsgate_process.h"
+#include "integration/test_scenario.h"
+#include "mmsgate/v1/messaging.grpc.pb.h"
+#include "mmsgate/v1/simulator.grpc.pb.h"
+
+namespace mmsgate::testing {
+namespace {
+
+namespace v1 = mmsgate::v1;
+using ::testing::ElementsAre;
+
+std::string RandomBytes(std::size_t size, uint32_t seed) {
+  std::mt19937 random(seed);
+  std::string bytes(size, '\0');
+  for (auto& b : bytes) b = static_cast<char>(random());
+  return bytes;
+}
+
+class SendAndDeliverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MmsgateProcess::Options options;
+    options.scenario_text = TestScenario();
+    gateway_ = MmsgateProcess::Start(options);
+    channel_ = gateway_->Channel();
+    messaging_ = v1::Messaging::NewStub(channel_);
+    simulator_ = v1::Simulator::NewStub(channel_);
+  }
+  void TearDown() override {
+    // Close the client side first: the server's graceful shutdown waits for open connections.
+    messaging_.reset();
+    simulator_.reset();
+    channel_.reset();
+    EXPECT_EQ(gateway_->Stop(), 0) << gateway_->Log();
+  }
+
+  v1::Message Send(const v1::SendMessageRequest& request) {
+    v1::Message message;
+    auto context = gateway_->Context();
+    grpc::Status status = messaging_->SendMessage(context.get(), request, &message);
+    EXPECT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+    return message;
+  }
+
+  // Reads events until every SID in `sids` has reached a final status; returns each message's
+  // statuses in order.
+  std::map<std::string, std::vector<v1::MessageStatus>> AwaitFinal(
+      grpc::ClientReader<v1::Event>* reader, const std::set<std::string>& sids) {
+    std::map<std::string, std::vector<v1::MessageStatus>> seen;
+    std::set<std::string> open = sids;
+    v1::Event event;
+    while (!open.empty() && reader->Read(&event)) {
+      const auto& message = event.message();
+      if (!sids.contains(message.sid())) continue;
+      seen[message.sid()].push_back(message.status());
+      if (message.status() == v1::DELIVERED || message.status() == v1::UNDELIVERED ||
+          message.status() == v1::FAILED) {
+        open.erase(message.sid());
+      }
+    }
+    EXPECT_TRUE(open.empty()) << "events stopped before every message finished";
+    return seen;
+  }
+
+  v1::HandsetInbox Inbox(const std::string& number) {
+    v1::GetHandsetInboxRequest request;
+    request.set_number(number);
+    v1::HandsetInbox inbox;
+    auto context = gateway_->Context();
+    EXPECT_TRUE(simulator_->GetHandsetInbox(context.get(), request, &inbox).ok());
+    return inbox;
+  }
+
+  std::unique_ptr<MmsgateProcess> gateway_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Messaging::Stub> messaging_;
+  std::unique_ptr<v1::Simulator::Stub> simulator_;
+};
+
+TEST_F(SendAndDeliverTest, SmsAndMmsWithTwoInlineMediaAreDeliveredIntact) {
+  auto watch_context = gateway_->Context(60);
+  auto reader = messaging_->WatchEvents(watch_context.get(), v1::WatchEventsRequest());
+  // The server sends initial metadata once the watch is registered.
+  reader->WaitForInitialMetadata();
+
+  v1::SendMessageRequest sms;
+  sms.set_from(kMmsLongCode);
+  sms.set_to(kUsMmsSubscriber);
+  sms.set_body("Hello from mmsgate");
+  const v1::Message sent_sms = Send(sms);
+
+  const std::string png = RandomBytes(150 * 1024, 1);
+  const std::string jpeg = RandomBytes(80 * 1024, 2);
+  v1::SendMessageRequest mms;
+  mms.set_from(kMmsLongCode);
+  mms.set_to(kUsMmsSubscriber);
+  mms.set_body("Two pictures");
+  auto* first = mms.add_media();
+  first->set_content_type("image/png");
+  first->set_data(png);
+  auto* second = mms.add_media();
+  second->set_content_type("image/jpeg");
+  second->set_data(jpeg);
+  const v1::Message sent_mms = Send(mms);
+
+  EXPECT_THAT(sent_sms.sid(), ::testing::MatchesRegex("SM[0-9a-f]{32}"));
+  EXPECT_THAT(sent_mms.sid(), ::testing::MatchesRegex("MM[0-9a-f]{32}"));
+  EXPECT_EQ(sent_sms.status(), v1::ACCEPTED);
+  EXPECT_EQ(sent_mms.status(), v1::ACCEPTED);
+  EXPECT_EQ(sent_mms.delivered_as(), v1::MMS);
+  EXPECT_EQ(sent_mms.carrier_id(), "mmsnet");
+  EXPECT_EQ(sent_mms.num_media(), 2);
+
+  auto statuses = AwaitFinal(reader.get(), {sent_sms.sid(), sent_mms.sid()});
+  for (const auto& sid : {sent_sms.sid(), sent_mms.sid()}) {
+    EXPECT_THAT(statuses[sid], ElementsAre(v1::ACCEPTED, v1::QUEUED, v1::SENDING, v1::SENT,
+                                           v1::DELIVERED))
+        << sid;
+  }
+  watch_context->TryCancel();
+
+  // The handset has both, and the media bytes it received hash to what was sent.
+  const v1::HandsetInbox inbox = Inbox(kUsMmsSubscriber);
+  ASSERT_EQ(inbox.messages_size(), 2);
+  std::map<std::string, v1::HandsetMessage> by_sid;
+  for (const auto& message : inbox.messages()) by_sid[message.message_sid()] = message;
+  const auto& got_sms = by_sid.at(sent_sms.sid());
+  EXPECT_EQ(got_sms.kind(), v1::HandsetMessage::SMS);
+  EXPECT_EQ(got_sms.text(), "Hello from mmsgate");
+  EXPECT_EQ(got_sms.from(), kMmsLongCode);
+  EXPECT_EQ(got_sms.segments(), 1);
+  const auto& got_mms = by_sid.at(sent_mms.sid());
+  EXPECT_EQ(got_mms.kind(), v1::HandsetMessage::MMS);
+  EXPECT_EQ(got_mms.text(), "Two pictures");
+  ASSERT_EQ(got_mms.media_size(), 2);
+  EXPECT_EQ(got_mms.media(0).content_type(), "image/png");
+  EXPECT_EQ(got_mms.media(0).size(), static_cast<int64_t>(png.size()));
+  EXPECT_EQ(got_mms.media(0).sha256(), Sha256Hex(png));
+  EXPECT_EQ(got_mms.media(1).content_type(), "image/jpeg");
+  EXPECT_EQ(got_mms.media(1).sha256(), Sha256Hex(jpeg));
+
+  // The stored message says what happened, and lists its media.
+  v1::GetMessageRequest get;
+  get.set_sid(sent_mms.sid());
+  v1::Message stored;
+  auto context = gateway_->Context();
+  ASSERT_TRUE(messaging_->GetMessage(context.get(), get, &stored).ok());
+  EXPECT_EQ(stored.status(), v1::DELIVERED);
+  EXPECT_EQ(stored.error_code(), 0);
+  EXPECT_TRUE(stored.has_date_sent());
+  v1::ListMediaRequest list_media;
+  list_media.set_message_sid(sent_mms.sid());
+  v1::ListMediaResponse media;
+  context = gateway_->Context();
+  ASSERT_TRUE(messaging_->ListMedia(context.get(), list_media, &media).ok());
+  ASSERT_EQ(media.media_size(), 2);
+  EXPECT_THAT(media.media(0).sid(), ::testing::MatchesRegex("ME[0-9a-f]{32}"));
+  EXPECT_EQ(media.media(0).sha256(), Sha256Hex(png));
+  EXPECT_EQ(media.media(1).sha256(), Sha256Hex(jpeg));
+}
+
+TEST_F(SendAndDeliverTest, MmsToCarrierWithoutMmsArrivesAsSmsWithLink) {
+  auto watch_context = gateway_->Context(60);
+  auto reader = messaging_->WatchEvents(watch_context.get(), v1::WatchEventsRequest());
+  reader->WaitForInitialMetadata();
+
+  v1::SendMessageRequest mms;
+  mms.set_from(kMmsLongCode);
+  mms.set_to(kUsSmsOnlySubscriber);
+  mms.set_body("See this");
+  auto* media = mms.add_media();
+  media->set_content_type("image/gif");
+  media->set_data(RandomBytes(2000, 3));
+  const v1::Message sent = Send(mms);
+  EXPECT_EQ(sent.delivered_as(), v1::SMS_WITH_LINK);
+  EXPECT_EQ(sent.fallback_reason(), v1::CARRIER_NO_MMS);
+  EXPECT_THAT(sent.link_url(),
+              ::testing::MatchesRegex("http://127\\.0\\.0\\.1:[0-9]+/m/[0-9a-f]{40}"));
+  AwaitFinal(reader.get(), {sent.sid()});
+  watch_context->TryCancel();
+
+  const v1::HandsetInbox inbox = Inbox(kUsSmsOnlySubscriber);
+  ASSERT_EQ(inbox.messages_size(), 1);
+  EXPECT_EQ(inbox.messages(0).kind(), v1::HandsetMessage::SMS);
+  EXPECT_EQ(inbox.messages(0).text(), "See this\n" + sent.link_url());
+  EXPECT_EQ(inbox.messages(0).media_size(), 0);
+}
+
+TEST_F(SendAndDeliverTest, MmsAbroadArrivesAsSmsWithLink) {
+  v1::SendMessageRequest mms;
+  mms.set_from(kMmsLongCode);
+  mms.set_to(kGbSubscriber);
+  mms.set_body("Hello London");
+  auto* media = mms.add_media();
+  media->set_content_type("image/jpeg");
+  media->set_data(RandomBytes(1000, 4));
+  const v1::Message sent = Send(mms);
+  EXPECT_EQ(sent.delivered_as(), v1::SMS_WITH_LINK);
+  EXPECT_EQ(sent.fallback_reason(), v1::INTERNATIONAL);
+  EXPECT_EQ(sent.carrier_id(), "albion");
+}
+
+TEST_F(SendAndDeliverTest, ListMessagesPagesNewestFirstWithFilters) {
+  std::vector<std::string> sids;
+  for (int i = 0; i < 7; ++i) {
+    v1::SendMessageRequest sms;
+    sms.set_from(i % 2 == 0 ? kMmsLongCode : kShortCode);
+    sms.set_to(kCaMmsSubscriber);
+    sms.set_body("message " + std::to_string(i));
+    sids.push_back(Send(sms).sid());
+  }
+  std::vector<std::string> listed;
+  std::string token;
+  int pages = 0;
+  do {
+    v1::ListMessagesRequest request;
+    request.set_page_size(3);
+    request.set_page_token(token);
+    v1::ListMessagesResponse response;
+    auto context = gateway_->Context();
+    ASSERT_TRUE(messaging_->ListMessages(context.get(), request, &response).ok());
+    for (const auto& message : response.messages()) listed.push_back(message.sid());
+    token = response.next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  std::vector<std::string> newest_first(sids.rbegin(), sids.rend());
+  EXPECT_EQ(listed, newest_first);
+
+  v1::ListMessagesRequest filtered;
+  filtered.set_from(kShortCode);
+  v1::ListMessagesResponse response;
+  auto context = gateway_->Context();
+  ASSERT_TRUE(messaging_->ListMessages(context.get(), filtered, &response).ok());
+  EXPECT_EQ(response.messages_size(), 3);
+  for (const auto& message : response.messages()) EXPECT_EQ(message.from(), kShortCode);
+}
+
+TEST_F(SendAndDeliverTest, AnotherAccountCannotSeeTheMessage) {
+  v1::SendMessageRequest sms;
+  sms.set_from(kMmsLongCode);
+  sms.set_to(kUsMmsSubscriber);
+  sms.set_body("private");
+  const v1::Message sent = Send(sms);
+
+  auto context = MmsgateProcess::ContextFor(kNoConversionAccountSid, kNoConversionAuthToken);
+  v1::GetMessageRequest get;
+  get.set_sid(sent.sid());
+  v1::Message message;
+  grpc::Status status = messaging_->GetMessage(context.get(), get, &message);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), ::testing::StartsWith("20404: "));
+}
+
+TEST_F(SendAndDeliverTest, HealthCheckingIsServing) {
+  auto context = gateway_->Context();
+  grpc::ByteBuffer request_buffer;
+  // grpc.health.v1.HealthCheckRequest{service: ""} is the empty message.
+  grpc::GenericStub generic(channel_);
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  bool done = false;
+  grpc::Slice empty;
+  grpc::ByteBuffer empty_request(&empty, 1);
+  generic.UnaryCall(context.get(), "/grpc.health.v1.Health/Check", grpc::StubOptions(),
+                    &empty_request, &response, [&](grpc::Status s) {
+                      std::lock_guard lock(mutex);
+                      status = s;
+                      done = true;
+                      done_cv.notify_one();
+                    });
+  std::unique_lock lock(mutex);
+  done_cv.wait(lock, [&] { return done; });
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  // HealthCheckResponse{status: SERVING(1)} is field 1, varint 1.
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+}
+
+}  // namespace
+}  // namespace mmsgate::testing
