@@ -81,9 +81,9 @@ void PrepareHeadResponse(HttpResponse& res, std::size_t content_length);
 // All methods are thread-safe.
 class HttpServer {
  public:
-  // `io` must outlive every handler the server has queued on it (normally: destroy the server,
-  // then let io.run() return, then destroy io). `handler` is copied into shared state and called
-  // on connection strands until the last connection ends.
+  // `io` must outlive the server and every handler the server has queued on it (normally:
+  // destroy the server, let io.run() return, then destroy io). `handler` is kept in state shared
+  // with the connections and called on their strands until the last connection ends.
   HttpServer(boost::asio::io_context& io, HttpServerOptions options, HttpHandler handler);
   // Calls Stop(). Does not wait for connections to finish closing.
   ~HttpServer();
