@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set-up, Release build, then run mmsgate (built-in default scenario unless --scenario is given).
+# Usage: tools/run.sh [mmsgate flags, e.g. --scenario tools/scenarios/x.txtpb --grpc 127.0.0.1:0]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/setup.sh
+cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DMMSGATE_BUILD_TESTS=OFF -DMMSGATE_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build build-release -j "$(nproc)" --target mmsgate
+exec build-release/gateway/mmsgate "$@"
