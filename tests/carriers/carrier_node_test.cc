@@ -1,0 +1,188 @@
+#include "carriers/carrier_node.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "carriers/handsets.h"
+#include "mmsgate/errors.h"
+
+namespace mmsgate::carriers {
+namespace {
+
+namespace v1 = mmsgate::v1;
+
+// Records every callback, in order, as "accepted:<sid>" / "report:<sid>".
+class RecordingListener : public DeliveryListener {
+ public:
+  void OnCarrierAccepted(const std::string& message_sid) override {
+    std::lock_guard lock(mutex_);
+    events_.push_back("accepted:" + message_sid);
+  }
+  void OnDeliveryReport(DeliveryReport report) override {
+    std::lock_guard lock(mutex_);
+    events_.push_back("report:" + report.message_sid);
+    reports_.push_back(std::move(report));
+  }
+  std::vector<std::string> events() const {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
+  std::vector<DeliveryReport> reports() const {
+    std::lock_guard lock(mutex_);
+    return reports_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> events_;
+  std::vector<DeliveryReport> reports_;
+};
+
+v1::Carrier MakeCarrier(double median_ms, double failure_rate = 0.0) {
+  v1::Carrier carrier;
+  carrier.set_id("northwind");
+  carrier.set_country("US");
+  carrier.add_prefixes("+1202555");
+  carrier.set_supports_mms(true);
+  carrier.mutable_latency()->set_median_ms(median_ms);
+  carrier.set_failure_rate(failure_rate);
+  return carrier;
+}
+
+HandsetDelivery MakeMms(const std::string& sid, const std::string& bytes) {
+  HandsetDelivery delivery;
+  delivery.message_sid = sid;
+  delivery.from = "+12025550100";
+  delivery.to = "+12025550123";
+  delivery.carrier_id = "northwind";
+  delivery.kind = v1::HandsetMessage::MMS;
+  delivery.text = "hello with a picture";
+  delivery.segments = 1;
+  delivery.media.push_back({"image/png", std::make_shared<const std::string>(bytes)});
+  return delivery;
+}
+
+constexpr char kSid[] = "MM0123456789abcdef0123456789abcdef";
+constexpr char kSha256OfAbc[] =
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+TEST(Sha256Hex, MatchesKnownVectors) {
+  EXPECT_EQ(Sha256Hex("abc"), kSha256OfAbc);
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(CarrierNode, DeliversMmsToHandsetThenReportsDeliveredOnce) {
+  boost::asio::io_context io;
+  Handsets handsets;
+  RecordingListener listener;
+  auto node = std::make_shared<CarrierNode>(io, MakeCarrier(5), SimulationSettings{1.0, 7},
+                                            handsets, listener);
+  node->Submit(MakeMms(kSid, "abc"));
+  io.run();  // Returns when the delivery timer has fired and nothing is left to do.
+
+  EXPECT_EQ(listener.events(),
+            (std::vector<std::string>{std::string("accepted:") + kSid,
+                                      std::string("report:") + kSid}));
+  const auto reports = listener.reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_TRUE(reports[0].delivered);
+  EXPECT_EQ(reports[0].error_code, 0);
+
+  const auto inbox = handsets.Inbox("+12025550123");
+  ASSERT_EQ(inbox.messages_size(), 1);
+  const auto& entry = inbox.messages(0);
+  EXPECT_EQ(entry.kind(), v1::HandsetMessage::MMS);
+  EXPECT_EQ(entry.text(), "hello with a picture");
+  EXPECT_EQ(entry.from(), "+12025550100");
+  EXPECT_EQ(entry.message_sid(), kSid);
+  EXPECT_EQ(entry.carrier_id(), "northwind");
+  ASSERT_EQ(entry.media_size(), 1);
+  EXPECT_EQ(entry.media(0).content_type(), "image/png");
+  EXPECT_EQ(entry.media(0).size(), 3);
+  EXPECT_EQ(entry.media(0).sha256(), kSha256OfAbc);
+  EXPECT_EQ(entry.media(0).sha256(), Sha256Hex("abc"));
+
+  // Nobody else's phone got it.
+  EXPECT_EQ(handsets.Inbox("+12025550100").messages_size(), 0);
+
+  const auto state = node->State();
+  EXPECT_EQ(state.stats().submitted(), 1);
+  EXPECT_EQ(state.stats().delivered(), 1);
+  EXPECT_EQ(state.stats().queued_now(), 0);
+}
+
+TEST(CarrierNode, FailureRateOneReportsUnreachableHandsetAndDeliversNothing) {
+  boost::asio::io_context io;
+  Handsets handsets;
+  RecordingListener listener;
+  auto node = std::make_shared<CarrierNode>(io, MakeCarrier(5, /*failure_rate=*/1.0),
+                                            SimulationSettings{1.0, 7}, handsets, listener);
+  node->Submit(MakeMms(kSid, "abc"));
+  io.run();
+
+  const auto reports = listener.reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].message_sid, kSid);
+  EXPECT_FALSE(reports[0].delivered);
+  EXPECT_EQ(reports[0].error_code, 30003);
+  EXPECT_EQ(reports[0].error_code, error_codes::kUnreachableHandset);
+  EXPECT_FALSE(reports[0].error_message.empty());
+  EXPECT_EQ(handsets.Inbox("+12025550123").messages_size(), 0);
+
+  const auto state = node->State();
+  EXPECT_EQ(state.stats().delivered(), 0);
+  EXPECT_EQ(state.stats().undelivered_by_code().at(30003), 1);
+}
+
+TEST(CarrierNode, SameMessageSidDeliveredTwiceShowsOnceInInbox) {
+  boost::asio::io_context io;
+  Handsets handsets;
+  RecordingListener listener;
+  auto node = std::make_shared<CarrierNode>(io, MakeCarrier(1), SimulationSettings{1.0, 7},
+                                            handsets, listener);
+  node->Submit(MakeMms(kSid, "abc"));
+  node->Submit(MakeMms(kSid, "abc"));
+  io.run();
+
+  // Each submission is reported (at-least-once towards the carrier)…
+  EXPECT_EQ(listener.reports().size(), 2u);
+  // …but the phone shows the message once.
+  EXPECT_EQ(handsets.Inbox("+12025550123").messages_size(), 1);
+}
+
+TEST(Handsets, ReceiveReturnsFalseForARepeatedSid) {
+  Handsets handsets;
+  EXPECT_TRUE(handsets.Receive(MakeMms(kSid, "abc")));
+  EXPECT_FALSE(handsets.Receive(MakeMms(kSid, "abc")));
+  EXPECT_EQ(handsets.Inbox("+12025550123").messages_size(), 1);
+  EXPECT_EQ(handsets.Inbox("+19995550000").messages_size(), 0);
+}
+
+TEST(CarrierNode, TimeScaleDividesSimulatedLatency) {
+  boost::asio::io_context io;
+  Handsets handsets;
+  RecordingListener listener;
+  // 10 simulated seconds at 1000x: about 10 ms of real time.
+  auto node = std::make_shared<CarrierNode>(io, MakeCarrier(10000), SimulationSettings{1000.0, 7},
+                                            handsets, listener);
+  const auto start = std::chrono::steady_clock::now();
+  node->Submit(MakeMms(kSid, "abc"));
+  io.run_for(std::chrono::seconds(5));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+
+  const auto reports = listener.reports();
+  ASSERT_EQ(reports.size(), 1u) << "no delivery report within 5 s";
+  EXPECT_TRUE(reports[0].delivered);
+  EXPECT_LT(elapsed, std::chrono::seconds(5));
+  // A timer never fires early, so the scaled latency (10 ms) is a lower bound.
+  EXPECT_GE(elapsed, std::chrono::milliseconds(9));
+}
+
+}  // namespace
+}  // namespace mmsgate::carriers
