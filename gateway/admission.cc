@@ -71,9 +71,16 @@ absl::StatusOr<RouteDecision> Route(const carriers::NumberPlan& plan, const v1::
   return decision;
 }
 
-absl::StatusOr<AdmittedMessage> Admit(const v1::Account& account,
-                                      const v1::SendMessageRequest& request,
-                                      const AdmissionContext& context) {
+namespace {
+
+struct Envelope {
+  v1::Number from;
+  carriers::ParsedNumber to;
+};
+
+absl::StatusOr<Envelope> ParseEnvelope(const v1::Account& account,
+                                       const v1::SendMessageRequest& request,
+                                       const AdmissionContext& context) {
   // Order follows what a user fixes first: missing fields, then sizes, then ownership, then
   // the destination.
   if (request.to().empty()) {
@@ -96,51 +103,16 @@ absl::StatusOr<AdmittedMessage> Admit(const v1::Account& account,
     return Refuse(error_codes::kInvalidParameter, "the body is not valid UTF-8");
   }
   // Cheap bound first: a body of more than 4 bytes per allowed character cannot fit.
-  const int body_characters = request.body().size() > 4u * kMaxBodyCharacters
-                                  ? kMaxBodyCharacters + 1
-                                  : mmsc::CountCharacters(request.body());
+  const bool huge = request.body().size() > 4u * kMaxBodyCharacters;
+  const int body_characters = huge ? kMaxBodyCharacters + 1 : mmsc::CountCharacters(request.body());
   if (body_characters > kMaxBodyCharacters) {
     return Refuse(error_codes::kBodyTooLong,
                   "the body has " +
-                      (request.body().size() > 4u * kMaxBodyCharacters
-                           ? "more than " + std::to_string(kMaxBodyCharacters)
-                           : std::to_string(body_characters)) +
+                      (huge ? "more than " + std::to_string(kMaxBodyCharacters)
+                            : std::to_string(body_characters)) +
                       " characters; at most " + std::to_string(kMaxBodyCharacters) +
                       " are allowed");
   }
-  if (request.media_url_size() > 0) {
-    // TODO(mmsc): fetch media URLs asynchronously (issue 3); until then say so plainly.
-    return Refuse(error_codes::kInvalidMediaUrl,
-                  "media_url " + Quote(request.media_url(0)) +
-                      " cannot be fetched: this build accepts media only inline (the `media` "
-                      "field)");
-  }
-  int64_t media_bytes = 0;
-  for (int i = 0; i < request.media_size(); ++i) {
-    const auto& media = request.media(i);
-    const std::string type = mmsc::NormalizeContentType(media.content_type());
-    if (type.empty()) {
-      return Refuse(error_codes::kUnsupportedMediaType,
-                    "media " + std::to_string(i) + " has no content_type; give one such as "
-                                                   "image/jpeg");
-    }
-    if (!mmsc::IsAcceptedMediaType(type)) {
-      return Refuse(error_codes::kUnsupportedMediaType,
-                    "media " + std::to_string(i) + " has content type " + Quote(type) +
-                        ", which MMS does not accept (e.g. image/jpeg, image/png, image/gif, "
-                        "video/mp4, audio/mpeg, text/vcard, application/pdf)");
-    }
-    if (media.data().empty()) {
-      return Refuse(error_codes::kInvalidMediaUrl, "media " + std::to_string(i) + " is empty");
-    }
-    media_bytes += static_cast<int64_t>(media.data().size());
-  }
-  if (media_bytes > mmsc::kMaxTotalMediaBytes) {
-    return Refuse(error_codes::kMediaTooLarge,
-                  "the media total " + std::to_string(media_bytes) + " bytes; at most " +
-                      std::to_string(mmsc::kMaxTotalMediaBytes) + " bytes (5 MB) are allowed");
-  }
-
   auto from = context.directory->FindNumber(request.from());
   if (!from || from->account_sid() != account.sid()) {
     return Refuse(error_codes::kFromNotOwned,
@@ -180,8 +152,75 @@ absl::StatusOr<AdmittedMessage> Admit(const v1::Account& account,
                       " (0 for the default " + std::to_string(kDefaultValidityPeriodSeconds) +
                       ")");
   }
+  return Envelope{std::move(*from), std::move(*to)};
+}
 
-  auto route = Route(*context.number_plan, account, to->e164, to->region, media_count > 0,
+}  // namespace
+
+absl::Status CheckEnvelope(const v1::Account& account, const v1::SendMessageRequest& request,
+                           const AdmissionContext& context) {
+  auto envelope = ParseEnvelope(account, request, context);
+  if (!envelope.ok()) return envelope.status();
+  const bool has_media = request.media_url_size() + request.media_size() > 0;
+  // Route with no size yet: catches the unroutable and the refused-abroad before any fetch.
+  return Route(*context.number_plan, account, envelope->to.e164, envelope->to.region, has_media,
+               0)
+      .status();
+}
+
+absl::StatusOr<AdmittedMessage> Admit(const v1::Account& account,
+                                      const v1::SendMessageRequest& request,
+                                      const AdmissionContext& context,
+                                      const std::vector<mmsc::FetchedMedia>& fetched) {
+  auto envelope = ParseEnvelope(account, request, context);
+  if (!envelope.ok()) return envelope.status();
+  const v1::Number& from = envelope->from;
+  const carriers::ParsedNumber& to = envelope->to;
+  const int media_count = request.media_url_size() + request.media_size();
+  if (static_cast<int>(fetched.size()) != request.media_url_size()) {
+    return Refuse(error_codes::kInvalidMediaUrl,
+                  "the media URLs were not fetched; this is a gateway bug, please report it");
+  }
+  // Fetched items were checked by the fetcher; they pass the same checks again here so that
+  // every media item, however it came, meets one rule.
+  struct Item {
+    std::string content_type;
+    std::shared_ptr<const std::string> data;
+    std::string filename;
+  };
+  std::vector<Item> items;
+  for (const auto& media : fetched) items.push_back({media.content_type, media.data, ""});
+  for (const auto& media : request.media()) {
+    items.push_back({media.content_type(), std::make_shared<const std::string>(media.data()),
+                     media.filename()});
+  }
+  int64_t media_bytes = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string type = mmsc::NormalizeContentType(items[i].content_type);
+    if (type.empty()) {
+      return Refuse(error_codes::kUnsupportedMediaType,
+                    "media " + std::to_string(i) + " has no content_type; give one such as "
+                                                   "image/jpeg");
+    }
+    if (!mmsc::IsAcceptedMediaType(type)) {
+      return Refuse(error_codes::kUnsupportedMediaType,
+                    "media " + std::to_string(i) + " has content type " + Quote(type) +
+                        ", which MMS does not accept (e.g. image/jpeg, image/png, image/gif, "
+                        "video/mp4, audio/mpeg, text/vcard, application/pdf)");
+    }
+    if (!items[i].data || items[i].data->empty()) {
+      return Refuse(error_codes::kInvalidMediaUrl, "media " + std::to_string(i) + " is empty");
+    }
+    items[i].content_type = type;
+    media_bytes += static_cast<int64_t>(items[i].data->size());
+  }
+  if (media_bytes > mmsc::kMaxTotalMediaBytes) {
+    return Refuse(error_codes::kMediaTooLarge,
+                  "the media total " + std::to_string(media_bytes) + " bytes; at most " +
+                      std::to_string(mmsc::kMaxTotalMediaBytes) + " bytes (5 MB) are allowed");
+  }
+
+  auto route = Route(*context.number_plan, account, to.e164, to.region, media_count > 0,
                      media_bytes);
   if (!route.ok()) return route.status();
 
@@ -189,8 +228,8 @@ absl::StatusOr<AdmittedMessage> Admit(const v1::Account& account,
   v1::Message& message = admitted.message;
   message.set_sid(NewSid(media_count > 0 ? "MM" : "SM"));
   message.set_account_sid(account.sid());
-  message.set_from(from->number());
-  message.set_to(to->e164);
+  message.set_from(from.number());
+  message.set_to(to.e164);
   message.set_body(request.body());
   message.set_num_media(media_count);
   message.set_status(v1::ACCEPTED);
@@ -199,7 +238,7 @@ absl::StatusOr<AdmittedMessage> Admit(const v1::Account& account,
   message.set_fallback_reason(route->fallback_reason);
   message.set_carrier_id(route->carrier->id());
   message.set_status_callback(!request.status_callback().empty() ? request.status_callback()
-                                                                 : from->status_callback());
+                                                                 : from.status_callback());
   message.set_validity_period_seconds(request.validity_period_seconds() > 0
                                           ? request.validity_period_seconds()
                                           : kDefaultValidityPeriodSeconds);
@@ -207,18 +246,16 @@ absl::StatusOr<AdmittedMessage> Admit(const v1::Account& account,
   *message.mutable_date_created() = created;
   *message.mutable_date_updated() = created;
 
-  for (int i = 0; i < request.media_size(); ++i) {
-    const auto& upload = request.media(i);
-    auto bytes = std::make_shared<const std::string>(upload.data());
+  for (auto& item : items) {
     auto* media = message.add_media();
     media->set_sid(NewSid("ME"));
     media->set_parent_sid(message.sid());
-    media->set_content_type(mmsc::NormalizeContentType(upload.content_type()));
-    media->set_size(static_cast<int64_t>(bytes->size()));
-    media->set_sha256(carriers::Sha256Hex(*bytes));
-    media->set_filename(upload.filename());
+    media->set_content_type(item.content_type);
+    media->set_size(static_cast<int64_t>(item.data->size()));
+    media->set_sha256(carriers::Sha256Hex(*item.data));
+    media->set_filename(item.filename);
     *media->mutable_date_created() = created;
-    admitted.media.push_back({media->content_type(), std::move(bytes)});
+    admitted.media.push_back({item.content_type, std::move(item.data)});
   }
 
   std::string text = request.body();

@@ -13,6 +13,7 @@
 #include "carriers/handsets.h"
 #include "carriers/number_plan.h"
 #include "gateway/directory.h"
+#include "mmsc/media_rules.h"
 #include "mmsgate/v1/messaging.pb.h"
 
 namespace mmsgate::gateway {
@@ -24,6 +25,8 @@ inline constexpr int kMaxValidityPeriodSeconds = 36000;
 struct AdmissionContext {
   const Directory* directory = nullptr;
   const carriers::NumberPlan* number_plan = nullptr;
+  // Keeps number_plan alive when it is a snapshot of a changing fleet.
+  std::shared_ptr<const carriers::NumberPlan> number_plan_owner;
   // Base of media links, e.g. "http://127.0.0.1:8080".
   std::string public_base_url;
   // Creation time in nanoseconds since the epoch.
@@ -37,6 +40,8 @@ struct AdmittedMessage {
   std::vector<carriers::MediaPayload> media;
   // The link token of an SMS_WITH_LINK; empty otherwise.
   std::string link_token;
+  // When the media stop being served (wall clock, ns since the epoch); 0: never.
+  int64_t media_expires_at_ns = 0;
 };
 
 // The route decision on its own (rules 3-5): which carrier, and MMS, SMS or SMS-plus-link.
@@ -55,9 +60,17 @@ struct RouteDecision {
                                                   const std::string& region, bool has_media,
                                                   int64_t media_bytes);
 
-// Validates and routes `request` for `account`.
-[[nodiscard]] absl::StatusOr<AdmittedMessage> Admit(const mmsgate::v1::Account& account,
-                                                    const mmsgate::v1::SendMessageRequest& request,
-                                                    const AdmissionContext& context);
+// Everything that can be checked before media URLs are fetched: required fields, counts, the
+// body, the From number, the destination and its route (21612, and 30011 for an MMS abroad
+// when conversion is disabled). A request that fails here must not cost a fetch.
+[[nodiscard]] absl::Status CheckEnvelope(const mmsgate::v1::Account& account,
+                                         const mmsgate::v1::SendMessageRequest& request,
+                                         const AdmissionContext& context);
+
+// Validates and routes `request` for `account`. `fetched` holds the media of
+// request.media_url(), fetched, in the same order; they come before the inline media.
+[[nodiscard]] absl::StatusOr<AdmittedMessage> Admit(
+    const mmsgate::v1::Account& account, const mmsgate::v1::SendMessageRequest& request,
+    const AdmissionContext& context, const std::vector<mmsc::FetchedMedia>& fetched = {});
 
 }  // namespace mmsgate::gateway

@@ -45,6 +45,58 @@ bool IsToken(std::string_view token) {
          token.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
+// One byte range ("bytes=a-b", "bytes=a-", "bytes=-n") of `bytes`, per RFC 9110. Several
+// ranges, or a malformed header, get the whole body (which the RFC allows); an unsatisfiable
+// range gets 416.
+HttpResponse ServeRange(const HttpRequest& request, const std::string& content_type,
+                        const std::string& bytes, std::string_view range) {
+  const uint64_t size = bytes.size();
+  auto whole = [&] {
+    auto response = MakeResponse(request, http::status::ok, content_type, bytes);
+    response.set(http::field::accept_ranges, "bytes");
+    return response;
+  };
+  constexpr std::string_view kUnit = "bytes=";
+  if (!range.starts_with(kUnit) || range.find(',') != std::string_view::npos) return whole();
+  const std::string_view spec = range.substr(kUnit.size());
+  const auto dash = spec.find('-');
+  if (dash == std::string_view::npos) return whole();
+  auto parse = [](std::string_view text, uint64_t& value) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+  };
+  uint64_t first = 0, last = 0;
+  const std::string_view first_text = spec.substr(0, dash), last_text = spec.substr(dash + 1);
+  if (first_text.empty()) {
+    uint64_t suffix = 0;
+    if (!parse(last_text, suffix)) return whole();
+    if (suffix == 0 || size == 0) first = size;  // Unsatisfiable below.
+    else first = size - std::min(suffix, size);
+    last = size == 0 ? 0 : size - 1;
+  } else {
+    if (!parse(first_text, first)) return whole();
+    if (last_text.empty()) {
+      last = size == 0 ? 0 : size - 1;
+    } else if (!parse(last_text, last) || last < first) {
+      return whole();
+    }
+    last = std::min(last, size == 0 ? 0 : size - 1);
+  }
+  if (first >= size) {
+    HttpResponse response(http::status::range_not_satisfiable, request.version());
+    response.keep_alive(request.keep_alive());
+    response.set(http::field::content_range, "bytes */" + std::to_string(size));
+    response.prepare_payload();
+    return response;
+  }
+  auto response = MakeResponse(request, http::status::partial_content, content_type,
+                               bytes.substr(first, last - first + 1));
+  response.set(http::field::content_range, "bytes " + std::to_string(first) + "-" +
+                                               std::to_string(last) + "/" + std::to_string(size));
+  response.set(http::field::accept_ranges, "bytes");
+  return response;
+}
+
 // Serves one link request; runs on the storage pool.
 HttpResponse ServeLink(MessageStore& store, const HttpRequest& request, std::string_view rest) {
   std::string_view token = rest;
@@ -84,22 +136,33 @@ HttpResponse ServeLink(MessageStore& store, const HttpRequest& request, std::str
   const auto& media = message->media(i);
   auto bytes = store.media_store().Read(media.sha256());
   if (!bytes.ok()) return NotFound(request);
+  const auto range = request[http::field::range];
+  if (!range.empty()) return ServeRange(request, media.content_type(), *bytes, range);
   auto response = MakeResponse(request, http::status::ok, media.content_type(), std::move(*bytes));
   response.set(http::field::cache_control, "private, max-age=3600");
+  response.set(http::field::accept_ranges, "bytes");
   return response;
 }
 
 }  // namespace
 
-HttpHandler MakeHttpRoutes(MessageStore& store, boost::asio::thread_pool& storage_pool) {
-  return [&store, &storage_pool](HttpRequest request,
-                                 std::function<void(HttpResponse)> respond) {
+HttpHandler MakeHttpRoutes(MessageStore& store, boost::asio::thread_pool& storage_pool,
+                           std::function<std::string()> metrics) {
+  return [&store, &storage_pool, metrics = std::move(metrics)](
+             HttpRequest request, std::function<void(HttpResponse)> respond) {
     const std::string_view target = request.target();
     const std::string_view path = target.substr(0, target.find('?'));
     const bool readable =
         request.method() == http::verb::get || request.method() == http::verb::head;
     if (path == "/healthz") {
       respond(MakeResponse(request, http::status::ok, "text/plain", "ok\n"));
+      return;
+    }
+    if (path == "/metrics" && readable) {
+      boost::asio::post(storage_pool, [metrics, request = std::move(request),
+                                       respond = std::move(respond)]() mutable {
+        respond(MakeResponse(request, http::status::ok, "text/plain; version=0.0.4", metrics()));
+      });
       return;
     }
     if (path.starts_with("/m/")) {

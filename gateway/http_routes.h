@@ -13,7 +13,9 @@ namespace mmsgate::gateway {
 
 // GET|HEAD /m/<token>: one media item answers with its bytes and content type; several answer
 // with an HTML page linking /m/<token>/<n> (n from 0), each fetchable. Unknown tokens: 404.
-// GET /healthz: 200 "ok".
-HttpHandler MakeHttpRoutes(MessageStore& store, boost::asio::thread_pool& storage_pool);
+// A single `Range: bytes=…` is honoured (206, or 416 when unsatisfiable).
+// GET /healthz: 200 "ok". GET /metrics: Prometheus text from `metrics` (run on the pool).
+HttpHandler MakeHttpRoutes(MessageStore& store, boost::asio::thread_pool& storage_pool,
+                           std::function<std::string()> metrics);
 
 }  // namespace mmsgate::gateway

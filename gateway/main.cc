@@ -7,7 +7,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <future>
@@ -118,10 +117,32 @@ int Run(int argc, char** argv) {
   mmsgate::gateway::Pipeline pipeline(io, **database, store, directory, events, handsets,
                                       carriers, simulation);
 
-  // Storage reads for HTTP requests run here, off the io_context.
-  boost::asio::thread_pool storage_pool(2);
-  mmsgate::gateway::HttpServer http(io, mmsgate::gateway::HttpServerOptions{},
-                                    mmsgate::gateway::MakeHttpRoutes(store, storage_pool));
+  // Storage reads for HTTP requests run on the pipeline's storage pool, off the io_context.
+  mmsgate::gateway::HttpServer http(
+      io, mmsgate::gateway::HttpServerOptions{},
+      mmsgate::gateway::MakeHttpRoutes(store, pipeline.storage_pool(), [&] {
+        const auto& stats = pipeline.stats();
+        std::string text;
+        auto metric = [&text](const char* name, const char* help, auto value) {
+          text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
+                  (std::string(name).ends_with("_total") ? " counter\n" : " gauge\n") + name +
+                  " " + std::to_string(value) + "\n";
+        };
+        metric("mmsgate_messages_accepted_total", "Messages accepted.", stats.accepted.load());
+        metric("mmsgate_messages_refused_total", "Sends refused.", stats.refused.load());
+        metric("mmsgate_messages_delivered_total", "Messages delivered.", stats.delivered.load());
+        metric("mmsgate_messages_undelivered_total", "Messages undelivered.",
+               stats.undelivered.load());
+        metric("mmsgate_messages_failed_total", "Messages failed.", stats.failed.load());
+        metric("mmsgate_store_errors_total", "Store writes that failed.",
+               stats.store_errors.load());
+        metric("mmsgate_store_write_groups_total", "Group commits to RocksDB.",
+               (*database)->groups_committed());
+        metric("mmsgate_store_write_batches_total", "Batches in those group commits.",
+               (*database)->batches_committed());
+        metric("mmsgate_media_blobs", "Distinct media blobs stored.", media_store.CountBlobs());
+        return text;
+      }));
   std::string http_error;
   auto http_endpoint = http.Listen(http_hp->host, http_hp->port, &http_error);
   if (!http_endpoint) return Fail("cannot listen for HTTP on " + http_address + ": " + http_error);
@@ -129,6 +150,16 @@ int Run(int argc, char** argv) {
   pipeline.SetPublicBaseUrl(scenario->simulation().public_base_url().empty()
                                 ? "http://" + http_bound
                                 : scenario->simulation().public_base_url());
+
+  const auto& sim = scenario->simulation();
+  const double retention_seconds =
+      (sim.media_retention_seconds() > 0 ? sim.media_retention_seconds() : 7 * 24 * 3600) /
+      simulation.time_scale;
+  pipeline.ConfigureMedia(
+      std::chrono::milliseconds(sim.media_fetch_timeout_ms() > 0 ? sim.media_fetch_timeout_ms()
+                                                                 : 15000),
+      std::chrono::nanoseconds(static_cast<int64_t>(retention_seconds * 1e9)));
+  pipeline.StartMediaSweeper();
 
   const std::size_t resumed = pipeline.ResumeUnfinished();
   if (resumed > 0) spdlog::info("resuming {} unfinished messages", resumed);
@@ -176,12 +207,12 @@ int Run(int argc, char** argv) {
   (*front_door)->Shutdown(std::chrono::milliseconds(1000));
   spdlog::info("gRPC stopped");
   http.Stop();
+  pipeline.Drain();
   (*database)->Close();
   spdlog::info("store closed");
   work.reset();
   io.stop();
   for (auto& t : io_threads) t.join();
-  storage_pool.join();
   spdlog::info("stopped cleanly");
   return 0;
 }

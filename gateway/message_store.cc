@@ -31,6 +31,12 @@ std::string IndexKey(const v1::Message& message) {
   return message.account_sid() + "/" + inverted + "/" + message.sid();
 }
 
+std::string ExpiryKey(int64_t expires_at_ns, const std::string& sid) {
+  char when[17];
+  std::snprintf(when, sizeof when, "%016" PRIx64, static_cast<uint64_t>(expires_at_ns));
+  return std::string(when) + "/" + sid;
+}
+
 std::string HexEncode(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -73,6 +79,13 @@ absl::Status MessageStore::StageNew(rocksdb::WriteBatch& batch, const AdmittedMe
   if (!admitted.link_token.empty()) {
     if (auto s = Check(batch.Put(database_.family(Family::kLinks), admitted.link_token,
                                  message.sid()));
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (admitted.media_expires_at_ns > 0 && message.media_size() > 0) {
+    if (auto s = Check(batch.Put(database_.family(Family::kExpiry),
+                                 ExpiryKey(admitted.media_expires_at_ns, message.sid()), ""));
         !s.ok()) {
       return s;
     }
@@ -177,6 +190,44 @@ std::vector<std::string> MessageStore::Unfinished() const {
       database_.db()->NewIterator(rocksdb::ReadOptions(), database_.family(Family::kOutbox)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) sids.push_back(it->key().ToString());
   return sids;
+}
+
+absl::StatusOr<int> MessageStore::SweepExpiredMedia(int64_t now_ns, int max_messages) {
+  // Keys sort by expiry time, so everything due is a prefix of the family.
+  const std::string end = ExpiryKey(now_ns, "~");
+  std::vector<std::string> due;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(database_.db()->NewIterator(
+        rocksdb::ReadOptions(), database_.family(Family::kExpiry)));
+    for (it->SeekToFirst(); it->Valid() && it->key().ToString() < end &&
+                            static_cast<int>(due.size()) < max_messages;
+         it->Next()) {
+      due.push_back(it->key().ToString());
+    }
+  }
+  if (due.empty()) return 0;
+  rocksdb::WriteBatch batch;
+  std::vector<std::string> blobs;
+  for (const auto& key : due) {
+    const std::string sid = key.substr(key.find('/') + 1);
+    batch.Delete(database_.family(Family::kExpiry), key);
+    auto message = Get(sid);
+    if (!message.ok()) continue;
+    if (const auto slash = message->link_url().rfind("/m/"); slash != std::string::npos) {
+      batch.Delete(database_.family(Family::kLinks), message->link_url().substr(slash + 3));
+    }
+    for (const auto& media : message->media()) {
+      batch.Delete(database_.family(Family::kMediaRefs), media.sha256() + "/" + sid);
+      blobs.push_back(media.sha256());
+    }
+  }
+  if (auto status = database_.WriteNow(std::move(batch)); !status.ok()) return status;
+  std::sort(blobs.begin(), blobs.end());
+  blobs.erase(std::unique(blobs.begin(), blobs.end()), blobs.end());
+  if (auto deleted = media_store_.DeleteUnreferenced(blobs); !deleted.ok()) {
+    return deleted.status();
+  }
+  return static_cast<int>(due.size());
 }
 
 absl::StatusOr<std::string> MessageStore::MessageSidForLink(const std::string& token) const {

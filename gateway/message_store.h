@@ -41,6 +41,11 @@ class MessageStore {
   // SIDs of messages accepted but not finished (what a restart resumes).
   [[nodiscard]] std::vector<std::string> Unfinished() const;
 
+  // Ends media retention for messages whose media expired by `now_ns`: their links stop
+  // working, their media references go, and blobs no message uses any more are deleted.
+  // Returns how many messages were swept. Blocking.
+  [[nodiscard]] absl::StatusOr<int> SweepExpiredMedia(int64_t now_ns, int max_messages = 1000);
+
   // The message a media link token belongs to. NotFound for unknown tokens.
   [[nodiscard]] absl::StatusOr<std::string> MessageSidForLink(const std::string& token) const;
 

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 
+#include "mmsc/media_fetcher.h"
 #include "mmsgate/errors.h"
 
 namespace mmsgate::gateway {
@@ -35,7 +36,8 @@ Pipeline::Pipeline(boost::asio::io_context& io, mmsc::Database& database, Messag
       store_(store),
       directory_(directory),
       events_(events),
-      fleet_(io, carriers, simulation, handsets, *this) {}
+      fleet_(io, carriers, simulation, handsets, *this),
+      sweep_timer_(io) {}
 
 void Pipeline::SetPublicBaseUrl(std::string url) {
   std::lock_guard lock(base_url_mutex_);
@@ -65,25 +67,104 @@ void Pipeline::Forget(const std::string& sid) {
   shard.messages.erase(sid);
 }
 
-void Pipeline::Send(const v1::Account& account, const v1::SendMessageRequest& request,
-                    SendCallback done) {
+AdmissionContext Pipeline::MakeAdmissionContext() {
   AdmissionContext context;
   context.directory = &directory_;
-  auto plan = fleet_.plan();
-  context.number_plan = plan.get();
+  context.number_plan_owner = fleet_.plan();
+  context.number_plan = context.number_plan_owner.get();
   {
     std::lock_guard lock(base_url_mutex_);
     context.public_base_url = public_base_url_;
   }
   context.now_ns = NowNs();
-  auto admitted = Admit(account, request, context);
+  return context;
+}
+
+void Pipeline::Drain() {
+  sweep_timer_.cancel();
+  storage_pool_.join();
+}
+
+void Pipeline::ConfigureMedia(std::chrono::milliseconds fetch_timeout,
+                              std::chrono::nanoseconds retention) {
+  fetch_timeout_ = fetch_timeout;
+  media_retention_ = retention;
+}
+
+void Pipeline::StartMediaSweeper() {
+  // Often enough that a link stops working soon after it expires, rarely enough to cost
+  // nothing: a quarter of the retention, between 100 ms and a minute.
+  const auto period = std::clamp<std::chrono::nanoseconds>(media_retention_ / 4,
+                                                           std::chrono::milliseconds(100),
+                                                           std::chrono::minutes(1));
+  sweep_timer_.expires_after(period);
+  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    boost::asio::post(storage_pool_, [this] {
+      auto swept = store_.SweepExpiredMedia(NowNs());
+      if (!swept.ok()) {
+        spdlog::warn("media retention sweep failed: {}", std::string(swept.status().message()));
+      } else if (*swept > 0) {
+        spdlog::debug("media retention: {} messages' media expired", *swept);
+      }
+      StartMediaSweeper();
+    });
+  });
+}
+
+void Pipeline::Send(const v1::Account& account, const v1::SendMessageRequest& request,
+                    SendCallback done) {
+  if (request.media_url_size() == 0) {
+    AdmitAndStore(account, request, {}, std::move(done));
+    return;
+  }
+  // Media URLs: check what needs no media first, so a doomed request costs no fetch.
+  if (auto status = CheckEnvelope(account, request, MakeAdmissionContext()); !status.ok()) {
+    stats_.refused.fetch_add(1, std::memory_order_relaxed);
+    done(status);
+    return;
+  }
+  int64_t inline_bytes = 0;
+  for (const auto& media : request.media()) inline_bytes += static_cast<int64_t>(media.data().size());
+  mmsc::FetchOptions options;
+  options.total_timeout = fetch_timeout_;
+  options.connect_timeout = std::min(options.connect_timeout, fetch_timeout_);
+  options.max_total_bytes = std::max<int64_t>(0, mmsc::kMaxTotalMediaBytes - inline_bytes);
+  std::vector<std::string> urls(request.media_url().begin(), request.media_url().end());
+  auto owned_request = std::make_shared<v1::SendMessageRequest>(request);
+  mmsc::FetchMedia(
+      io_, std::move(urls), options,
+      [this, account, owned_request,
+       done = std::move(done)](absl::StatusOr<std::vector<mmsc::FetchedMedia>> fetched) mutable {
+        if (!fetched.ok()) {
+          stats_.refused.fetch_add(1, std::memory_order_relaxed);
+          done(fetched.status());
+          return;
+        }
+        // Admission reads the store (media de-duplication): off the io_context.
+        boost::asio::post(storage_pool_, [this, account, owned_request,
+                                          fetched = std::move(*fetched),
+                                          done = std::move(done)]() mutable {
+          AdmitAndStore(account, *owned_request, fetched, std::move(done));
+        });
+      });
+}
+
+void Pipeline::AdmitAndStore(const v1::Account& account, const v1::SendMessageRequest& request,
+                             const std::vector<mmsc::FetchedMedia>& fetched, SendCallback done) {
+  auto admitted = Admit(account, request, MakeAdmissionContext(), fetched);
   if (!admitted.ok()) {
     stats_.refused.fetch_add(1, std::memory_order_relaxed);
     done(admitted.status());
     return;
   }
+  admitted->media_expires_at_ns =
+      admitted->message.media_size() > 0 ? NowNs() + media_retention_.count() : 0;
+  std::vector<std::string> staged_blobs;
+  for (const auto& media : admitted->message.media()) staged_blobs.push_back(media.sha256());
   rocksdb::WriteBatch batch;
   if (auto status = store_.StageNew(batch, *admitted); !status.ok()) {
+    store_.media_store().StagingDone(staged_blobs);
     stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
     done(status);
     return;
@@ -91,7 +172,9 @@ void Pipeline::Send(const v1::Account& account, const v1::SendMessageRequest& re
   auto flight = std::make_shared<InFlight>();
   flight->message = admitted->message;
   flight->media = std::move(admitted->media);
-  database_.Write(std::move(batch), [this, flight, done = std::move(done)](absl::Status status) {
+  database_.Write(std::move(batch), [this, flight, staged_blobs = std::move(staged_blobs),
+                                     done = std::move(done)](absl::Status status) {
+    store_.media_store().StagingDone(staged_blobs);
     if (!status.ok()) {
       // Not durable, so not accepted: the caller gets the error and may retry.
       stats_.store_errors.fetch_add(1, std::memory_order_relaxed);

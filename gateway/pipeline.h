@@ -8,6 +8,9 @@
 // database's writer thread and on carrier timers, never by blocking an io_context thread.
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -49,6 +52,18 @@ class Pipeline : public carriers::DeliveryListener {
   void Send(const mmsgate::v1::Account& account, const mmsgate::v1::SendMessageRequest& request,
             SendCallback done);
 
+  // Runs blocking storage work (admission of fetched media, reads for links) off the io_context.
+  boost::asio::thread_pool& storage_pool() { return storage_pool_; }
+
+  // Media fetch timeout (real) and retention (real time, already divided by time_scale).
+  void ConfigureMedia(std::chrono::milliseconds fetch_timeout, std::chrono::nanoseconds retention);
+  // Periodically ends retention of expired media (timer on the io_context, work on the storage
+  // pool).
+  void StartMediaSweeper();
+
+  // Stops the storage pool after its queued work. Call at shutdown, before closing the store.
+  void Drain();
+
   // Re-enters every stored unfinished message into delivery. Call once at start, before
   // serving. Returns how many were resumed.
   std::size_t ResumeUnfinished();
@@ -77,6 +92,13 @@ class Pipeline : public carriers::DeliveryListener {
   };
   using InFlightPtr = std::shared_ptr<InFlight>;
 
+  // Admits with media already fetched, stores, replies, starts delivery. Blocking reads:
+  // runs on the calling (non-io_context) thread.
+  void AdmitAndStore(const mmsgate::v1::Account& account,
+                     const mmsgate::v1::SendMessageRequest& request,
+                     const std::vector<mmsc::FetchedMedia>& fetched, SendCallback done);
+  AdmissionContext MakeAdmissionContext();
+
   void Register(const InFlightPtr& flight);
   InFlightPtr Find(const std::string& sid);
   void Forget(const std::string& sid);
@@ -95,6 +117,10 @@ class Pipeline : public carriers::DeliveryListener {
   EventBus& events_;
   carriers::CarrierFleet fleet_;
   PipelineStats stats_;
+  boost::asio::thread_pool storage_pool_{2};
+  boost::asio::steady_timer sweep_timer_;
+  std::chrono::milliseconds fetch_timeout_{15000};
+  std::chrono::nanoseconds media_retention_{std::chrono::hours(24 * 7)};
 
   std::mutex base_url_mutex_;
   std::string public_base_url_;

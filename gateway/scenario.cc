@@ -188,7 +188,17 @@ absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
       }
     }
   }
-  if (scenario.simulation().time_scale() < 0) return Invalid("time_scale must be positive");
+  const auto& simulation = scenario.simulation();
+  if (simulation.time_scale() < 0) return Invalid("simulation.time_scale must be positive");
+  if (simulation.media_retention_seconds() < 0 || simulation.media_fetch_timeout_ms() < 0) {
+    return Invalid("simulation.media_retention_seconds and media_fetch_timeout_ms must not be "
+                   "negative");
+  }
+  if (!simulation.public_base_url().empty() &&
+      !simulation.public_base_url().starts_with("http://") &&
+      !simulation.public_base_url().starts_with("https://")) {
+    return Invalid("simulation.public_base_url must start with http:// or https://");
+  }
   return absl::OkStatus();
 }
 

@@ -11,7 +11,8 @@
 //   outbox    sid -> "" while a message is not finished (a restart resumes these)
 //   media     sha256 (hex) -> bytes; BlobDB keeps large values out of the LSM tree
 //   media_refs <sha256>/<message sid> -> "" (who still uses a blob)
-//   links     token -> serialized link record
+//   links     token -> message sid
+//   expiry    <16 hex digits of expiry ns>/<message sid> -> "" (media retention)
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -30,7 +31,7 @@
 
 namespace mmsgate::mmsc {
 
-enum class Family { kMessages, kIndex, kOutbox, kMedia, kMediaRefs, kLinks, kCount };
+enum class Family { kMessages, kIndex, kOutbox, kMedia, kMediaRefs, kLinks, kExpiry, kCount };
 
 struct DatabaseOptions {
   // fsync the write-ahead log on each group commit, so acknowledged writes survive power loss,

@@ -16,15 +16,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "mmsc/media_rules.h"
 
 namespace mmsgate::mmsc {
-
-struct FetchedMedia {
-  std::string url;
-  // Normalized ("image/jpeg").
-  std::string content_type;
-  std::shared_ptr<const std::string> data;
-};
 
 struct FetchOptions {
   std::chrono::milliseconds connect_timeout{5000};

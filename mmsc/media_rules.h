@@ -4,11 +4,21 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <memory>
 #include <string_view>
 
 namespace mmsgate::mmsc {
 
 inline constexpr int kMaxMediaPerMessage = 10;
+
+// A media item brought from a media URL (http:// or data:).
+struct FetchedMedia {
+  std::string url;
+  // Normalized ("image/jpeg").
+  std::string content_type;
+  std::shared_ptr<const std::string> data;
+};
+
 inline constexpr int64_t kMaxTotalMediaBytes = 5 * 1024 * 1024;
 
 // True for the content types an MMS may carry (images, audio, video, vCard, text, PDF…).

@@ -1,0 +1,71 @@
+#include "integration/http_client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <stdexcept>
+
+namespace mmsgate::testing {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = boost::asio::ip::tcp;
+
+HttpResult HttpRequestTo(const std::string& host_port, const std::string& method,
+                         const std::string& target,
+                         const std::map<std::string, std::string>& headers) {
+  const auto colon = host_port.rfind(':');
+  boost::asio::io_context io;
+  tcp::resolver resolver(io);
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(30));
+  stream.connect(resolver.resolve(host_port.substr(0, colon), host_port.substr(colon + 1)));
+  http::request<http::string_body> request(http::string_to_verb(method), target, 11);
+  request.set(http::field::host, host_port);
+  for (const auto& [name, value] : headers) request.set(name, value);
+  request.prepare_payload();
+  http::write(stream, request);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  if (method == "HEAD") parser.skip(true);
+  http::read(stream, buffer, parser);
+  HttpResult result;
+  result.status = static_cast<int>(parser.get().result_int());
+  for (const auto& field : parser.get()) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    result.headers[name] = std::string(field.value());
+  }
+  result.body = parser.get().body();
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  return result;
+}
+
+HttpResult HttpGetUrl(const std::string& url, const std::map<std::string, std::string>& headers) {
+  const std::string prefix = "http://";
+  if (url.rfind(prefix, 0) != 0) throw std::invalid_argument("not an http URL: " + url);
+  const auto slash = url.find('/', prefix.size());
+  return HttpRequestTo(url.substr(prefix.size(), slash - prefix.size()), "GET",
+                       slash == std::string::npos ? "/" : url.substr(slash), headers);
+}
+
+LocalHttpServer::LocalHttpServer(gateway::HttpHandler handler)
+    : server_(std::make_unique<gateway::HttpServer>(io_, gateway::HttpServerOptions{},
+                                                    std::move(handler))) {
+  std::string error;
+  auto endpoint = server_->Listen("127.0.0.1", 0, &error);
+  if (!endpoint) throw std::runtime_error("test HTTP server: " + error);
+  port_ = endpoint->port();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+LocalHttpServer::~LocalHttpServer() {
+  server_->Stop();
+  io_.stop();
+  thread_.join();
+}
+
+}  // namespace mmsgate::testing
