@@ -100,11 +100,13 @@ class MediaServer {
   std::string png_;
   std::string jpeg_;
   std::atomic<int> requests_{0};
+  LocalHttpServer server_;
+  // Declared after the server so it is destroyed first: its pending handlers hold connections
+  // of the server's io_context and must go while that still exists.
   boost::asio::io_context timer_io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> timer_guard_ =
       boost::asio::make_work_guard(timer_io_);
   std::thread timer_thread_{[this] { timer_io_.run(); }};
-  LocalHttpServer server_;
 };
 
 std::string ScenarioWithRetention(int retention_seconds) {
@@ -134,7 +136,9 @@ class MmscTest : public ::testing::Test {
     messaging_.reset();
     simulator_.reset();
     channel_.reset();
-    if (gateway_) EXPECT_EQ(gateway_->Stop(), 0) << gateway_->Log();
+    if (gateway_) {
+      EXPECT_EQ(gateway_->Stop(), 0) << gateway_->Log();
+    }
   }
 
   grpc::Status Send(const v1::SendMessageRequest& request, v1::Message* message,
