@@ -1,0 +1,124 @@
+// The MMSC path of one MMS that falls back to SMS-plus-link: media validation and SHA-256,
+// link token and text, segment count (Admit), then staging the message, media and link and
+// committing them to RocksDB (fsync on, as in production).
+//
+//   build/tests/mmsc_benchmark --benchmark_counters_tabular=true
+
+#include <benchmark/benchmark.h>
+
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "carriers/number_plan.h"
+#include "gateway/admission.h"
+#include "gateway/directory.h"
+#include "gateway/message_store.h"
+#include "mmsc/database.h"
+#include "mmsc/media_store.h"
+
+namespace {
+
+namespace v1 = mmsgate::v1;
+
+constexpr const char* kAccount = "AC0123456789abcdef0123456789abcdef";
+
+v1::Scenario BenchScenario() {
+  v1::Scenario scenario;
+  auto* account = scenario.add_accounts();
+  account->set_sid(kAccount);
+  account->set_auth_token("benchmark-token");
+  auto* carrier = scenario.add_carriers();
+  carrier->set_id("plain");
+  carrier->set_country("US");
+  carrier->add_prefixes("+1206555");
+  carrier->set_supports_mms(false);
+  auto* number = scenario.add_numbers();
+  number->set_number("+12025550100");
+  number->set_account_sid(kAccount);
+  number->set_type(v1::LONG_CODE);
+  number->set_country("US");
+  number->mutable_capabilities()->set_sms(true);
+  number->mutable_capabilities()->set_mms(true);
+  return scenario;
+}
+
+// range(0): media bytes; range(1): 1 = the same media every time (de-duplicated), 0 = new.
+void BM_MmscStoreAndCompose(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  const bool same_media = state.range(1) == 1;
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("mmsgate-bench-" + std::to_string(::getpid()) + "-" +
+                    std::to_string(state.range(0)) + "-" + std::to_string(state.range(1)));
+  std::filesystem::remove_all(dir);
+  auto database = mmsgate::mmsc::Database::Open(dir.string(), {});
+  if (!database.ok()) {
+    state.SkipWithError("cannot open RocksDB");
+    return;
+  }
+  mmsgate::mmsc::MediaStore media_store(**database);
+  mmsgate::gateway::MessageStore store(**database, media_store);
+  const v1::Scenario scenario = BenchScenario();
+  mmsgate::gateway::Directory directory(scenario);
+  std::vector<v1::Carrier> carriers(scenario.carriers().begin(), scenario.carriers().end());
+  mmsgate::carriers::NumberPlan plan(carriers);
+  mmsgate::gateway::AdmissionContext context;
+  context.directory = &directory;
+  context.number_plan = &plan;
+  context.public_base_url = "http://127.0.0.1:8080";
+
+  std::mt19937_64 random(42);
+  std::string bytes(size, '\0');
+  for (auto& b : bytes) b = static_cast<char>(random());
+  v1::SendMessageRequest request;
+  request.set_from("+12025550100");
+  request.set_to("+12065550123");
+  request.set_body("Your photo is ready");
+  auto* media = request.add_media();
+  media->set_content_type("image/jpeg");
+  media->set_data(bytes);
+
+  int64_t n = 0;
+  for (auto _ : state) {
+    if (!same_media) {
+      // Change 8 bytes so each message carries new media (no de-duplication).
+      auto* data = request.mutable_media(0)->mutable_data();
+      std::memcpy(data->data(), &n, sizeof n);
+    }
+    context.now_ns = ++n;
+    auto admitted = mmsgate::gateway::Admit(scenario.accounts(0), request, context);
+    if (!admitted.ok()) {
+      state.SkipWithError(std::string(admitted.status().message()).c_str());
+      break;
+    }
+    rocksdb::WriteBatch batch;
+    if (!store.StageNew(batch, *admitted).ok() ||
+        !(*database)->WriteNow(std::move(batch)).ok()) {
+      state.SkipWithError("store failed");
+      break;
+    }
+    std::vector<std::string> shas{admitted->message.media(0).sha256()};
+    media_store.StagingDone(shas);
+    benchmark::DoNotOptimize(admitted->message.num_segments());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(size));
+  state.counters["msgs/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  database->reset();
+  std::filesystem::remove_all(dir);
+}
+
+BENCHMARK(BM_MmscStoreAndCompose)
+    ->ArgNames({"bytes", "same_media"})
+    ->Args({100 * 1024, 0})
+    ->Args({100 * 1024, 1})
+    ->Args({1024 * 1024, 0})
+    ->Args({1024 * 1024, 1})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
