@@ -1,20 +1,42 @@
 #include "carriers/carrier_node.h"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cmath>
-#include <functional>
 
 #include "mmsgate/errors.h"
 
 namespace mmsgate::carriers {
 namespace {
+
+namespace v1 = mmsgate::v1;
 constexpr int32_t kDefaultQueueCapacity = 100000;
 // z-score of the 99th percentile of the standard normal distribution.
 constexpr double kZ99 = 2.3263478740408408;
+// Retry backoff during an outage, simulated seconds.
+constexpr double kFirstBackoffSeconds = 1.0;
+constexpr double kMaxBackoffSeconds = 60.0;
+// Latency samples kept for percentiles (a uniform reservoir beyond that).
+constexpr std::size_t kMaxLatencySamples = 100000;
+
+double Percentile(std::vector<double> samples, double p) {
+  if (samples.empty()) return 0;
+  const auto k = static_cast<std::size_t>(std::min<double>(
+      static_cast<double>(samples.size() - 1), std::ceil(p * static_cast<double>(samples.size())) - 1));
+  std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(k), samples.end());
+  return samples[k];
+}
+
+// A well-mixed 64-bit hash, so neighbouring sequence numbers get unrelated streams.
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 }  // namespace
 
-CarrierNode::CarrierNode(boost::asio::io_context& io, mmsgate::v1::Carrier config,
+CarrierNode::CarrierNode(boost::asio::io_context& io, v1::Carrier config,
                          SimulationSettings simulation, Handsets& handsets,
                          DeliveryListener& listener)
     : id_(config.id()),
@@ -24,97 +46,288 @@ CarrierNode::CarrierNode(boost::asio::io_context& io, mmsgate::v1::Carrier confi
       listener_(listener),
       config_(config),
       // Each carrier draws from its own stream, so adding a carrier does not change the others.
-      random_(simulation.seed ^ std::hash<std::string>{}(config.id())),
+      carrier_seed_(SplitMix64(simulation.seed) ^ std::hash<std::string>{}(config.id())),
+      random_(carrier_seed_),
+      pump_timer_(strand_),
       config_copy_(std::move(config)) {
   if (simulation_.time_scale <= 0) simulation_.time_scale = 1.0;
 }
 
-void CarrierNode::UpdateConfig(mmsgate::v1::Carrier config) {
+std::chrono::nanoseconds CarrierNode::ToReal(double simulated_ms) const {
+  return std::chrono::nanoseconds(
+      static_cast<int64_t>(std::max(0.0, simulated_ms) * 1e6 / simulation_.time_scale));
+}
+
+void CarrierNode::UpdateConfig(v1::Carrier config) {
   {
-    std::lock_guard lock(config_copy_mutex_);
+    std::lock_guard lock(shared_mutex_);
     config_copy_ = config;
   }
   boost::asio::post(strand_, [self = shared_from_this(), config = std::move(config)]() mutable {
     self->config_ = std::move(config);
+    self->Pump();  // A new max_mps applies to what waits now.
+  });
+}
+
+void CarrierNode::OnMmsSuspensionChanged(std::function<void()> callback) {
+  boost::asio::post(strand_, [self = shared_from_this(), callback = std::move(callback)]() mutable {
+    self->on_mms_suspension_changed_ = std::move(callback);
   });
 }
 
 void CarrierNode::Submit(HandsetDelivery delivery) {
   boost::asio::post(strand_, [self = shared_from_this(), delivery = std::move(delivery)]() mutable {
-    self->Deliver(std::move(delivery));
+    self->Enqueue(std::move(delivery));
   });
 }
 
-std::chrono::nanoseconds CarrierNode::DrawLatency() {
+void CarrierNode::Report(const std::string& sid, DeliveryReport::Outcome outcome, int code,
+                         std::string message) {
+  if (outcome != DeliveryReport::Outcome::kDelivered) {
+    std::lock_guard lock(shared_mutex_);
+    ++undelivered_by_code_[code];
+  }
+  listener_.OnDeliveryReport({sid, outcome, code, std::move(message)});
+}
+
+void CarrierNode::Enqueue(HandsetDelivery delivery) {
+  submitted_.fetch_add(1, std::memory_order_relaxed);
+  const int32_t capacity =
+      config_.queue_capacity() > 0 ? config_.queue_capacity() : kDefaultQueueCapacity;
+  if (static_cast<int64_t>(queue_.size()) >= capacity) {
+    rejected_queue_full_.fetch_add(1, std::memory_order_relaxed);
+    Report(delivery.message_sid, DeliveryReport::Outcome::kFailed, error_codes::kQueueOverflow,
+           "carrier " + id_ + " queue is full (" + std::to_string(capacity) +
+               " messages); slow down or raise its queue_capacity");
+    return;
+  }
+  queue_.push_back({std::move(delivery)});
+  queued_now_.fetch_add(1, std::memory_order_relaxed);
+  Pump();
+}
+
+bool CarrierNode::FaultActive(v1::CarrierFault::Kind kind, Clock::time_point now) const {
+  for (const auto& fault : faults_) {
+    if (fault.fault.kind() == kind && fault.ends > now) return true;
+  }
+  return false;
+}
+
+double CarrierNode::FaultSum(double (v1::CarrierFault::*field)() const,
+                             v1::CarrierFault::Kind kind, Clock::time_point now) const {
+  double sum = 0;
+  for (const auto& fault : faults_) {
+    if (fault.fault.kind() == kind && fault.ends > now) sum += (fault.fault.*field)();
+  }
+  return sum;
+}
+
+void CarrierNode::ExpireOverdue(Clock::time_point now) {
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (it->delivery.deadline <= now) {
+      const std::string sid = it->delivery.message_sid;
+      it = queue_.erase(it);
+      queued_now_.fetch_sub(1, std::memory_order_relaxed);
+      expired_.fetch_add(1, std::memory_order_relaxed);
+      Report(sid, DeliveryReport::Outcome::kFailed, error_codes::kValidityExpired,
+             "the validity period expired while the message waited at carrier " + id_);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void CarrierNode::Pump() {
+  const auto now = Clock::now();
+  ExpireOverdue(now);
+  if (queue_.empty()) {
+    outage_backoff_seconds_ = 0;
+    return;
+  }
+  Clock::time_point earliest_deadline = Clock::time_point::max();
+  for (const auto& queued : queue_) {
+    earliest_deadline = std::min(earliest_deadline, queued.delivery.deadline);
+  }
+  if (FaultActive(v1::CarrierFault::OUTAGE, now)) {
+    // The carrier refuses submissions: retry later, backing off, as a gateway does.
+    outage_backoff_seconds_ = outage_backoff_seconds_ == 0
+                                  ? kFirstBackoffSeconds
+                                  : std::min(kMaxBackoffSeconds, outage_backoff_seconds_ * 2);
+    ArmPumpTimer(std::min(earliest_deadline, now + ToReal(outage_backoff_seconds_ * 1000)));
+    return;
+  }
+  outage_backoff_seconds_ = 0;
+  const double mps = config_.max_mps();
+  if (mps <= 0) {
+    while (!queue_.empty()) {
+      auto delivery = std::move(queue_.front().delivery);
+      queue_.pop_front();
+      queued_now_.fetch_sub(1, std::memory_order_relaxed);
+      Send(std::move(delivery));
+    }
+    return;
+  }
+  // An absolute schedule of slots, one per 1/max_mps: timer lateness does not accumulate, and
+  // an idle carrier does not bank slots beyond the present.
+  const auto interval = ToReal(1000.0 / mps);
+  if (next_slot_ < now - interval) next_slot_ = now;
+  while (!queue_.empty() && next_slot_ <= now) {
+    auto delivery = std::move(queue_.front().delivery);
+    queue_.pop_front();
+    queued_now_.fetch_sub(1, std::memory_order_relaxed);
+    next_slot_ += interval;
+    Send(std::move(delivery));
+  }
+  if (!queue_.empty()) ArmPumpTimer(std::min(earliest_deadline, next_slot_));
+}
+
+void CarrierNode::ArmPumpTimer(Clock::time_point when) {
+  if (pump_armed_for_ <= when && pump_armed_for_ > Clock::now()) return;  // Sooner one pending.
+  pump_armed_for_ = when;
+  pump_timer_.expires_at(when);
+  pump_timer_.async_wait([self = shared_from_this(), when](const boost::system::error_code& ec) {
+    if (ec) return;  // Re-armed, or the io_context is stopping.
+    if (self->pump_armed_for_ == when) self->pump_armed_for_ = Clock::time_point::max();
+    self->Pump();
+  });
+}
+
+double CarrierNode::DrawLatencyMs(std::mt19937_64& random) {
   const double median_ms = std::max(0.0, config_.latency().median_ms());
   const double p99_ms = config_.latency().p99_ms();
-  double simulated_ms = median_ms;
   if (median_ms > 0 && p99_ms > median_ms) {
     // Lognormal with the given median (e^mu) and 99th percentile (e^(mu + z99 * sigma)).
     const double mu = std::log(median_ms);
     const double sigma = (std::log(p99_ms) - mu) / kZ99;
-    simulated_ms = std::lognormal_distribution<double>(mu, sigma)(random_);
+    return std::lognormal_distribution<double>(mu, sigma)(random);
   }
-  return std::chrono::nanoseconds(
-      static_cast<int64_t>(simulated_ms * 1e6 / simulation_.time_scale));
+  return median_ms;
 }
 
-void CarrierNode::Deliver(HandsetDelivery delivery) {
-  submitted_.fetch_add(1, std::memory_order_relaxed);
-  const int32_t capacity =
-      config_.queue_capacity() > 0 ? config_.queue_capacity() : kDefaultQueueCapacity;
-  if (queued_now_.load(std::memory_order_relaxed) >= capacity) {
-    {
-      std::lock_guard lock(undelivered_mutex_);
-      ++undelivered_by_code_[error_codes::kUnknownError];
-    }
-    listener_.OnDeliveryReport({delivery.message_sid, false, error_codes::kUnknownError,
-                                "carrier " + id_ + " queue is full (" + std::to_string(capacity) +
-                                    " messages); retry later"});
-    return;
-  }
-  queued_now_.fetch_add(1, std::memory_order_relaxed);
+void CarrierNode::Send(HandsetDelivery delivery) {
   listener_.OnCarrierAccepted(delivery.message_sid);
-
-  // Outcome is drawn at submit time, in submit order, so a seeded run is reproducible however
-  // the timers interleave.
-  const bool fails = std::uniform_real_distribution<double>(0.0, 1.0)(random_) <
-                     config_.failure_rate();
-  auto timer = std::make_shared<boost::asio::steady_timer>(strand_, DrawLatency());
-  timer->async_wait([self = shared_from_this(), timer, fails,
+  const auto now = Clock::now();
+  // Each message draws from its own stream, keyed by the seed, the carrier and the message's
+  // acceptance order: the same scenario, seed and input give the same outcomes however the
+  // pipeline's steps interleave. The failure roll comes first and always happens, so changing
+  // a rate does not shift the latency draws.
+  std::mt19937_64 random(SplitMix64(carrier_seed_ ^ SplitMix64(delivery.sequence)));
+  const double roll = std::uniform_real_distribution<double>(0.0, 1.0)(random);
+  int failure_code = 0;
+  double cumulative = 0;
+  if (config_.failure_rate() > 0) {
+    cumulative += config_.failure_rate();
+    if (roll < cumulative) failure_code = error_codes::kUnreachableHandset;
+  }
+  for (const auto& mode : config_.failures()) {
+    if (failure_code != 0) break;
+    cumulative += mode.rate();
+    if (roll < cumulative) failure_code = mode.error_code();
+  }
+  if (failure_code == 0) {
+    cumulative += FaultSum(&v1::CarrierFault::extra_loss, v1::CarrierFault::EXTRA_LOSS, now);
+    if (roll < cumulative) failure_code = error_codes::kUnknownError;
+  }
+  const double latency_ms =
+      DrawLatencyMs(random) +
+      FaultSum(&v1::CarrierFault::extra_latency_ms, v1::CarrierFault::EXTRA_LATENCY, now);
+  {
+    std::lock_guard lock(shared_mutex_);
+    ++latency_samples_seen_;
+    if (latency_samples_ms_.size() < kMaxLatencySamples) {
+      latency_samples_ms_.push_back(latency_ms);
+    } else {
+      const auto slot = std::uniform_int_distribution<uint64_t>(0, latency_samples_seen_ - 1)(random_);
+      if (slot < kMaxLatencySamples) latency_samples_ms_[slot] = latency_ms;
+    }
+  }
+  auto timer = std::make_shared<boost::asio::steady_timer>(strand_, ToReal(latency_ms));
+  timer->async_wait([self = shared_from_this(), timer, failure_code,
                      delivery = std::move(delivery)](const boost::system::error_code& ec) mutable {
-    self->queued_now_.fetch_sub(1, std::memory_order_relaxed);
     if (ec) return;  // io_context stopping: the message stays in the gateway's outbox.
-    if (fails) {
-      {
-        std::lock_guard lock(self->undelivered_mutex_);
-        ++self->undelivered_by_code_[error_codes::kUnreachableHandset];
-      }
-      self->listener_.OnDeliveryReport({delivery.message_sid, false,
-                                        error_codes::kUnreachableHandset,
-                                        "unreachable destination handset"});
+    if (failure_code != 0) {
+      self->Report(delivery.message_sid, DeliveryReport::Outcome::kUndelivered, failure_code,
+                   failure_code == error_codes::kUnreachableHandset
+                       ? "unreachable destination handset"
+                   : failure_code == error_codes::kUnknownDestination
+                       ? "unknown destination handset"
+                   : failure_code == error_codes::kLandlineOrUnreachableCarrier
+                       ? "landline or unreachable carrier"
+                       : "unknown error reported by carrier " + self->id_);
       return;
     }
     self->handsets_.Receive(delivery);
     self->delivered_.fetch_add(1, std::memory_order_relaxed);
-    self->listener_.OnDeliveryReport({delivery.message_sid, true, 0, ""});
+    self->Report(delivery.message_sid, DeliveryReport::Outcome::kDelivered, 0, "");
   });
 }
 
-mmsgate::v1::CarrierState CarrierNode::State() const {
-  mmsgate::v1::CarrierState state;
+void CarrierNode::SetFault(const v1::CarrierFault& fault) {
+  boost::asio::post(strand_, [self = shared_from_this(), fault] {
+    const auto now = Clock::now();
+    const auto ends = now + self->ToReal(fault.duration_seconds() * 1000);
+    self->faults_.push_back({fault, ends});
+    {
+      std::lock_guard lock(self->shared_mutex_);
+      self->faults_copy_ = self->faults_;
+    }
+    self->UpdateMmsSuspension(now);
+    auto timer = std::make_shared<boost::asio::steady_timer>(self->strand_, ends);
+    timer->async_wait([self, timer, ends](const boost::system::error_code& ec) {
+      if (!ec) self->EndFault(ends);
+    });
+  });
+}
+
+void CarrierNode::EndFault(Clock::time_point ends) {
+  const auto now = Clock::now();
+  std::erase_if(faults_, [now](const Fault& fault) { return fault.ends <= now; });
   {
-    std::lock_guard lock(config_copy_mutex_);
+    std::lock_guard lock(shared_mutex_);
+    faults_copy_ = faults_;
+  }
+  UpdateMmsSuspension(now);
+  // An outage's end is noticed by the next backoff retry, not announced: the gateway cannot
+  // know when a carrier comes back.
+}
+
+void CarrierNode::UpdateMmsSuspension(Clock::time_point now) {
+  const bool suspended = FaultActive(v1::CarrierFault::MMS_UNSUPPORTED, now);
+  if (mms_suspended_.exchange(suspended, std::memory_order_acq_rel) != suspended &&
+      on_mms_suspension_changed_) {
+    on_mms_suspension_changed_();
+  }
+}
+
+v1::CarrierState CarrierNode::State() const {
+  v1::CarrierState state;
+  std::vector<double> samples;
+  const auto now = Clock::now();
+  {
+    std::lock_guard lock(shared_mutex_);
     *state.mutable_carrier() = config_copy_;
+    for (const auto& [code, count] : undelivered_by_code_) {
+      (*state.mutable_stats()->mutable_undelivered_by_code())[code] = count;
+    }
+    samples = latency_samples_ms_;
+    for (const auto& fault : faults_copy_) {
+      if (fault.ends <= now) continue;
+      auto* active = state.add_faults();
+      *active->mutable_fault() = fault.fault;
+      active->set_remaining_seconds(
+          std::chrono::duration<double>(fault.ends - now).count() * simulation_.time_scale);
+    }
   }
   auto* stats = state.mutable_stats();
   stats->set_submitted(submitted_.load(std::memory_order_relaxed));
   stats->set_delivered(delivered_.load(std::memory_order_relaxed));
   stats->set_queued_now(queued_now_.load(std::memory_order_relaxed));
-  std::lock_guard lock(undelivered_mutex_);
-  for (const auto& [code, count] : undelivered_by_code_) {
-    (*stats->mutable_undelivered_by_code())[code] = count;
-  }
+  stats->set_fallback_count(fallback_count_.load(std::memory_order_relaxed));
+  stats->set_expired(expired_.load(std::memory_order_relaxed));
+  stats->set_rejected_queue_full(rejected_queue_full_.load(std::memory_order_relaxed));
+  stats->set_latency_p50_ms(Percentile(samples, 0.50));
+  stats->set_latency_p90_ms(Percentile(samples, 0.90));
+  stats->set_latency_p99_ms(Percentile(samples, 0.99));
   return state;
 }
 

@@ -2,18 +2,38 @@
 // A simulated mobile carrier.
 //
 // Contract (as Kannel's SMSC drivers): a CarrierNode never blocks the io_context. Each node runs
-// on its own strand; Submit may be called from any thread. For every submitted message the node
-// calls DeliveryListener::OnCarrierAccepted at most once and then OnDeliveryReport exactly once,
-// both on the node's strand. The handset has the message before a successful report is made.
+// on its own strand; every public method may be called from any thread. For every submitted
+// message the node calls DeliveryListener::OnCarrierAccepted at most once (when the carrier
+// takes it from its queue: the provider's SENT) and then OnDeliveryReport exactly once, both on
+// the node's strand — unless the io_context stops first, in which case the message stays in
+// the gateway's outbox. The handset has the message before a successful report is made.
+//
+// Behaviour, all in simulated time (real = simulated / time_scale):
+//   * a bounded queue (queue_capacity; when full: FAILED 30001), drained at most max_mps
+//     messages per second on an absolute schedule;
+//   * latency per message: fixed, or lognormal from median and p99, plus fault latency;
+//   * failures drawn per message from the carrier's failure modes (and fault loss);
+//   * faults with a duration: OUTAGE (the queue waits; the gateway retries with exponential
+//     backoff from 1 s to 60 s), MMS_UNSUPPORTED (routing sends new MMS as SMS plus link),
+//     EXTRA_LATENCY, EXTRA_LOSS (30008);
+//   * a message still queued at its deadline fails with 30036 (validity period expired).
+// Draws come from one seeded stream per carrier, in submission order, so the same scenario,
+// seed and input give the same outcomes.
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "carriers/handsets.h"
 #include "mmsgate/v1/scenario.pb.h"
@@ -22,18 +42,20 @@
 namespace mmsgate::carriers {
 
 struct DeliveryReport {
+  enum class Outcome { kDelivered, kUndelivered, kFailed };
   std::string message_sid;
-  bool delivered = false;
-  // Provider code when not delivered (30003, 30008, …); 0 when delivered.
+  Outcome outcome = Outcome::kDelivered;
+  // Provider code when not delivered (30003, 30008, 30036…); 0 when delivered.
   int error_code = 0;
   std::string error_message;
+  bool delivered() const { return outcome == Outcome::kDelivered; }
 };
 
 // How delivery results travel back up to the gateway (implemented there).
 class DeliveryListener {
  public:
   virtual ~DeliveryListener() = default;
-  // The carrier took the message (the provider's SENT).
+  // The carrier took the message from its queue (the provider's SENT).
   virtual void OnCarrierAccepted(const std::string& message_sid) = 0;
   // The final outcome of a submitted message.
   virtual void OnDeliveryReport(DeliveryReport report) = 0;
@@ -47,24 +69,59 @@ struct SimulationSettings {
 
 class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
  public:
+  using Clock = std::chrono::steady_clock;
+
   CarrierNode(boost::asio::io_context& io, mmsgate::v1::Carrier config,
               SimulationSettings simulation, Handsets& handsets, DeliveryListener& listener);
 
-  // Queues a message for delivery. Thread-safe, never blocks.
+  // Queues a message. `delivery.deadline` (real time) bounds how long it may wait here.
   void Submit(HandsetDelivery delivery);
 
   // Replaces the configuration; messages already in flight keep their drawn latency.
   void UpdateConfig(mmsgate::v1::Carrier config);
 
-  // Configuration and counters, read on the caller's thread (counters are atomics).
+  // Starts a fault now; it ends by itself after its duration.
+  void SetFault(const mmsgate::v1::CarrierFault& fault);
+
+  // True while an MMS_UNSUPPORTED fault is active (routing reads this).
+  bool MmsSuspended() const { return mms_suspended_.load(std::memory_order_acquire); }
+
+  // Called (on the strand) when MmsSuspended() changes.
+  void OnMmsSuspensionChanged(std::function<void()> callback);
+
+  // An MMS routed here went out as SMS with a link (counted by the gateway at admission).
+  void CountFallback() { fallback_count_.fetch_add(1, std::memory_order_relaxed); }
+
+  // Configuration, counters, latency percentiles and active faults; any thread.
   mmsgate::v1::CarrierState State() const;
 
   const std::string& id() const { return id_; }
 
  private:
-  // Submit-to-report latency for one message, in real time. Runs on the strand.
-  std::chrono::nanoseconds DrawLatency();
-  void Deliver(HandsetDelivery delivery);
+  struct Queued {
+    HandsetDelivery delivery;
+  };
+  struct Fault {
+    mmsgate::v1::CarrierFault fault;
+    Clock::time_point ends;
+  };
+
+  // All below run on the strand.
+  void Enqueue(HandsetDelivery delivery);
+  void Pump();
+  void ArmPumpTimer(Clock::time_point when);
+  void Send(HandsetDelivery delivery);
+  void Report(const std::string& sid, DeliveryReport::Outcome outcome, int code,
+              std::string message);
+  void ExpireOverdue(Clock::time_point now);
+  bool FaultActive(mmsgate::v1::CarrierFault::Kind kind, Clock::time_point now) const;
+  double FaultSum(double (mmsgate::v1::CarrierFault::*field)() const,
+                  mmsgate::v1::CarrierFault::Kind kind, Clock::time_point now) const;
+  void EndFault(Clock::time_point ends);
+  void UpdateMmsSuspension(Clock::time_point now);
+  // Simulated milliseconds the carrier applies to this message.
+  double DrawLatencyMs(std::mt19937_64& random);
+  std::chrono::nanoseconds ToReal(double simulated_ms) const;
 
   const std::string id_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
@@ -72,19 +129,34 @@ class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
   Handsets& handsets_;
   DeliveryListener& listener_;
 
-  // Only touched on the strand.
+  // Strand only.
   mmsgate::v1::Carrier config_;
+  const uint64_t carrier_seed_;
+  // For reservoir sampling of latencies only; outcomes use per-message streams.
   std::mt19937_64 random_;
-  std::map<int32_t, int64_t> undelivered_by_code_;
+  std::deque<Queued> queue_;
+  Clock::time_point next_slot_{};
+  boost::asio::steady_timer pump_timer_;
+  Clock::time_point pump_armed_for_ = Clock::time_point::max();
+  std::vector<Fault> faults_;
+  // Simulated seconds until the next retry during an outage.
+  double outage_backoff_seconds_ = 0;
+  std::function<void()> on_mms_suspension_changed_;
 
-  // A copy of config_ for readers on other threads.
-  mutable std::mutex config_copy_mutex_;
+  // Readable from any thread.
+  mutable std::mutex shared_mutex_;
   mmsgate::v1::Carrier config_copy_;
-
+  std::vector<Fault> faults_copy_;
+  std::map<int32_t, int64_t> undelivered_by_code_;
+  std::vector<double> latency_samples_ms_;
+  uint64_t latency_samples_seen_ = 0;
+  std::atomic<bool> mms_suspended_{false};
   std::atomic<int64_t> submitted_{0};
   std::atomic<int64_t> delivered_{0};
   std::atomic<int64_t> queued_now_{0};
-  mutable std::mutex undelivered_mutex_;
+  std::atomic<int64_t> fallback_count_{0};
+  std::atomic<int64_t> expired_{0};
+  std::atomic<int64_t> rejected_queue_full_{0};
 };
 
 }  // namespace mmsgate::carriers

@@ -1,5 +1,7 @@
 #include "carriers/fleet.h"
 
+#include "mmsgate/errors.h"
+
 namespace mmsgate::carriers {
 
 CarrierFleet::CarrierFleet(boost::asio::io_context& io,
@@ -9,7 +11,7 @@ CarrierFleet::CarrierFleet(boost::asio::io_context& io,
     : io_(io), simulation_(simulation), handsets_(handsets), listener_(listener) {
   for (const auto& carrier : carriers) Upsert(carrier);
   std::lock_guard lock(mutex_);
-  if (!plan_) plan_ = std::make_shared<const NumberPlan>(configs_);
+  RebuildPlan();
 }
 
 std::shared_ptr<const NumberPlan> CarrierFleet::plan() const {
@@ -23,12 +25,24 @@ std::shared_ptr<CarrierNode> CarrierFleet::Node(const std::string& id) const {
   return it == nodes_.end() ? nullptr : it->second;
 }
 
+void CarrierFleet::RebuildPlan() {
+  std::vector<mmsgate::v1::Carrier> effective = configs_;
+  for (auto& config : effective) {
+    if (nodes_.at(config.id())->MmsSuspended()) config.set_supports_mms(false);
+  }
+  plan_ = std::make_shared<const NumberPlan>(effective);
+}
+
 void CarrierFleet::Upsert(const mmsgate::v1::Carrier& carrier) {
   std::lock_guard lock(mutex_);
   auto it = nodes_.find(carrier.id());
   if (it == nodes_.end()) {
-    nodes_[carrier.id()] =
-        std::make_shared<CarrierNode>(io_, carrier, simulation_, handsets_, listener_);
+    auto node = std::make_shared<CarrierNode>(io_, carrier, simulation_, handsets_, listener_);
+    node->OnMmsSuspensionChanged([this] {
+      std::lock_guard lock(mutex_);
+      RebuildPlan();
+    });
+    nodes_[carrier.id()] = std::move(node);
     configs_.push_back(carrier);
   } else {
     it->second->UpdateConfig(carrier);
@@ -36,7 +50,18 @@ void CarrierFleet::Upsert(const mmsgate::v1::Carrier& carrier) {
       if (config.id() == carrier.id()) config = carrier;
     }
   }
-  plan_ = std::make_shared<const NumberPlan>(configs_);
+  RebuildPlan();
+}
+
+absl::Status CarrierFleet::SetFault(const std::string& carrier_id,
+                                    const mmsgate::v1::CarrierFault& fault) {
+  auto node = Node(carrier_id);
+  if (!node) {
+    return ProviderError(absl::StatusCode::kNotFound, error_codes::kNotFound,
+                         "no carrier \"" + carrier_id.substr(0, 64) + "\" in the scenario");
+  }
+  node->SetFault(fault);
+  return absl::OkStatus();
 }
 
 std::vector<mmsgate::v1::CarrierState> CarrierFleet::States() const {

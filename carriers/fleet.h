@@ -1,14 +1,15 @@
 #pragma once
 // The set of simulated carriers of a run, with the number plan that routes to them.
 //
-// Thread-safe. The plan is an immutable snapshot swapped whole on Upsert, so routing never
-// waits for a lock held by a reconfiguration.
+// Thread-safe. The plan is an immutable snapshot swapped whole when carriers or their MMS
+// support change, so routing never waits for a lock held by a reconfiguration.
 
 #include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "carriers/carrier_node.h"
 #include "carriers/number_plan.h"
 
@@ -19,14 +20,20 @@ class CarrierFleet {
   CarrierFleet(boost::asio::io_context& io, const std::vector<mmsgate::v1::Carrier>& carriers,
                SimulationSettings simulation, Handsets& handsets, DeliveryListener& listener);
 
+  // The plan as routing sees it: a carrier under an MMS_UNSUPPORTED fault has supports_mms off.
   std::shared_ptr<const NumberPlan> plan() const;
   // nullptr for an unknown id.
   std::shared_ptr<CarrierNode> Node(const std::string& id) const;
   // Adds a carrier, or reconfigures the one with the same id.
   void Upsert(const mmsgate::v1::Carrier& carrier);
+  // NotFound for an unknown carrier.
+  [[nodiscard]] absl::Status SetFault(const std::string& carrier_id,
+                                      const mmsgate::v1::CarrierFault& fault);
   std::vector<mmsgate::v1::CarrierState> States() const;
 
  private:
+  void RebuildPlan();  // mutex_ held
+
   boost::asio::io_context& io_;
   SimulationSettings simulation_;
   Handsets& handsets_;

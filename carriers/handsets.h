@@ -5,6 +5,7 @@
 // restart (at-least-once towards the carrier) shows once on the phone, as a real handset
 // de-duplicates a resent message.
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,6 +33,10 @@ struct HandsetDelivery {
   std::string text;
   int segments = 1;
   std::vector<MediaPayload> media;
+  // The message's acceptance order; with the seed it fixes this message's random draws.
+  uint64_t sequence = 0;
+  // Real time after which the message may no longer wait in a queue (validity period).
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 class Handsets {

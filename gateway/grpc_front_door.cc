@@ -292,6 +292,42 @@ class SimulatorService final : public v1::Simulator::CallbackService {
     return FinishNow(context, absl::OkStatus());
   }
 
+  grpc::ServerUnaryReactor* SetCarrierFault(grpc::CallbackServerContext* context,
+                                            const v1::SetCarrierFaultRequest* request,
+                                            v1::CarrierState* response) override {
+    if (auto status = AuthorizeAdmin(deps_, context); !status.ok()) {
+      return FinishNow(context, status);
+    }
+    const auto& fault = request->fault();
+    if (fault.kind() == v1::CarrierFault::KIND_UNSPECIFIED || fault.duration_seconds() <= 0 ||
+        fault.extra_latency_ms() < 0 || fault.extra_loss() < 0 || fault.extra_loss() > 1) {
+      return FinishNow(context,
+                       ProviderError(absl::StatusCode::kInvalidArgument,
+                                     error_codes::kInvalidParameter,
+                                     "a fault needs a kind (OUTAGE, MMS_UNSUPPORTED, "
+                                     "EXTRA_LATENCY, EXTRA_LOSS), a positive duration_seconds, "
+                                     "extra_latency_ms >= 0 and extra_loss within 0..1"));
+    }
+    if (auto status = deps_.pipeline->fleet().SetFault(request->carrier_id(), fault);
+        !status.ok()) {
+      return FinishNow(context, status);
+    }
+    if (auto node = deps_.pipeline->fleet().Node(request->carrier_id())) {
+      *response = node->State();
+      // The fault is applied on the carrier's strand; show it as requested.
+      bool shown = false;
+      for (const auto& active : response->faults()) {
+        shown = shown || active.fault().kind() == fault.kind();
+      }
+      if (!shown) {
+        auto* active = response->add_faults();
+        *active->mutable_fault() = fault;
+        active->set_remaining_seconds(fault.duration_seconds());
+      }
+    }
+    return FinishNow(context, absl::OkStatus());
+  }
+
   grpc::ServerUnaryReactor* ListCarriers(grpc::CallbackServerContext* context,
                                          const v1::ListCarriersRequest*,
                                          v1::ListCarriersResponse* response) override {

@@ -115,7 +115,8 @@ int Run(int argc, char** argv) {
   std::vector<mmsgate::v1::Carrier> carriers(scenario->carriers().begin(),
                                              scenario->carriers().end());
   mmsgate::gateway::Pipeline pipeline(io, **database, store, directory, events, handsets,
-                                      carriers, simulation);
+                                      carriers, simulation,
+                                      scenario->simulation().disable_sender_rate_limits());
 
   // Storage reads for HTTP requests run on the pipeline's storage pool, off the io_context.
   mmsgate::gateway::HttpServer http(

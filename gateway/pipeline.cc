@@ -30,13 +30,17 @@ bool IsFinal(v1::MessageStatus status) {
 Pipeline::Pipeline(boost::asio::io_context& io, mmsc::Database& database, MessageStore& store,
                    Directory& directory, EventBus& events, carriers::Handsets& handsets,
                    const std::vector<v1::Carrier>& carriers,
-                   carriers::SimulationSettings simulation)
+                   carriers::SimulationSettings simulation, bool disable_sender_rate_limits)
     : io_(io),
       database_(database),
       store_(store),
       directory_(directory),
       events_(events),
+      simulation_(simulation),
+      simulation_disabled_limits_(disable_sender_rate_limits),
       fleet_(io, carriers, simulation, handsets, *this),
+      sender_queues_(io, simulation.time_scale, disable_sender_rate_limits,
+                     kMaxQueuedPerSender),
       sweep_timer_(io) {}
 
 void Pipeline::SetPublicBaseUrl(std::string url) {
@@ -82,6 +86,7 @@ AdmissionContext Pipeline::MakeAdmissionContext() {
 
 void Pipeline::Drain() {
   sweep_timer_.cancel();
+  sender_queues_.Stop();
   storage_pool_.join();
 }
 
@@ -153,16 +158,30 @@ void Pipeline::Send(const v1::Account& account, const v1::SendMessageRequest& re
 void Pipeline::AdmitAndStore(const v1::Account& account, const v1::SendMessageRequest& request,
                              const std::vector<mmsc::FetchedMedia>& fetched, SendCallback done) {
   auto admitted = Admit(account, request, MakeAdmissionContext(), fetched);
+  if (admitted.ok()) {
+    if (auto backlog = CheckSenderBacklog(admitted->message.from()); !backlog.ok()) {
+      admitted = backlog;
+    }
+  }
   if (!admitted.ok()) {
     stats_.refused.fetch_add(1, std::memory_order_relaxed);
     done(admitted.status());
     return;
   }
+  if (admitted->message.delivered_as() == v1::SMS_WITH_LINK) {
+    if (auto node = fleet_.Node(admitted->message.carrier_id())) node->CountFallback();
+  }
+  const uint64_t sequence = next_sequence_.fetch_add(1, std::memory_order_relaxed);
+  admitted->message.set_sequence(sequence);
   admitted->media_expires_at_ns =
       admitted->message.media_size() > 0 ? NowNs() + media_retention_.count() : 0;
   std::vector<std::string> staged_blobs;
   for (const auto& media : admitted->message.media()) staged_blobs.push_back(media.sha256());
   rocksdb::WriteBatch batch;
+  // Where the sequence resumes after a restart (batches may commit out of order; a restart
+  // skips ahead past anything that could have been in flight).
+  batch.Put(database_.family(mmsc::Family::kMeta), "next_sequence", std::to_string(sequence + 1))
+      .PermitUncheckedError();
   if (auto status = store_.StageNew(batch, *admitted); !status.ok()) {
     store_.media_store().StagingDone(staged_blobs);
     stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
@@ -195,11 +214,71 @@ void Pipeline::AdmitAndStore(const v1::Account& account, const v1::SendMessageRe
 }
 
 void Pipeline::StartDelivery(const InFlightPtr& flight) {
-  Apply(flight, {v1::QUEUED, 0, "", [this, flight] {
-                   // TODO(carriers): sender rate limits and validity period sit between these
-                   // two steps (issue 4).
-                   Apply(flight, {v1::SENDING, 0, "", [this, flight] { SubmitToCarrier(flight); }});
-                 }});
+  Apply(flight, {v1::QUEUED, 0, "", [this, flight] { EnterSenderQueue(flight); }});
+}
+
+carriers::SenderQueues::Clock::time_point Pipeline::Deadline(const v1::Message& message) const {
+  // The validity period runs from creation, in simulated seconds; converted through the wall
+  // clock so it holds across restarts too.
+  const int64_t created_ns = TimeUtil::TimestampToNanoseconds(message.date_created());
+  const double validity_real_ns =
+      message.validity_period_seconds() * 1e9 / simulation_.time_scale;
+  const int64_t left_ns = created_ns + static_cast<int64_t>(validity_real_ns) - NowNs();
+  return carriers::SenderQueues::Clock::now() + std::chrono::nanoseconds(std::max<int64_t>(0, left_ns));
+}
+
+carriers::SenderLimit Pipeline::LimitFor(const std::string& sender) const {
+  carriers::SenderLimit limit;
+  auto number = directory_.FindNumber(sender);
+  if (number) {
+    limit.mps = number->mps() > 0 ? number->mps()
+                : number->type() == v1::SHORT_CODE ? 100.0
+                : number->type() == v1::TOLL_FREE  ? 3.0
+                                                   : 1.0;
+    limit.burst = number->burst() > 0 ? number->burst() : 1;
+  }
+  return limit;
+}
+
+void Pipeline::EnterSenderQueue(const InFlightPtr& flight) {
+  std::string sid, sender;
+  carriers::SenderQueues::Clock::time_point deadline;
+  {
+    std::lock_guard lock(flight->mutex);
+    sid = flight->message.sid();
+    sender = flight->message.from();
+    deadline = Deadline(flight->message);
+  }
+  carriers::SenderQueues::Item item;
+  item.message_sid = sid;
+  item.deadline = deadline;
+  item.release = [this, flight] {
+    Apply(flight, {v1::SENDING, 0, "", [this, flight] { SubmitToCarrier(flight); }});
+  };
+  item.expire = [this, flight] {
+    Apply(flight, {v1::FAILED, error_codes::kValidityExpired,
+                   "the validity period expired while the message waited for its sender's rate "
+                   "limit"});
+  };
+  if (!sender_queues_.Enqueue(sender, LimitFor(sender), std::move(item))) {
+    Apply(flight, {v1::FAILED, error_codes::kQueueOverflow,
+                   "the queue of sender " + sender + " is full"});
+  }
+}
+
+absl::Status Pipeline::CheckSenderBacklog(const std::string& sender) const {
+  if (simulation_disabled_limits_) return absl::OkStatus();
+  const auto limit = LimitFor(sender);
+  // The provider refuses a new message once a sender holds 10 hours of its rate.
+  const double ten_hours = limit.mps * 36000;
+  if (static_cast<double>(sender_queues_.Queued(sender)) >= std::min(ten_hours, 1e6)) {
+    return ProviderError(absl::StatusCode::kResourceExhausted, error_codes::kSenderQueueFull,
+                         "sender " + sender + " already holds " +
+                             std::to_string(sender_queues_.Queued(sender)) +
+                             " queued messages (10 hours at its rate limit); slow down or send "
+                             "from more numbers");
+  }
+  return absl::OkStatus();
 }
 
 void Pipeline::SubmitToCarrier(const InFlightPtr& flight) {
@@ -216,6 +295,8 @@ void Pipeline::SubmitToCarrier(const InFlightPtr& flight) {
     delivery.text = message.delivered_text();
     delivery.segments = message.num_segments();
     if (message.delivered_as() == v1::MMS) delivery.media = flight->media;
+    delivery.deadline = Deadline(message);
+    delivery.sequence = message.sequence();
   }
   auto node = fleet_.Node(delivery.carrier_id);
   if (!node) {
@@ -233,10 +314,16 @@ void Pipeline::OnCarrierAccepted(const std::string& message_sid) {
 void Pipeline::OnDeliveryReport(carriers::DeliveryReport report) {
   auto flight = Find(report.message_sid);
   if (!flight) return;
-  if (report.delivered) {
-    Apply(flight, {v1::DELIVERED});
-  } else {
-    Apply(flight, {v1::UNDELIVERED, report.error_code, report.error_message});
+  switch (report.outcome) {
+    case carriers::DeliveryReport::Outcome::kDelivered:
+      Apply(flight, {v1::DELIVERED});
+      break;
+    case carriers::DeliveryReport::Outcome::kUndelivered:
+      Apply(flight, {v1::UNDELIVERED, report.error_code, report.error_message});
+      break;
+    case carriers::DeliveryReport::Outcome::kFailed:
+      Apply(flight, {v1::FAILED, report.error_code, report.error_message});
+      break;
   }
 }
 
@@ -326,6 +413,13 @@ void Pipeline::PublishStatus(const v1::Message& message) {
 }
 
 std::size_t Pipeline::ResumeUnfinished() {
+  if (auto stored = database_.Get(mmsc::Family::kMeta, "next_sequence"); stored.ok()) {
+    try {
+      next_sequence_ = std::stoull(*stored) + kSequenceRestartGap;
+    } catch (const std::exception&) {
+      spdlog::warn("stored next_sequence \"{}\" is unreadable; starting from 0", *stored);
+    }
+  }
   std::size_t resumed = 0;
   for (const auto& sid : store_.Unfinished()) {
     auto message = store_.Get(sid);
@@ -358,9 +452,7 @@ std::size_t Pipeline::ResumeUnfinished() {
         boost::asio::post(io_, [this, flight] { StartDelivery(flight); });
         break;
       case v1::QUEUED:
-        boost::asio::post(io_, [this, flight] {
-          Apply(flight, {v1::SENDING, 0, "", [this, flight] { SubmitToCarrier(flight); }});
-        });
+        boost::asio::post(io_, [this, flight] { EnterSenderQueue(flight); });
         break;
       default:
         // SENDING or SENT: the carrier may not have it; submitting again is safe because the

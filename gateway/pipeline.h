@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "carriers/fleet.h"
+#include "carriers/sender_queues.h"
 #include "gateway/admission.h"
 #include "gateway/directory.h"
 #include "gateway/events.h"
@@ -41,7 +42,7 @@ class Pipeline : public carriers::DeliveryListener {
   Pipeline(boost::asio::io_context& io, mmsc::Database& database, MessageStore& store,
            Directory& directory, EventBus& events, carriers::Handsets& handsets,
            const std::vector<mmsgate::v1::Carrier>& carriers,
-           carriers::SimulationSettings simulation);
+           carriers::SimulationSettings simulation, bool disable_sender_rate_limits = false);
 
   // Base of media links; set once the HTTP listener knows its address.
   void SetPublicBaseUrl(std::string url);
@@ -69,6 +70,7 @@ class Pipeline : public carriers::DeliveryListener {
   std::size_t ResumeUnfinished();
 
   carriers::CarrierFleet& fleet() { return fleet_; }
+  const carriers::SenderQueues& sender_queues() const { return sender_queues_; }
   const PipelineStats& stats() const { return stats_; }
 
   // carriers::DeliveryListener
@@ -106,6 +108,13 @@ class Pipeline : public carriers::DeliveryListener {
   // Queues a status change for the message and starts writing if none is under way.
   void Apply(const InFlightPtr& flight, Transition transition);
   void WriteNext(const InFlightPtr& flight);
+  // Waits for the sender's rate limit (token bucket), or fails at the validity deadline.
+  void EnterSenderQueue(const InFlightPtr& flight);
+  carriers::SenderLimit LimitFor(const std::string& sender) const;
+  // 21611 when the sender's queue holds 10 hours of its rate already.
+  absl::Status CheckSenderBacklog(const std::string& sender) const;
+  // Real time at which the message's validity period ends.
+  carriers::SenderQueues::Clock::time_point Deadline(const mmsgate::v1::Message& message) const;
   void SubmitToCarrier(const InFlightPtr& flight);
   void StartDelivery(const InFlightPtr& flight);
   void PublishStatus(const mmsgate::v1::Message& message);
@@ -115,7 +124,14 @@ class Pipeline : public carriers::DeliveryListener {
   MessageStore& store_;
   Directory& directory_;
   EventBus& events_;
+  static constexpr std::size_t kMaxQueuedPerSender = 1000000;
+  // More than can be accepted but not yet stored when the process stops.
+  static constexpr uint64_t kSequenceRestartGap = 1u << 20;
+  std::atomic<uint64_t> next_sequence_{0};
+  carriers::SimulationSettings simulation_;
+  bool simulation_disabled_limits_;
   carriers::CarrierFleet fleet_;
+  carriers::SenderQueues sender_queues_;
   PipelineStats stats_;
   boost::asio::thread_pool storage_pool_{2};
   boost::asio::steady_timer sweep_timer_;

@@ -149,6 +149,22 @@ absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
         carrier.latency().median_ms() < 0 || carrier.latency().p99_ms() < 0) {
       return Invalid("carrier " + carrier.id() + " has a negative limit or latency");
     }
+    double total_failure = carrier.failure_rate();
+    for (const auto& mode : carrier.failures()) {
+      const int code = mode.error_code();
+      if (code != 30003 && code != 30005 && code != 30006 && code != 30008) {
+        return Invalid("carrier " + carrier.id() + " failure code " + std::to_string(code) +
+                       " is not a delivery failure (use 30003, 30005, 30006 or 30008)");
+      }
+      if (mode.rate() < 0 || mode.rate() > 1) {
+        return Invalid("carrier " + carrier.id() + " failure rate for " + std::to_string(code) +
+                       " must be within 0..1");
+      }
+      total_failure += mode.rate();
+    }
+    if (total_failure > 1.0 + 1e-9) {
+      return Invalid("carrier " + carrier.id() + " failure rates add up to more than 1");
+    }
     for (const auto& prefix : carrier.prefixes()) {
       if (prefix.size() < 2 || prefix[0] != '+') {
         return Invalid("carrier " + carrier.id() + " prefix \"" + prefix +
@@ -175,6 +191,9 @@ absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
       }
     } else if (!carriers::ParseValidNumber(number.number())) {
       return Invalid("number " + number.number() + " is not a valid E.164 number");
+    }
+    if (number.mps() < 0 || number.burst() < 0) {
+      return Invalid("number " + number.number() + " mps and burst must not be negative");
     }
     if (number.capabilities().mms()) {
       // Rule 1: MMS exists on US/CA long codes and US short codes only.

@@ -13,6 +13,7 @@
 //   media_refs <sha256>/<message sid> -> "" (who still uses a blob)
 //   links     token -> message sid
 //   expiry    <16 hex digits of expiry ns>/<message sid> -> "" (media retention)
+//   meta      small process-wide values (next_sequence)
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -31,7 +32,17 @@
 
 namespace mmsgate::mmsc {
 
-enum class Family { kMessages, kIndex, kOutbox, kMedia, kMediaRefs, kLinks, kExpiry, kCount };
+enum class Family {
+  kMessages,
+  kIndex,
+  kOutbox,
+  kMedia,
+  kMediaRefs,
+  kLinks,
+  kExpiry,
+  kMeta,
+  kCount
+};
 
 struct DatabaseOptions {
   // fsync the write-ahead log on each group commit, so acknowledged writes survive power loss,

@@ -91,7 +91,7 @@ TEST(CarrierNode, DeliversMmsToHandsetThenReportsDeliveredOnce) {
                                       std::string("report:") + kSid}));
   const auto reports = listener.reports();
   ASSERT_EQ(reports.size(), 1u);
-  EXPECT_TRUE(reports[0].delivered);
+  EXPECT_TRUE(reports[0].delivered());
   EXPECT_EQ(reports[0].error_code, 0);
 
   const auto inbox = handsets.Inbox("+12025550123");
@@ -129,7 +129,7 @@ TEST(CarrierNode, FailureRateOneReportsUnreachableHandsetAndDeliversNothing) {
   const auto reports = listener.reports();
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].message_sid, kSid);
-  EXPECT_FALSE(reports[0].delivered);
+  EXPECT_FALSE(reports[0].delivered());
   EXPECT_EQ(reports[0].error_code, 30003);
   EXPECT_EQ(reports[0].error_code, error_codes::kUnreachableHandset);
   EXPECT_FALSE(reports[0].error_message.empty());
@@ -178,7 +178,7 @@ TEST(CarrierNode, TimeScaleDividesSimulatedLatency) {
 
   const auto reports = listener.reports();
   ASSERT_EQ(reports.size(), 1u) << "no delivery report within 5 s";
-  EXPECT_TRUE(reports[0].delivered);
+  EXPECT_TRUE(reports[0].delivered());
   EXPECT_LT(elapsed, std::chrono::seconds(5));
   // A timer never fires early, so the scaled latency (10 ms) is a lower bound.
   EXPECT_GE(elapsed, std::chrono::milliseconds(9));

@@ -386,9 +386,9 @@ TEST_F(AdmissionTest, RefusesInvalidUtf8Body) {
 TEST_F(AdmissionTest, ValidityPeriodOutOfRangeIsRefusedAndGivenOneIsKept) {
   auto request = Sms(kMmsLongCode, kToMmsCarrier, "hi");
   request.set_validity_period_seconds(kMaxValidityPeriodSeconds + 1);
-  ExpectRefused(Admit(request), 21655);
+  ExpectRefused(Admit(request), 90007);
   request.set_validity_period_seconds(-1);
-  ExpectRefused(Admit(request), 21655);
+  ExpectRefused(Admit(request), 90007);
   request.set_validity_period_seconds(60);
   auto ok = Admit(request);
   ASSERT_TRUE(ok.ok()) << ok.status();
