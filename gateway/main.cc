@@ -161,6 +161,7 @@ int Run(int argc, char** argv) {
                                                                  : 15000),
       std::chrono::nanoseconds(static_cast<int64_t>(retention_seconds * 1e9)));
   pipeline.StartMediaSweeper();
+  pipeline.ScheduleFaults({scenario->scheduled_faults().begin(), scenario->scheduled_faults().end()});
 
   const std::size_t resumed = pipeline.ResumeUnfinished();
   if (resumed > 0) spdlog::info("resuming {} unfinished messages", resumed);

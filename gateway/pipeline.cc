@@ -84,8 +84,27 @@ AdmissionContext Pipeline::MakeAdmissionContext() {
   return context;
 }
 
+void Pipeline::ScheduleFaults(const std::vector<v1::ScheduledFault>& faults) {
+  for (const auto& scheduled : faults) {
+    auto timer = std::make_shared<boost::asio::steady_timer>(
+        io_, std::chrono::nanoseconds(static_cast<int64_t>(scheduled.at_seconds() * 1e9 /
+                                                           simulation_.time_scale)));
+    timer->async_wait([this, scheduled](const boost::system::error_code& ec) {
+      if (ec) return;
+      spdlog::info("scheduled fault: {} on carrier {} for {} simulated seconds",
+                   v1::CarrierFault::Kind_Name(scheduled.fault().kind()), scheduled.carrier_id(),
+                   scheduled.fault().duration_seconds());
+      if (auto status = fleet_.SetFault(scheduled.carrier_id(), scheduled.fault()); !status.ok()) {
+        spdlog::warn("{}", std::string(status.message()));
+      }
+    });
+    fault_timers_.push_back(std::move(timer));
+  }
+}
+
 void Pipeline::Drain() {
   sweep_timer_.cancel();
+  for (auto& timer : fault_timers_) timer->cancel();
   sender_queues_.Stop();
   storage_pool_.join();
 }

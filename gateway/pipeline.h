@@ -62,6 +62,9 @@ class Pipeline : public carriers::DeliveryListener {
   // pool).
   void StartMediaSweeper();
 
+  // Injects each fault at its simulated time after now (timers on the io_context).
+  void ScheduleFaults(const std::vector<mmsgate::v1::ScheduledFault>& faults);
+
   // Stops the storage pool after its queued work. Call at shutdown, before closing the store.
   void Drain();
 
@@ -135,6 +138,7 @@ class Pipeline : public carriers::DeliveryListener {
   PipelineStats stats_;
   boost::asio::thread_pool storage_pool_{2};
   boost::asio::steady_timer sweep_timer_;
+  std::vector<std::shared_ptr<boost::asio::steady_timer>> fault_timers_;
   std::chrono::milliseconds fetch_timeout_{15000};
   std::chrono::nanoseconds media_retention_{std::chrono::hours(24 * 7)};
 

@@ -207,6 +207,19 @@ absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
       }
     }
   }
+  for (const auto& scheduled : scenario.scheduled_faults()) {
+    if (!carrier_ids.contains(scheduled.carrier_id())) {
+      return Invalid("scheduled fault names unknown carrier \"" + scheduled.carrier_id() + "\"");
+    }
+    const auto& fault = scheduled.fault();
+    if (scheduled.at_seconds() < 0 || fault.duration_seconds() <= 0 ||
+        fault.kind() == mmsgate::v1::CarrierFault::KIND_UNSPECIFIED || fault.extra_loss() < 0 ||
+        fault.extra_loss() > 1 || fault.extra_latency_ms() < 0) {
+      return Invalid("scheduled fault on " + scheduled.carrier_id() +
+                     " needs a kind, at_seconds >= 0, a positive duration_seconds, "
+                     "extra_latency_ms >= 0 and extra_loss within 0..1");
+    }
+  }
   const auto& simulation = scenario.simulation();
   if (simulation.time_scale() < 0) return Invalid("simulation.time_scale must be positive");
   if (simulation.media_retention_seconds() < 0 || simulation.media_fetch_timeout_ms() < 0) {

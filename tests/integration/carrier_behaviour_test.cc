@@ -307,6 +307,27 @@ TEST_F(CarrierBehaviourTest, AnOutageHoldsMessagesAndTheyAreDeliveredAfterIt) {
   EXPECT_EQ(Carrier("flaky").faults_size(), 0) << "the fault ended by itself";
 }
 
+TEST_F(CarrierBehaviourTest, ScenarioScheduledFaultsStartAndEndOnTime) {
+  Start(Scenario(R"pb(carriers { id: "planned" country: "US" prefixes: "+1202555" }
+                      scheduled_faults { carrier_id: "planned" at_seconds: 10
+                                         fault { kind: OUTAGE duration_seconds: 20 } })pb",
+                 "time_scale: 10 seed: 1 disable_sender_rate_limits: true"));
+  // At 10 simulated seconds (1 s real) the outage starts; at 30 (3 s real) it ends.
+  EXPECT_EQ(Carrier("planned").faults_size(), 0);
+  int active = 0;
+  for (int i = 0; i < 60 && active == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    active = Carrier("planned").faults_size();
+  }
+  ASSERT_EQ(active, 1);
+  EXPECT_EQ(Carrier("planned").faults(0).fault().kind(), v1::CarrierFault::OUTAGE);
+  for (int i = 0; i < 100 && active == 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    active = Carrier("planned").faults_size();
+  }
+  EXPECT_EQ(active, 0);
+}
+
 TEST_F(CarrierBehaviourTest, MessagesOutlivingTheirValidityPeriodFailWith30036) {
   Start(Scenario(R"pb(carriers { id: "fast" country: "US" prefixes: "+1202555" })pb",
                  "time_scale: 10 seed: 1"));
