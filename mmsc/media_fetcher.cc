@@ -2,23 +2,16 @@
 
 #include <openssl/evp.h>
 
-#include <boost/asio/ip/tcp.hpp>
+#include <algorithm>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <mutex>
-#include <optional>
 
+#include "mmsc/http_client.h"
 #include "mmsc/media_rules.h"
 #include "mmsgate/errors.h"
 
 namespace mmsgate::mmsc {
 namespace {
-
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = boost::asio::ip::tcp;
 
 // The URL as quoted in errors: bounded, so a hostile URL does not flood the reply.
 std::string Shown(const std::string& url) {
@@ -47,6 +40,26 @@ absl::Status CheckType(const std::string& url, const std::string& type) {
                              "\", which MMS does not accept");
   }
   return absl::OkStatus();
+}
+
+// An HTTP client failure in the media error vocabulary, naming the URL as given.
+absl::Status FetchFailure(const std::string& url, const absl::Status& status, int64_t budget) {
+  const std::string reason = HttpFetchErrorReason(status);
+  switch (HttpFetchErrorOf(status)) {
+    case HttpFetchError::kNone:  // from the header hook: already a provider error
+      return status;
+    case HttpFetchError::kTooLarge:
+      return TooLarge(url, budget);
+    case HttpFetchError::kBadUrl:
+    case HttpFetchError::kRedirect:
+      return UrlError(url, reason);
+    case HttpFetchError::kResolve:
+    case HttpFetchError::kConnect:
+    case HttpFetchError::kTimeout:
+    case HttpFetchError::kProtocol:
+      break;
+  }
+  return UrlError(url, "cannot be fetched: " + reason);
 }
 
 int HexValue(char c) {
@@ -97,201 +110,80 @@ struct Batch {
   }
 };
 
-// One URL: resolve, connect, request, read header, check, read body; follows redirects.
-class HttpFetch : public std::enable_shared_from_this<HttpFetch> {
- public:
-  HttpFetch(boost::asio::io_context& io, std::string url, FetchOptions options,
-            std::shared_ptr<Batch> batch, std::size_t index)
-      : io_(io),
-        resolver_(boost::asio::make_strand(io)),
-        original_url_(url),
-        url_(std::move(url)),
-        options_(options),
-        batch_(std::move(batch)),
-        index_(index),
-        deadline_(std::chrono::steady_clock::now() + options.total_timeout) {}
-
-  void Start() {
-    auto parsed = ParseHttpUrl(url_);
-    if (!parsed.ok()) return Fail(parsed.status());
-    target_ = *parsed;
-    stream_ = std::make_unique<beast::tcp_stream>(resolver_.get_executor());
-    resolver_.async_resolve(
-        target_.host, target_.port,
-        [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type results) {
-          self->OnResolve(ec, std::move(results));
-        });
-  }
-
- private:
-  void Fail(absl::Status status) { batch_->Complete(index_, std::move(status)); }
-  void Fail(const std::string& why) { Fail(UrlError(original_url_, why)); }
-
-  bool PastDeadline() const { return std::chrono::steady_clock::now() >= deadline_; }
-
-  void OnResolve(beast::error_code ec, tcp::resolver::results_type results) {
-    if (ec) return Fail("cannot be fetched: host " + target_.host + " not found");
-    stream_->expires_after(
-        std::min<std::chrono::steady_clock::duration>(options_.connect_timeout,
-                                                      deadline_ - std::chrono::steady_clock::now()));
-    stream_->async_connect(results, [self = shared_from_this()](beast::error_code ec,
-                                                                const tcp::endpoint&) {
-      self->OnConnect(ec);
+// One http:// URL through the shared HTTP client. The header hook refuses a non-2xx answer, a
+// redirect it may not follow and a content type MMS does not take, and sets the body limit to
+// what is left of the message's budget at that moment, so an oversized body is never read.
+void FetchOne(boost::asio::io_context& io, const std::string& url, const FetchOptions& options,
+              std::shared_ptr<Batch> batch, std::size_t index) {
+  if (auto parsed = ParseHttpUrl(url); !parsed.ok()) {
+    boost::asio::post(io, [batch, index, status = parsed.status()] {
+      batch->Complete(index, status);
     });
+    return;
   }
-
-  void OnConnect(beast::error_code ec) {
-    if (ec == beast::error::timeout) return Fail("cannot be fetched: connect timed out");
-    if (ec) return Fail("cannot be fetched: connect failed (" + ec.message() + ")");
-    request_ = {};
-    request_.method(http::verb::get);
-    request_.target(target_.target);
-    request_.version(11);
-    request_.set(http::field::host, target_.host + ":" + target_.port);
-    request_.set(http::field::user_agent, "mmsgate-mmsc/0.1");
-    request_.set(http::field::accept, "*/*");
-    request_.set(http::field::connection, "close");
-    stream_->expires_at(deadline_);
-    http::async_write(*stream_, request_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->OnWrite(ec);
-                      });
-  }
-
-  void OnWrite(beast::error_code ec) {
-    if (ec) return Fail(ec == beast::error::timeout ? "cannot be fetched: timed out"
-                                                    : "cannot be fetched: " + ec.message());
-    parser_.emplace();
-    parser_->header_limit(16 * 1024);
-    http::async_read_header(*stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              self->OnHeader(ec);
-                            });
-  }
-
-  void OnHeader(beast::error_code ec) {
-    if (ec == beast::error::timeout) return Fail("cannot be fetched: timed out");
-    if (ec) return Fail("cannot be fetched: bad response header (" + ec.message() + ")");
-    const auto& response = parser_->get();
-    const unsigned status = response.result_int();
-    if (status >= 300 && status < 400 && status != 304) return Redirect(response);
+  HttpClientRequest request;
+  request.url = url;
+  request.headers = {{"User-Agent", "mmsgate-mmsc/0.1"}, {"Accept", "*/*"}};
+  request.connect_timeout = options.connect_timeout;
+  request.total_timeout = options.total_timeout;
+  request.max_redirects = options.max_redirects;
+  request.max_response_bytes = static_cast<uint64_t>(std::max<int64_t>(0, batch->BytesLeft()));
+  // The budget the body limit was set from, for the error when the body passes it.
+  auto budget = std::make_shared<int64_t>(batch->BytesLeft());
+  request.on_header = [url, options, batch, budget](const HttpClientResponse& header,
+                                                    uint64_t* max_body_bytes) -> absl::Status {
+    const int status = header.status;
+    if (status >= 300 && status < 400 && status != 304) {
+      // The client returns a redirect only when it cannot follow it.
+      if (header.Header("Location").empty()) {
+        return UrlError(url, "answered a redirect without a Location");
+      }
+      return UrlError(url, "redirected more than " + std::to_string(options.max_redirects) +
+                               " times");
+    }
     if (status < 200 || status >= 300) {
-      return Fail("answered HTTP " + std::to_string(status) + "; it must answer 2xx");
+      return UrlError(url, "answered HTTP " + std::to_string(status) + "; it must answer 2xx");
     }
-    content_type_ = NormalizeContentType(std::string(response[http::field::content_type]));
-    if (auto status_ok = CheckType(original_url_, content_type_); !status_ok.ok()) {
-      return Fail(status_ok);
+    if (auto type_ok = CheckType(url, NormalizeContentType(header.Header("Content-Type")));
+        !type_ok.ok()) {
+      return type_ok;
     }
-    const int64_t budget = batch_->BytesLeft();
-    if (auto length = parser_->content_length(); length && static_cast<int64_t>(*length) > budget) {
-      return Fail(TooLarge(original_url_, budget));
-    }
-    // The hard cap: Beast stops reading and fails once the body passes this.
-    parser_->body_limit(static_cast<std::uint64_t>(budget));
-    http::async_read(*stream_, buffer_, *parser_,
-                     [self = shared_from_this(), budget](beast::error_code ec, std::size_t) {
-                       self->OnBody(ec, budget);
-                     });
-  }
-
-  void Redirect(const http::response<http::string_body>& response) {
-    const std::string location(response[http::field::location]);
-    if (location.empty()) return Fail("answered a redirect without a Location");
-    if (++redirects_ > options_.max_redirects) {
-      return Fail("redirected more than " + std::to_string(options_.max_redirects) + " times");
-    }
-    if (location.starts_with("http://") || location.starts_with("https://")) {
-      url_ = location;
-    } else if (location.starts_with("/")) {
-      url_ = "http://" + target_.host + ":" + target_.port + location;
-    } else {
-      return Fail("redirected to an unsupported Location \"" + location.substr(0, 100) + "\"");
-    }
-    beast::error_code ignored;
-    stream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
-    buffer_.clear();
-    if (PastDeadline()) return Fail("cannot be fetched: timed out");
-    Start();
-  }
-
-  void OnBody(beast::error_code ec, int64_t budget) {
-    if (ec == http::error::body_limit) return Fail(TooLarge(original_url_, budget));
-    if (ec == beast::error::timeout) return Fail("cannot be fetched: timed out");
-    if (ec) return Fail("cannot be fetched: " + ec.message());
-    std::string body = std::move(parser_->get().body());
-    beast::error_code ignored;
-    stream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
-    if (body.empty()) return Fail("answered an empty body");
-    if (!batch_->Reserve(static_cast<int64_t>(body.size()))) {
-      return Fail(TooLarge(original_url_, batch_->BytesLeft()));
-    }
-    batch_->Complete(index_, FetchedMedia{original_url_, content_type_,
-                                          std::make_shared<const std::string>(std::move(body))});
-  }
-
-  boost::asio::io_context& io_;
-  tcp::resolver resolver_;
-  std::unique_ptr<beast::tcp_stream> stream_;
-  const std::string original_url_;
-  std::string url_;
-  HttpUrl target_;
-  FetchOptions options_;
-  std::shared_ptr<Batch> batch_;
-  std::size_t index_;
-  std::chrono::steady_clock::time_point deadline_;
-  int redirects_ = 0;
-  http::request<http::empty_body> request_;
-  std::optional<http::response_parser<http::string_body>> parser_;
-  beast::flat_buffer buffer_;
-  std::string content_type_;
-};
+    *budget = batch->BytesLeft();
+    *max_body_bytes = static_cast<uint64_t>(std::max<int64_t>(0, *budget));
+    return absl::OkStatus();
+  };
+  HttpFetch(io, std::move(request),
+            [url, batch, index, budget](absl::StatusOr<HttpClientResponse> response) {
+              if (!response.ok()) {
+                return batch->Complete(index, FetchFailure(url, response.status(), *budget));
+              }
+              if (response->body.empty()) {
+                return batch->Complete(index, UrlError(url, "answered an empty body"));
+              }
+              std::string content_type =
+                  NormalizeContentType(response->Header("Content-Type"));
+              if (!batch->Reserve(static_cast<int64_t>(response->body.size()))) {
+                return batch->Complete(index, TooLarge(url, batch->BytesLeft()));
+              }
+              batch->Complete(index, FetchedMedia{url, std::move(content_type),
+                                                  std::make_shared<const std::string>(
+                                                      std::move(response->body))});
+            });
+}
 
 }  // namespace
 
 absl::StatusOr<HttpUrl> ParseHttpUrl(const std::string& url) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.size() > 2048) return UrlError(url, "is longer than 2048 characters");
-  if (url.starts_with("https://")) {
-    return UrlError(url, "uses https, which this simulator does not fetch; serve it over http");
-  }
-  if (!url.starts_with(kScheme)) return UrlError(url, "must start with http:// or data:");
-  const std::string rest = url.substr(kScheme.size());
-  const auto slash = rest.find_first_of("/?#");
-  std::string authority = rest.substr(0, slash);
-  std::string target = slash == std::string::npos ? "/" : rest.substr(slash);
-  if (const auto hash = target.find('#'); hash != std::string::npos) target.resize(hash);
-  if (target.empty() || target[0] != '/') target = "/" + target;
-  if (authority.find('@') != std::string::npos) {
-    return UrlError(url, "has credentials in it, which are not supported");
-  }
-  for (char c : target) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
-      return UrlError(url, "has a space or control character in its path");
+  // The scheme is judged here, in words for someone giving media URLs; the rest of the syntax
+  // by the HTTP client's own parser, so both agree on what a URL means.
+  if (url.size() <= 2048) {
+    if (url.starts_with("https://")) {
+      return UrlError(url, "uses https, which this simulator does not fetch; serve it over http");
     }
+    if (!url.starts_with("http://")) return UrlError(url, "must start with http:// or data:");
   }
-  HttpUrl parsed;
-  parsed.port = "80";
-  if (!authority.empty() && authority[0] == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string::npos) return UrlError(url, "has a malformed IPv6 host");
-    parsed.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') return UrlError(url, "has a malformed port");
-      parsed.port = authority.substr(close + 2);
-    }
-  } else if (const auto colon = authority.rfind(':'); colon != std::string::npos) {
-    parsed.host = authority.substr(0, colon);
-    parsed.port = authority.substr(colon + 1);
-  } else {
-    parsed.host = authority;
-  }
-  if (parsed.host.empty()) return UrlError(url, "has no host");
-  if (parsed.port.empty() || parsed.port.size() > 5 ||
-      parsed.port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(parsed.port) == 0 || std::stoi(parsed.port) > 65535) {
-    return UrlError(url, "has a malformed port");
-  }
-  parsed.target = std::move(target);
+  auto parsed = SplitHttpUrl(url);
+  if (!parsed.ok()) return UrlError(url, std::string(parsed.status().message()));
   return parsed;
 }
 
@@ -368,8 +260,7 @@ void FetchMedia(boost::asio::io_context& io, std::vector<std::string> urls, Fetc
       });
       continue;
     }
-    auto fetch = std::make_shared<HttpFetch>(io, urls[i], options, batch, i);
-    boost::asio::post(io, [fetch] { fetch->Start(); });
+    FetchOne(io, urls[i], options, batch, i);
   }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// Fetches a message's media URLs (http:// and data:) asynchronously on an io_context.
+// Fetches a message's media URLs (http:// and data:) asynchronously on an io_context, over
+// the project's HTTP client (mmsc/http_client.h).
 //
 // Contract: never blocks the io_context; `done` is called exactly once, on an io_context
 // thread, with every item in the order of the URLs or with the first failure. A failure is a
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "mmsc/http_client.h"
 #include "mmsc/media_rules.h"
 
 namespace mmsgate::mmsc {
@@ -38,13 +40,8 @@ void FetchMedia(boost::asio::io_context& io, std::vector<std::string> urls, Fetc
 // Decodes a data: URL ("data:image/png;base64,iVBO…"). 21620 when malformed.
 [[nodiscard]] absl::StatusOr<FetchedMedia> DecodeDataUrl(const std::string& url);
 
-// The parts of an http:// URL. Exposed for tests.
-struct HttpUrl {
-  std::string host;
-  std::string port;
-  // Path and query, at least "/".
-  std::string target;
-};
+// The parts of an http:// URL (HttpUrl is in mmsc/http_client.h); errors are 21620 naming the
+// URL. Exposed for tests.
 [[nodiscard]] absl::StatusOr<HttpUrl> ParseHttpUrl(const std::string& url);
 
 }  // namespace mmsgate::mmsc
