@@ -16,7 +16,8 @@ packages=(
   libcli11-dev
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
-  python3 python3-grpcio python3-protobuf python3-twilio
+  nlohmann-json3-dev
+  python3 python3-grpcio python3-protobuf python3-twilio python3-matplotlib
   wrk
 )
 

@@ -17,6 +17,8 @@ inline constexpr int kAuthenticationFailed = 20003;
 inline constexpr int kNotFound = 20404;
 inline constexpr int kInvalidParameter = 21200;
 inline constexpr int kInvalidTo = 21211;
+inline constexpr int kToEqualsFrom = 21266;
+inline constexpr int kNumberUnavailable = 21422;
 inline constexpr int kInvalidFrom = 21212;
 inline constexpr int kBodyRequired = 21602;
 inline constexpr int kFromRequired = 21603;
@@ -31,6 +33,10 @@ inline constexpr int kInvalidStatusCallback = 21609;
 inline constexpr int kInvalidValidityPeriod = 90007;
 inline constexpr int kUnsupportedMediaType = 12300;
 inline constexpr int kMediaTooLarge = 11751;
+// A webhook's TwiML response is not well-formed XML (or not XML at all, or too large).
+inline constexpr int kTwimlParseFailure = 12100;
+// A webhook's TwiML response is XML but not valid messaging TwiML.
+inline constexpr int kTwimlSchemaError = 12200;
 inline constexpr int kQueueFull = 20429;
 inline constexpr int kQueueOverflow = 30001;
 inline constexpr int kSenderQueueFull = 21611;
