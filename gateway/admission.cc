@@ -136,7 +136,8 @@ absl::StatusOr<Envelope> ParseEnvelope(const v1::Account& account,
                                                    "such as +12025550123");
   }
   if (to->e164 == from->number()) {
-    return Refuse(error_codes::kInvalidTo, "'To' and 'From' are the same number " + to->e164);
+    return Refuse(error_codes::kToEqualsFrom,
+                  "'To' and 'From' are the same number " + to->e164 + "; a number cannot text itself");
   }
   if (!request.status_callback().empty() &&
       (!IsHttpUrl(request.status_callback()) || request.status_callback().size() > 2048)) {

@@ -26,8 +26,12 @@ class EventBus {
  public:
   using Callback = std::function<void(const mmsgate::v1::Event&)>;
 
-  // Returns an id for Unsubscribe.
-  uint64_t Subscribe(EventFilter filter, Callback callback);
+  // Returns an id for Unsubscribe. `on_close` (optional) runs when the bus closes.
+  uint64_t Subscribe(EventFilter filter, Callback callback, std::function<void()> on_close = {});
+
+  // Tells every subscriber the gateway is stopping (their on_close), e.g. so that streams end
+  // instead of holding up shutdown.
+  void CloseAll();
   void Unsubscribe(uint64_t id);
 
   // Stamps time and sequence, then delivers to every matching subscriber.
@@ -39,6 +43,7 @@ class EventBus {
   struct Subscriber {
     EventFilter filter;
     std::shared_ptr<Callback> callback;
+    std::function<void()> on_close;
   };
   mutable std::mutex mutex_;
   std::unordered_map<uint64_t, Subscriber> subscribers_;

@@ -13,6 +13,7 @@
 #include "gateway/scenario.h"
 #include "gateway/directory.h"
 #include "gateway/events.h"
+#include "gateway/inbound.h"
 #include "gateway/message_store.h"
 #include "gateway/pipeline.h"
 #include "mmsgate/errors.h"
@@ -93,33 +94,31 @@ class EventWatcher : public grpc::ServerWriteReactor<v1::Event> {
     state_->reactor = this;
     // Register first, then tell the client: a client that waits for the initial metadata sees
     // every event that follows.
-    subscription_ = bus_.Subscribe(std::move(filter), [state = state_](const v1::Event& event) {
-      Enqueue(state, event);
-    });
+    subscription_ = bus_.Subscribe(
+        std::move(filter), [state = state_](const v1::Event& event) { Enqueue(state, event); },
+        [state = state_] { Close(state); });
     for (auto& event : initial) Enqueue(state_, event);
     StartSendInitialMetadata();
   }
 
   void OnWriteDone(bool ok) override {
     std::lock_guard lock(state_->mutex);
-    if (!ok) {
-      state_->finished = true;
-      return;  // The client went away; OnDone follows.
-    }
     state_->queue.pop_front();
-    if (state_->queue.empty()) {
-      state_->writing = false;
-    } else {
+    state_->writing = false;
+    if (!ok) {
+      // The client went away mid-write. Finish so that OnDone runs and the subscription ends.
+      FinishLocked(*state_, grpc::Status::CANCELLED);
+      return;
+    }
+    if (!state_->queue.empty() && !state_->finished) {
+      state_->writing = true;
       StartWrite(&state_->queue.front());
     }
   }
 
   void OnCancel() override {
     std::lock_guard lock(state_->mutex);
-    if (!state_->finished) {
-      state_->finished = true;
-      Finish(grpc::Status::CANCELLED);
-    }
+    FinishLocked(*state_, grpc::Status::CANCELLED);
   }
 
   void OnDone() override {
@@ -137,18 +136,34 @@ class EventWatcher : public grpc::ServerWriteReactor<v1::Event> {
     EventWatcher* reactor = nullptr;
     std::deque<v1::Event> queue;
     bool writing = false;
+    // Finish was called: no more writes start, and it is not called again.
     bool finished = false;
   };
 
+  // Calls Finish exactly once over the call's life. `state.mutex` held.
+  static void FinishLocked(State& state, const grpc::Status& status) {
+    if (state.finished || state.reactor == nullptr) return;
+    state.finished = true;
+    state.reactor->Finish(status);
+  }
+
+ public:
+  // Ends the stream because the gateway is stopping, so shutdown need not wait for clients.
+  static void Close(const std::shared_ptr<State>& state) {
+    std::lock_guard lock(state->mutex);
+    FinishLocked(*state, grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                      "the gateway is shutting down; reconnect after restart"));
+  }
+
+ private:
   static void Enqueue(const std::shared_ptr<State>& state, const v1::Event& event) {
     std::lock_guard lock(state->mutex);
     if (state->reactor == nullptr || state->finished) return;
     if (state->queue.size() >= kMaxQueuedEventsPerWatcher) {
-      state->finished = true;
-      state->reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                          "20429: this watcher fell " +
-                                              std::to_string(kMaxQueuedEventsPerWatcher) +
-                                              " events behind; read faster or filter by SID"));
+      FinishLocked(*state, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                        "20429: this watcher fell " +
+                                            std::to_string(kMaxQueuedEventsPerWatcher) +
+                                            " events behind; read faster or filter by SID"));
       return;
     }
     state->queue.push_back(event);
@@ -251,7 +266,7 @@ class MessagingService final : public v1::Messaging::CallbackService {
 
   // A message of another account is reported as not found, as the provider does.
   absl::StatusOr<v1::Message> OwnMessage(const v1::Account& account, const std::string& sid) {
-    auto message = deps_.store->Get(sid);
+    auto message = deps_.store->GetWithAttempts(sid);
     if (message.ok() && message->account_sid() == account.sid()) return message;
     if (message.ok() || absl::IsNotFound(message.status())) {
       return ProviderError(absl::StatusCode::kNotFound, error_codes::kNotFound,
@@ -340,6 +355,24 @@ class SimulatorService final : public v1::Simulator::CallbackService {
     return FinishNow(context, absl::OkStatus());
   }
 
+  grpc::ServerUnaryReactor* SendFromHandset(grpc::CallbackServerContext* context,
+                                            const v1::HandsetSend* request,
+                                            v1::Message* response) override {
+    if (auto status = AuthorizeAdmin(deps_, context); !status.ok()) {
+      return FinishNow(context, status);
+    }
+    auto* reactor = context->DefaultReactor();
+    deps_.inbound->Receive(*request, [reactor, context, response](absl::StatusOr<v1::Message> got) {
+      if (got.ok()) {
+        *response = std::move(*got);
+        reactor->Finish(grpc::Status::OK);
+      } else {
+        reactor->Finish(ToGrpc(got.status(), context));
+      }
+    });
+    return reactor;
+  }
+
   grpc::ServerUnaryReactor* GetHandsetInbox(grpc::CallbackServerContext* context,
                                             const v1::GetHandsetInboxRequest* request,
                                             v1::HandsetInbox* response) override {
@@ -375,8 +408,9 @@ class AccountsService final : public v1::Accounts::CallbackService {
                                                   v1::Account* response) override {
     auto account = Authenticate(deps_, context);
     if (!account.ok()) return FinishNow(context, account.status());
-    deps_.directory->SetAccountSettings(account->sid(), request->settings());
-    *response = *deps_.directory->FindAccount(account->sid());
+    auto updated = deps_.directory->SetAccountSettings(account->sid(), request->settings());
+    if (!updated.ok()) return FinishNow(context, updated.status());
+    *response = std::move(*updated);
     response->clear_auth_token();
     return FinishNow(context, absl::OkStatus());
   }
@@ -389,6 +423,56 @@ class AccountsService final : public v1::Accounts::CallbackService {
     for (auto& number : deps_.directory->NumbersOf(account->sid())) {
       *response->add_numbers() = std::move(number);
     }
+    return FinishNow(context, absl::OkStatus());
+  }
+
+  grpc::ServerUnaryReactor* ProvisionNumber(grpc::CallbackServerContext* context,
+                                            const v1::ProvisionNumberRequest* request,
+                                            v1::Number* response) override {
+    auto account = Authenticate(deps_, context);
+    if (!account.ok()) return FinishNow(context, account.status());
+    auto number = deps_.directory->Provision(account->sid(), request->number());
+    if (!number.ok()) return FinishNow(context, number.status());
+    *response = std::move(*number);
+    return FinishNow(context, absl::OkStatus());
+  }
+
+  grpc::ServerUnaryReactor* UpdateNumber(grpc::CallbackServerContext* context,
+                                         const v1::UpdateNumberRequest* request,
+                                         v1::Number* response) override {
+    auto account = Authenticate(deps_, context);
+    if (!account.ok()) return FinishNow(context, account.status());
+    auto number = deps_.directory->UpdateWebhooks(account->sid(), request->number(),
+                                                  request->sms_url(), request->status_callback());
+    if (!number.ok()) return FinishNow(context, number.status());
+    *response = std::move(*number);
+    return FinishNow(context, absl::OkStatus());
+  }
+
+  grpc::ServerUnaryReactor* EnableShortCodeMms(grpc::CallbackServerContext* context,
+                                               const v1::EnableShortCodeMmsRequest* request,
+                                               v1::Number* response) override {
+    auto account = Authenticate(deps_, context);
+    if (!account.ok()) return FinishNow(context, account.status());
+    auto number = deps_.directory->EnableShortCodeMms(account->sid(), request->number());
+    if (!number.ok()) return FinishNow(context, number.status());
+    *response = std::move(*number);
+    return FinishNow(context, absl::OkStatus());
+  }
+
+  grpc::ServerUnaryReactor* ReleaseNumber(grpc::CallbackServerContext* context,
+                                          const v1::ReleaseNumberRequest* request,
+                                          v1::ReleaseNumberResponse*) override {
+    auto account = Authenticate(deps_, context);
+    if (!account.ok()) return FinishNow(context, account.status());
+    return FinishNow(context, deps_.directory->Release(account->sid(), request->number()));
+  }
+
+  grpc::ServerUnaryReactor* GetUsage(grpc::CallbackServerContext* context,
+                                     const v1::GetUsageRequest*, v1::Usage* response) override {
+    auto account = Authenticate(deps_, context);
+    if (!account.ok()) return FinishNow(context, account.status());
+    *response = deps_.directory->Usage(account->sid());
     return FinishNow(context, absl::OkStatus());
   }
 

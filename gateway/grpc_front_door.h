@@ -15,6 +15,7 @@ class Handsets;
 namespace mmsgate::gateway {
 
 class Directory;
+class InboundHandler;
 class EventBus;
 class MessageStore;
 class Pipeline;
@@ -25,6 +26,7 @@ struct FrontDoorDependencies {
   MessageStore* store = nullptr;
   EventBus* events = nullptr;
   carriers::Handsets* handsets = nullptr;
+  InboundHandler* inbound = nullptr;
   // When non-empty, Simulator and Accounts control calls need `x-admin-token: <token>` too.
   std::string admin_token;
 };

@@ -97,6 +97,31 @@ HttpResponse ServeRange(const HttpRequest& request, const std::string& content_t
   return response;
 }
 
+// /2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{MediaSid}; storage pool.
+HttpResponse ServeMediaContent(MessageStore& store, const HttpRequest& request,
+                               const std::string& path) {
+  std::vector<std::string> parts;
+  for (std::size_t start = 1; start <= path.size();) {
+    const auto slash = path.find('/', start);
+    parts.push_back(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  // "2010-04-01", "Accounts", AC, "Messages", SID, "Media", ME
+  if (parts.size() != 7 || parts[3] != "Messages" || parts[5] != "Media") return NotFound(request);
+  auto message = store.Get(parts[4]);
+  if (!message.ok() || message->account_sid() != parts[2]) return NotFound(request);
+  for (const auto& media : message->media()) {
+    if (media.sid() != parts[6]) continue;
+    auto bytes = store.media_store().Read(media.sha256());
+    if (!bytes.ok()) return NotFound(request);
+    const auto range = request[http::field::range];
+    if (!range.empty()) return ServeRange(request, media.content_type(), *bytes, range);
+    return MakeResponse(request, http::status::ok, media.content_type(), std::move(*bytes));
+  }
+  return NotFound(request);
+}
+
 // Serves one link request; runs on the storage pool.
 HttpResponse ServeLink(MessageStore& store, const HttpRequest& request, std::string_view rest) {
   std::string_view token = rest;
@@ -162,6 +187,17 @@ HttpHandler MakeHttpRoutes(MessageStore& store, boost::asio::thread_pool& storag
       boost::asio::post(storage_pool, [metrics, request = std::move(request),
                                        respond = std::move(respond)]() mutable {
         respond(MakeResponse(request, http::status::ok, "text/plain; version=0.0.4", metrics()));
+      });
+      return;
+    }
+    if (readable && path.starts_with("/2010-04-01/Accounts/") && path.find("/Media/") != std::string_view::npos &&
+        !path.ends_with(".json")) {
+      // A media item's content, as MediaUrlN in webhooks and the REST facade point to it. Public,
+      // as the provider's media URLs are by default: the SIDs are unguessable.
+      std::string rest(path);
+      boost::asio::post(storage_pool, [&store, request = std::move(request), rest = std::move(rest),
+                                       respond = std::move(respond)]() mutable {
+        respond(ServeMediaContent(store, request, rest));
       });
       return;
     }

@@ -19,6 +19,9 @@
 #include "gateway/grpc_front_door.h"
 #include "gateway/http_routes.h"
 #include "gateway/http_server.h"
+#include "gateway/inbound.h"
+#include "gateway/status_callbacks.h"
+#include "gateway/webhooks.h"
 #include "gateway/message_store.h"
 #include "gateway/pipeline.h"
 #include "gateway/scenario.h"
@@ -101,7 +104,7 @@ int Run(int argc, char** argv) {
 
   mmsgate::mmsc::MediaStore media_store(**database);
   mmsgate::gateway::MessageStore store(**database, media_store);
-  mmsgate::gateway::Directory directory(*scenario);
+  mmsgate::gateway::Directory directory(*scenario, database->get());
   mmsgate::gateway::EventBus events;
   mmsgate::carriers::Handsets handsets;
 
@@ -117,6 +120,12 @@ int Run(int argc, char** argv) {
   mmsgate::gateway::Pipeline pipeline(io, **database, store, directory, events, handsets,
                                       carriers, simulation,
                                       scenario->simulation().disable_sender_rate_limits());
+
+  mmsgate::gateway::WebhookSender webhooks(io, simulation.time_scale);
+  mmsgate::gateway::StatusCallbacks status_callbacks(webhooks, directory, store, **database);
+  pipeline.SetStatusCallbacks(&status_callbacks);
+  mmsgate::gateway::InboundHandler inbound(pipeline, directory, store, **database, events,
+                                           webhooks);
 
   // Storage reads for HTTP requests run on the pipeline's storage pool, off the io_context.
   mmsgate::gateway::HttpServer http(
@@ -148,9 +157,11 @@ int Run(int argc, char** argv) {
   auto http_endpoint = http.Listen(http_hp->host, http_hp->port, &http_error);
   if (!http_endpoint) return Fail("cannot listen for HTTP on " + http_address + ": " + http_error);
   const std::string http_bound = http_hp->host + ":" + std::to_string(http_endpoint->port());
-  pipeline.SetPublicBaseUrl(scenario->simulation().public_base_url().empty()
-                                ? "http://" + http_bound
-                                : scenario->simulation().public_base_url());
+  const std::string public_base_url = scenario->simulation().public_base_url().empty()
+                                         ? "http://" + http_bound
+                                         : scenario->simulation().public_base_url();
+  pipeline.SetPublicBaseUrl(public_base_url);
+  inbound.SetPublicBaseUrl(public_base_url);
 
   const auto& sim = scenario->simulation();
   const double retention_seconds =
@@ -175,6 +186,7 @@ int Run(int argc, char** argv) {
   deps.store = &store;
   deps.events = &events;
   deps.handsets = &handsets;
+  deps.inbound = &inbound;
   deps.admin_token = admin_token;
   auto front_door = mmsgate::gateway::GrpcFrontDoor::Start(grpc_address, deps);
   if (!front_door.ok()) {
@@ -204,6 +216,7 @@ int Run(int argc, char** argv) {
   spdlog::info("signal {}: stopping", signal);
   // Stop taking work, let in-flight writes land, then stop the simulation. Messages still with
   // a carrier stay in the outbox and are resumed at the next start.
+  events.CloseAll();
   // Accepted messages are already durable, so the grace only lets replies in flight go out;
   // gRPC waits out the whole grace while any client keeps its connection open.
   (*front_door)->Shutdown(std::chrono::milliseconds(1000));

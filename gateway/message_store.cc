@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <limits>
+#include <atomic>
 #include <memory>
 
 #include "mmsgate/errors.h"
@@ -123,6 +124,33 @@ absl::StatusOr<v1::Message> MessageStore::Get(const std::string& sid) const {
   return message;
 }
 
+void MessageStore::StageAttempt(rocksdb::WriteBatch& batch, const std::string& sid,
+                                const v1::WebhookAttempt& attempt) const {
+  static std::atomic<uint64_t> counter{0};
+  char suffix[48];
+  std::snprintf(suffix, sizeof suffix, "/%020" PRIu64 "/%" PRIu64,
+                static_cast<uint64_t>(
+                    google::protobuf::util::TimeUtil::TimestampToNanoseconds(attempt.started_at())),
+                counter.fetch_add(1, std::memory_order_relaxed));
+  batch.Put(database_.family(Family::kAttempts), sid + suffix, attempt.SerializeAsString())
+      .PermitUncheckedError();
+}
+
+absl::StatusOr<v1::Message> MessageStore::GetWithAttempts(const std::string& sid) const {
+  auto message = Get(sid);
+  if (!message.ok()) return message;
+  const std::string prefix = sid + "/";
+  std::unique_ptr<rocksdb::Iterator> it(
+      database_.db()->NewIterator(rocksdb::ReadOptions(), database_.family(Family::kAttempts)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    v1::WebhookAttempt attempt;
+    if (attempt.ParseFromString(it->value().ToString())) {
+      *message->add_webhook_attempts() = std::move(attempt);
+    }
+  }
+  return message;
+}
+
 absl::StatusOr<v1::ListMessagesResponse> MessageStore::List(
     const std::string& account_sid, const v1::ListMessagesRequest& request) const {
   if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
@@ -160,7 +188,7 @@ absl::StatusOr<v1::ListMessagesResponse> MessageStore::List(
     }
     last_key = key;
     const std::string sid = key.substr(key.rfind('/') + 1);
-    auto message = Get(sid);
+    auto message = GetWithAttempts(sid);
     if (!message.ok()) continue;  // Index written in the same batch; absent only if corrupt.
     if (!request.from().empty() && message->from() != request.from()) continue;
     if (!request.to().empty() && message->to() != request.to()) continue;

@@ -31,8 +31,15 @@ class MessageStore {
   [[nodiscard]] absl::Status StageUpdate(rocksdb::WriteBatch& batch,
                                          const mmsgate::v1::Message& message, bool finished);
 
-  // NotFound (code 20404) for an unknown SID.
+  // NotFound (code 20404) for an unknown SID. The record as the pipeline keeps it.
   [[nodiscard]] absl::StatusOr<mmsgate::v1::Message> Get(const std::string& sid) const;
+
+  // The record with its webhook attempts, as users see it.
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::Message> GetWithAttempts(const std::string& sid) const;
+
+  // Adds to `batch` a webhook attempt of a message.
+  void StageAttempt(rocksdb::WriteBatch& batch, const std::string& sid,
+                    const mmsgate::v1::WebhookAttempt& attempt) const;
 
   // The account's messages, newest first, matching the request's filters.
   [[nodiscard]] absl::StatusOr<mmsgate::v1::ListMessagesResponse> List(

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 
+#include "gateway/status_callbacks.h"
 #include "mmsc/media_fetcher.h"
 #include "mmsgate/errors.h"
 
@@ -137,9 +138,9 @@ void Pipeline::StartMediaSweeper() {
 }
 
 void Pipeline::Send(const v1::Account& account, const v1::SendMessageRequest& request,
-                    SendCallback done) {
+                    SendCallback done, SendOptions send_options) {
   if (request.media_url_size() == 0) {
-    AdmitAndStore(account, request, {}, std::move(done));
+    AdmitAndStore(account, request, {}, std::move(done), send_options);
     return;
   }
   // Media URLs: check what needs no media first, so a doomed request costs no fetch.
@@ -158,7 +159,7 @@ void Pipeline::Send(const v1::Account& account, const v1::SendMessageRequest& re
   auto owned_request = std::make_shared<v1::SendMessageRequest>(request);
   mmsc::FetchMedia(
       io_, std::move(urls), options,
-      [this, account, owned_request,
+      [this, account, owned_request, send_options,
        done = std::move(done)](absl::StatusOr<std::vector<mmsc::FetchedMedia>> fetched) mutable {
         if (!fetched.ok()) {
           stats_.refused.fetch_add(1, std::memory_order_relaxed);
@@ -166,17 +167,22 @@ void Pipeline::Send(const v1::Account& account, const v1::SendMessageRequest& re
           return;
         }
         // Admission reads the store (media de-duplication): off the io_context.
-        boost::asio::post(storage_pool_, [this, account, owned_request,
+        boost::asio::post(storage_pool_, [this, account, owned_request, send_options,
                                           fetched = std::move(*fetched),
                                           done = std::move(done)]() mutable {
-          AdmitAndStore(account, *owned_request, fetched, std::move(done));
+          AdmitAndStore(account, *owned_request, fetched, std::move(done), send_options);
         });
       });
 }
 
 void Pipeline::AdmitAndStore(const v1::Account& account, const v1::SendMessageRequest& request,
-                             const std::vector<mmsc::FetchedMedia>& fetched, SendCallback done) {
+                             const std::vector<mmsc::FetchedMedia>& fetched, SendCallback done,
+                             const SendOptions& send_options) {
   auto admitted = Admit(account, request, MakeAdmissionContext(), fetched);
+  if (admitted.ok()) {
+    admitted->message.set_direction(send_options.direction);
+    admitted->message.set_reply_to_sid(send_options.reply_to_sid);
+  }
   if (admitted.ok()) {
     if (auto backlog = CheckSenderBacklog(admitted->message.from()); !backlog.ok()) {
       admitted = backlog;
@@ -201,6 +207,10 @@ void Pipeline::AdmitAndStore(const v1::Account& account, const v1::SendMessageRe
   // skips ahead past anything that could have been in flight).
   batch.Put(database_.family(mmsc::Family::kMeta), "next_sequence", std::to_string(sequence + 1))
       .PermitUncheckedError();
+  const auto& message = admitted->message;
+  directory_.StageUsage(batch, message.account_sid(),
+                        message.num_media() > 0 ? "mms-outbound" : "sms-outbound", 1,
+                        message.num_segments(), 0);
   if (auto status = store_.StageNew(batch, *admitted); !status.ok()) {
     store_.media_store().StagingDone(staged_blobs);
     stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
@@ -425,6 +435,7 @@ void Pipeline::WriteNext(const InFlightPtr& flight) {
 }
 
 void Pipeline::PublishStatus(const v1::Message& message) {
+  if (status_callbacks_ && message.status() != v1::ACCEPTED) status_callbacks_->OnStatus(message);
   v1::Event event;
   event.set_kind(v1::Event::STATUS_CHANGED);
   *event.mutable_message() = message;

@@ -37,6 +37,14 @@ struct PipelineStats {
   std::atomic<int64_t> store_errors{0};
 };
 
+struct PipelineSendOptions {
+  mmsgate::v1::Direction direction = mmsgate::v1::OUTBOUND_API;
+  // For a TwiML reply: the inbound message it answers.
+  std::string reply_to_sid;
+};
+
+class StatusCallbacks;
+
 class Pipeline : public carriers::DeliveryListener {
  public:
   Pipeline(boost::asio::io_context& io, mmsc::Database& database, MessageStore& store,
@@ -48,10 +56,17 @@ class Pipeline : public carriers::DeliveryListener {
   void SetPublicBaseUrl(std::string url);
 
   using SendCallback = std::function<void(absl::StatusOr<mmsgate::v1::Message>)>;
+  using SendOptions = PipelineSendOptions;
   // Admits `request` for `account`; `done` gets the ACCEPTED message once it is durably stored,
   // or the refusal (nothing stored). `done` runs on the database writer thread or the caller's.
   void Send(const mmsgate::v1::Account& account, const mmsgate::v1::SendMessageRequest& request,
-            SendCallback done);
+            SendCallback done, SendOptions options = {});
+
+  // Status callbacks to post on every status change (optional; set before serving).
+  void SetStatusCallbacks(StatusCallbacks* callbacks) { status_callbacks_ = callbacks; }
+
+  // Blocking work off the io_context (storage pool), for other components too.
+  const carriers::SimulationSettings& simulation() const { return simulation_; }
 
   // Runs blocking storage work (admission of fetched media, reads for links) off the io_context.
   boost::asio::thread_pool& storage_pool() { return storage_pool_; }
@@ -101,7 +116,8 @@ class Pipeline : public carriers::DeliveryListener {
   // runs on the calling (non-io_context) thread.
   void AdmitAndStore(const mmsgate::v1::Account& account,
                      const mmsgate::v1::SendMessageRequest& request,
-                     const std::vector<mmsc::FetchedMedia>& fetched, SendCallback done);
+                     const std::vector<mmsc::FetchedMedia>& fetched, SendCallback done,
+                     const SendOptions& options);
   AdmissionContext MakeAdmissionContext();
 
   void Register(const InFlightPtr& flight);
@@ -132,6 +148,7 @@ class Pipeline : public carriers::DeliveryListener {
   static constexpr uint64_t kSequenceRestartGap = 1u << 20;
   std::atomic<uint64_t> next_sequence_{0};
   carriers::SimulationSettings simulation_;
+  StatusCallbacks* status_callbacks_ = nullptr;
   bool simulation_disabled_limits_;
   carriers::CarrierFleet fleet_;
   carriers::SenderQueues sender_queues_;

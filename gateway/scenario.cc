@@ -118,6 +118,46 @@ absl::StatusOr<mmsgate::v1::Scenario> LoadScenarioFile(const std::string& path) 
   return ParseScenario(text.str(), path);
 }
 
+absl::Status ValidateNumber(const mmsgate::v1::Number& number) {
+  auto invalid = [](const std::string& text) { return absl::InvalidArgumentError(text); };
+  if (number.type() == mmsgate::v1::NUMBER_TYPE_UNSPECIFIED) {
+    return invalid("number " + number.number() +
+                   " needs a type (LONG_CODE, SHORT_CODE or TOLL_FREE)");
+  }
+  if (number.country().size() != 2) {
+    return invalid("number " + number.number() + " needs a two-letter country");
+  }
+  if (number.type() == mmsgate::v1::SHORT_CODE) {
+    if (!carriers::LooksLikeShortCode(number.number())) {
+      return invalid("short code " + number.number() + " must be 5 or 6 digits");
+    }
+  } else {
+    auto parsed = carriers::ParseValidNumber(number.number());
+    if (!parsed || parsed->e164 != number.number()) {
+      return invalid("number " + number.number() + " is not a valid E.164 number");
+    }
+    if (parsed->region != number.country()) {
+      return invalid("number " + number.number() + " is in " + parsed->region + ", not " +
+                     number.country());
+    }
+  }
+  if (number.mps() < 0 || number.burst() < 0) {
+    return invalid("number " + number.number() + " mps and burst must not be negative");
+  }
+  if (number.capabilities().mms()) {
+    // Rule 1: MMS exists on US/CA long codes and US short codes only.
+    const bool allowed =
+        (number.type() == mmsgate::v1::LONG_CODE && carriers::IsUsOrCanada(number.country())) ||
+        (number.type() == mmsgate::v1::SHORT_CODE && number.country() == "US");
+    if (!allowed) {
+      return invalid("number " + number.number() +
+                     " cannot have MMS: MMS exists only on US/Canadian long codes and US short "
+                     "codes");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
   if (scenario.accounts().empty()) return Invalid("it needs at least one account");
   std::set<std::string> accounts;
@@ -181,30 +221,8 @@ absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
     if (!numbers.insert(number.number()).second) {
       return Invalid("number " + number.number() + " is listed twice");
     }
-    if (number.type() == mmsgate::v1::NUMBER_TYPE_UNSPECIFIED) {
-      return Invalid("number " + number.number() +
-                     " needs a type (LONG_CODE, SHORT_CODE or TOLL_FREE)");
-    }
-    if (number.type() == mmsgate::v1::SHORT_CODE) {
-      if (!carriers::LooksLikeShortCode(number.number())) {
-        return Invalid("short code " + number.number() + " must be 5 or 6 digits");
-      }
-    } else if (!carriers::ParseValidNumber(number.number())) {
-      return Invalid("number " + number.number() + " is not a valid E.164 number");
-    }
-    if (number.mps() < 0 || number.burst() < 0) {
-      return Invalid("number " + number.number() + " mps and burst must not be negative");
-    }
-    if (number.capabilities().mms()) {
-      // Rule 1: MMS exists on US/CA long codes and US short codes only.
-      const bool allowed =
-          (number.type() == mmsgate::v1::LONG_CODE && carriers::IsUsOrCanada(number.country())) ||
-          (number.type() == mmsgate::v1::SHORT_CODE && number.country() == "US");
-      if (!allowed) {
-        return Invalid("number " + number.number() +
-                       " cannot have MMS: MMS exists only on US/Canadian long codes and US short "
-                       "codes");
-      }
+    if (auto status = ValidateNumber(number); !status.ok()) {
+      return Invalid(std::string(status.message()));
     }
   }
   for (const auto& scheduled : scenario.scheduled_faults()) {

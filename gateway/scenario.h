@@ -19,6 +19,10 @@ const std::string& DefaultScenarioText();
 // Reads and parses a scenario file.
 [[nodiscard]] absl::StatusOr<mmsgate::v1::Scenario> LoadScenarioFile(const std::string& path);
 
+// Checks one number on its own: type, shape, that its country is the one its digits belong to,
+// and rule 1 (MMS only on US/CA long codes and US short codes). InvalidArgument naming it.
+[[nodiscard]] absl::Status ValidateNumber(const mmsgate::v1::Number& number);
+
 // Checks references and value ranges: unique ids, numbers owned by existing accounts, SIDs of
 // the documented shape, rates within 0..1, MMS capability only where rule 1 allows it.
 [[nodiscard]] absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario);

@@ -1,5 +1,6 @@
 #include "mmsc/database.h"
 
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 
@@ -8,11 +9,38 @@
 namespace mmsgate::mmsc {
 namespace {
 constexpr const char* kFamilyNames[] = {"messages",   "index", "outbox", "media",
-                                        "media_refs", "links", "expiry", "meta"};
+                                        "media_refs", "links", "expiry", "meta",
+                                        "attempts"};
 static_assert(std::size(kFamilyNames) == static_cast<std::size_t>(Family::kCount));
 // Bound on one group commit, so a flood of writers cannot make one write arbitrarily large.
 constexpr std::size_t kMaxBatchesPerGroup = 1024;
+// Adds signed 64-bit counters (usage ledger): many writers add without reading first.
+class CounterAddOperator : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    const int64_t sum = (existing ? Database::DecodeCounter(existing->ToString()) : 0) +
+                        Database::DecodeCounter(value.ToString());
+    *new_value = Database::EncodeCounter(sum);
+    return true;
+  }
+  const char* Name() const override { return "mmsgate.CounterAdd"; }
+};
+
 }  // namespace
+
+std::string Database::EncodeCounter(int64_t value) {
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((static_cast<uint64_t>(value) >> (8 * i)) & 0xff);
+  return bytes;
+}
+
+int64_t Database::DecodeCounter(const std::string& bytes) {
+  if (bytes.size() != 8) return 0;
+  uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  return static_cast<int64_t>(value);
+}
 
 absl::Status FromRocksDb(const rocksdb::Status& status, const std::string& what) {
   if (status.ok()) return absl::OkStatus();
@@ -46,8 +74,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
       cf.min_blob_size = options.min_blob_size;
       cf.enable_blob_garbage_collection = true;
     }
-    if (std::string(name) == "index" || std::string(name) == "media_refs") {
-      cf.prefix_extractor.reset();
+    if (std::string(name) == "meta") {
+      cf.merge_operator = std::make_shared<CounterAddOperator>();
     }
     descriptors.emplace_back(name, cf);
   }

@@ -13,7 +13,10 @@
 //   media_refs <sha256>/<message sid> -> "" (who still uses a blob)
 //   links     token -> message sid
 //   expiry    <16 hex digits of expiry ns>/<message sid> -> "" (media retention)
-//   meta      small process-wide values (next_sequence)
+//   meta      small process-wide values: next_sequence; usage/<account>/<category>/<field>
+//             counters (merge-added); number/<number> provisioned numbers; settings/<account>
+//   attempts  <message sid>/<20-digit ns>/<n> -> serialized WebhookAttempt (kept apart from the
+//             message record, which the pipeline rewrites on every status change)
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -41,6 +44,7 @@ enum class Family {
   kLinks,
   kExpiry,
   kMeta,
+  kAttempts,
   kCount
 };
 
@@ -77,6 +81,11 @@ class Database {
 
   // Finishes every queued write, then stops the writer thread. Idempotent.
   void Close();
+
+  // Counters in the meta family are 8-byte little-endian integers, added with
+  // batch.Merge(family(kMeta), key, EncodeCounter(delta)).
+  static std::string EncodeCounter(int64_t value);
+  static int64_t DecodeCounter(const std::string& bytes);
 
   // Write groups committed so far and batches in them (for benchmarks and stats).
   uint64_t groups_committed() const;

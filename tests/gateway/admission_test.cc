@@ -376,7 +376,7 @@ TEST_F(AdmissionTest, RefusesNonHttpStatusCallback) {
 }
 
 TEST_F(AdmissionTest, RefusesSendingToTheFromNumberItself) {
-  ExpectRefused(Admit(Sms(kMmsLongCode, kMmsLongCode, "me")), 21211);
+  ExpectRefused(Admit(Sms(kMmsLongCode, kMmsLongCode, "me")), 21266);
 }
 
 TEST_F(AdmissionTest, RefusesInvalidUtf8Body) {
