@@ -186,6 +186,7 @@ void InboundHandler::CallWebhook(const v1::Message& message, const v1::Number& n
   WebhookRequest request;
   request.url = number.sms_url();
   request.auth_token = account->auth_token();
+  request.timeout = webhook_timeout_;
   request.params = {
       {"ToCountry", number.country()},
       {"ToState", ""},

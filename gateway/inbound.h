@@ -28,6 +28,8 @@ class InboundHandler {
   InboundHandler(Pipeline& pipeline, Directory& directory, MessageStore& store,
                  mmsc::Database& database, EventBus& events, WebhookSender& webhooks);
 
+  void SetWebhookTimeout(std::chrono::milliseconds timeout) { webhook_timeout_ = timeout; }
+
   // Base of MediaUrlN in webhooks ("http://127.0.0.1:8080"); set once the HTTP listener is up.
   void SetPublicBaseUrl(std::string url);
 
@@ -51,6 +53,7 @@ class InboundHandler {
   mmsc::Database& database_;
   EventBus& events_;
   WebhookSender& webhooks_;
+  std::chrono::milliseconds webhook_timeout_{15000};
   std::mutex base_url_mutex_;
   std::string public_base_url_;
 };

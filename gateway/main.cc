@@ -124,8 +124,13 @@ int Run(int argc, char** argv) {
   mmsgate::gateway::WebhookSender webhooks(io, simulation.time_scale);
   mmsgate::gateway::StatusCallbacks status_callbacks(webhooks, directory, store, **database);
   pipeline.SetStatusCallbacks(&status_callbacks);
+  const std::chrono::milliseconds webhook_timeout(
+      scenario->simulation().webhook_timeout_ms() > 0 ? scenario->simulation().webhook_timeout_ms()
+                                                      : 15000);
+  status_callbacks.SetTimeout(webhook_timeout);
   mmsgate::gateway::InboundHandler inbound(pipeline, directory, store, **database, events,
                                            webhooks);
+  inbound.SetWebhookTimeout(webhook_timeout);
 
   // Storage reads for HTTP requests run on the pipeline's storage pool, off the io_context.
   mmsgate::gateway::HttpServer http(

@@ -240,7 +240,8 @@ absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
   }
   const auto& simulation = scenario.simulation();
   if (simulation.time_scale() < 0) return Invalid("simulation.time_scale must be positive");
-  if (simulation.media_retention_seconds() < 0 || simulation.media_fetch_timeout_ms() < 0) {
+  if (simulation.media_retention_seconds() < 0 || simulation.media_fetch_timeout_ms() < 0 ||
+      simulation.webhook_timeout_ms() < 0) {
     return Invalid("simulation.media_retention_seconds and media_fetch_timeout_ms must not be "
                    "negative");
   }

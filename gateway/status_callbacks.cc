@@ -65,6 +65,7 @@ void StatusCallbacks::PostNext(const std::string& sid) {
   auto account = directory_.FindAccount(message.account_sid());
   WebhookRequest request;
   request.url = message.status_callback();
+  request.timeout = timeout_;
   request.auth_token = account ? account->auth_token() : "";
   const std::string status = StatusName(message.status());
   request.params = {

@@ -31,6 +31,8 @@ class StatusCallbacks {
   StatusCallbacks(WebhookSender& sender, Directory& directory, MessageStore& store,
                   mmsc::Database& database);
 
+  void SetTimeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
+
   // Queues the POST for `message`'s current status if it has a status_callback.
   void OnStatus(const mmsgate::v1::Message& message);
 
@@ -44,6 +46,7 @@ class StatusCallbacks {
   Directory& directory_;
   MessageStore& store_;
   mmsc::Database& database_;
+  std::chrono::milliseconds timeout_{15000};
   mutable std::mutex mutex_;
   // Per message: snapshots waiting; the front one is being posted.
   std::unordered_map<std::string, std::deque<mmsgate::v1::Message>> queues_;
