@@ -53,6 +53,7 @@ std::string MmsgateProcess::MakeTempDir(const std::string& tag) {
 std::unique_ptr<MmsgateProcess> MmsgateProcess::Start(Options options) {
   std::unique_ptr<MmsgateProcess> process(new MmsgateProcess());
   process->data_dir_ = options.data_dir.empty() ? MakeTempDir("data") : options.data_dir;
+  process->owns_data_dir_ = options.data_dir.empty();
   std::vector<std::string> args = {MMSGATE_BINARY,  "--grpc", "127.0.0.1:0", "--http",
                                    "127.0.0.1:0",   "--data-dir", process->data_dir_ + "/store"};
   if (!options.scenario_text.empty()) {
@@ -123,6 +124,10 @@ std::unique_ptr<MmsgateProcess> MmsgateProcess::Start(Options options) {
 MmsgateProcess::~MmsgateProcess() {
   if (pid_ > 0) Kill();
   if (stdout_fd_ >= 0) ::close(stdout_fd_);
+  if (owns_data_dir_) {
+    std::error_code ignored;
+    std::filesystem::remove_all(data_dir_, ignored);
+  }
 }
 
 int MmsgateProcess::Wait() {

@@ -61,6 +61,8 @@ class MmsgateProcess {
   std::string log_path_;
   std::string account_sid_;
   std::string auth_token_;
+  // A data directory this object made (and removes); a given one belongs to the test.
+  bool owns_data_dir_ = false;
 };
 
 // base64 of `text` (for Basic credentials).
