@@ -172,8 +172,8 @@ HttpResponse ServeLink(MessageStore& store, const HttpRequest& request, std::str
 }  // namespace
 
 HttpHandler MakeHttpRoutes(MessageStore& store, boost::asio::thread_pool& storage_pool,
-                           std::function<std::string()> metrics) {
-  return [&store, &storage_pool, metrics = std::move(metrics)](
+                           std::function<std::string()> metrics, HttpHandler rest_api) {
+  return [&store, &storage_pool, metrics = std::move(metrics), rest_api = std::move(rest_api)](
              HttpRequest request, std::function<void(HttpResponse)> respond) {
     const std::string_view target = request.target();
     const std::string_view path = target.substr(0, target.find('?'));
@@ -199,6 +199,10 @@ HttpHandler MakeHttpRoutes(MessageStore& store, boost::asio::thread_pool& storag
                                        respond = std::move(respond)]() mutable {
         respond(ServeMediaContent(store, request, rest));
       });
+      return;
+    }
+    if (rest_api && path.starts_with("/2010-04-01/")) {
+      rest_api(std::move(request), std::move(respond));
       return;
     }
     if (path.starts_with("/m/")) {

@@ -24,6 +24,7 @@
 #include "gateway/webhooks.h"
 #include "gateway/message_store.h"
 #include "gateway/pipeline.h"
+#include "gateway/rest_facade.h"
 #include "gateway/scenario.h"
 #include "mmsc/database.h"
 #include "mmsc/media_store.h"
@@ -134,7 +135,7 @@ int Run(int argc, char** argv) {
 
   // Storage reads for HTTP requests run on the pipeline's storage pool, off the io_context.
   mmsgate::gateway::HttpServer http(
-      io, mmsgate::gateway::HttpServerOptions{},
+      io, mmsgate::gateway::RestFacadeServerOptions(),
       mmsgate::gateway::MakeHttpRoutes(store, pipeline.storage_pool(), [&] {
         const auto& stats = pipeline.stats();
         std::string text;
@@ -157,7 +158,7 @@ int Run(int argc, char** argv) {
                (*database)->batches_committed());
         metric("mmsgate_media_blobs", "Distinct media blobs stored.", media_store.CountBlobs());
         return text;
-      }));
+      }, mmsgate::gateway::MakeRestFacade(directory, pipeline, store)));
   std::string http_error;
   auto http_endpoint = http.Listen(http_hp->host, http_hp->port, &http_error);
   if (!http_endpoint) return Fail("cannot listen for HTTP on " + http_address + ": " + http_error);

@@ -66,6 +66,14 @@ std::optional<std::string> HexDecode(std::string_view hex) {
 
 absl::Status Check(const rocksdb::Status& status) { return mmsc::FromRocksDb(status, "stage"); }
 
+// The provider's "Cannot delete this resource before it is complete".
+constexpr int kDeleteUnfinished = 20009;
+
+bool IsFinished(v1::MessageStatus status) {
+  return status == v1::DELIVERED || status == v1::UNDELIVERED || status == v1::FAILED ||
+         status == v1::RECEIVED;
+}
+
 }  // namespace
 
 absl::Status MessageStore::StageNew(rocksdb::WriteBatch& batch, const AdmittedMessage& admitted) {
@@ -152,7 +160,8 @@ absl::StatusOr<v1::Message> MessageStore::GetWithAttempts(const std::string& sid
 }
 
 absl::StatusOr<v1::ListMessagesResponse> MessageStore::List(
-    const std::string& account_sid, const v1::ListMessagesRequest& request) const {
+    const std::string& account_sid, const v1::ListMessagesRequest& request,
+    const std::function<bool(const v1::Message&)>& also) const {
   if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
     return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
                          "page_size " + std::to_string(request.page_size()) +
@@ -196,6 +205,7 @@ absl::StatusOr<v1::ListMessagesResponse> MessageStore::List(
         message->status() != request.status()) {
       continue;
     }
+    if (also && !also(*message)) continue;
     *response.add_messages() = std::move(*message);
     if (response.messages_size() == page_size) break;
   }
@@ -256,6 +266,108 @@ absl::StatusOr<int> MessageStore::SweepExpiredMedia(int64_t now_ns, int max_mess
     return deleted.status();
   }
   return static_cast<int>(due.size());
+}
+
+namespace {
+
+absl::Status MessageNotFound(const std::string& sid) {
+  return ProviderError(absl::StatusCode::kNotFound, error_codes::kNotFound,
+                       "message " + sid.substr(0, 64) + " was not found");
+}
+
+}  // namespace
+
+absl::Status MessageStore::Delete(const std::string& account_sid, const std::string& sid) {
+  std::lock_guard lock(delete_mutex_);
+  auto message = Get(sid);
+  if (absl::IsNotFound(message.status()) ||
+      (message.ok() && message->account_sid() != account_sid)) {
+    return MessageNotFound(sid);
+  }
+  if (!message.ok()) return message.status();
+  // A final record has left the outbox in the same batch, after which the pipeline never writes
+  // it again; checking both keeps a half-resumed message safe too.
+  if (!IsFinished(message->status()) || database_.Get(Family::kOutbox, sid).ok()) {
+    return ProviderError(absl::StatusCode::kAborted, kDeleteUnfinished,
+                         "Cannot delete message " + sid +
+                             " because delivery has not been completed (status " +
+                             v1::MessageStatus_Name(message->status()) + "); retry once it is "
+                             "delivered, undelivered or failed");
+  }
+  rocksdb::WriteBatch batch;
+  batch.Delete(database_.family(Family::kMessages), sid).PermitUncheckedError();
+  batch.Delete(database_.family(Family::kIndex), IndexKey(*message)).PermitUncheckedError();
+  batch.Delete(database_.family(Family::kOutbox), sid).PermitUncheckedError();
+  {
+    const std::string prefix = sid + "/";
+    std::unique_ptr<rocksdb::Iterator> it(
+        database_.db()->NewIterator(rocksdb::ReadOptions(), database_.family(Family::kAttempts)));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      batch.Delete(database_.family(Family::kAttempts), it->key()).PermitUncheckedError();
+    }
+  }
+  if (const auto slash = message->link_url().rfind("/m/"); slash != std::string::npos) {
+    batch.Delete(database_.family(Family::kLinks), message->link_url().substr(slash + 3))
+        .PermitUncheckedError();
+  }
+  // The expiry entry stays: the sweeper drops it when it comes due and finds no message.
+  std::vector<std::string> blobs;
+  for (const auto& media : message->media()) {
+    batch.Delete(database_.family(Family::kMediaRefs), media.sha256() + "/" + sid)
+        .PermitUncheckedError();
+    blobs.push_back(media.sha256());
+  }
+  if (auto status = database_.WriteNow(std::move(batch)); !status.ok()) return status;
+  std::sort(blobs.begin(), blobs.end());
+  blobs.erase(std::unique(blobs.begin(), blobs.end()), blobs.end());
+  if (auto deleted = media_store_.DeleteUnreferenced(blobs); !deleted.ok()) {
+    return deleted.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MessageStore::DeleteMedia(const std::string& account_sid,
+                                       const std::string& message_sid,
+                                       const std::string& media_sid) {
+  std::lock_guard lock(delete_mutex_);
+  auto message = Get(message_sid);
+  if (absl::IsNotFound(message.status()) ||
+      (message.ok() && message->account_sid() != account_sid)) {
+    return MessageNotFound(message_sid);
+  }
+  if (!message.ok()) return message.status();
+  int index = -1;
+  for (int i = 0; i < message->media_size(); ++i) {
+    if (message->media(i).sid() == media_sid) index = i;
+  }
+  if (index < 0) {
+    return ProviderError(absl::StatusCode::kNotFound, error_codes::kNotFound,
+                         "media " + media_sid.substr(0, 64) + " of message " + message_sid +
+                             " was not found");
+  }
+  if (!IsFinished(message->status()) || database_.Get(Family::kOutbox, message_sid).ok()) {
+    return ProviderError(absl::StatusCode::kAborted, kDeleteUnfinished,
+                         "Cannot delete media of message " + message_sid +
+                             " because delivery has not been completed (status " +
+                             v1::MessageStatus_Name(message->status()) + ")");
+  }
+  const std::string sha256 = message->media(index).sha256();
+  message->mutable_media()->DeleteSubrange(index, 1);
+  rocksdb::WriteBatch batch;
+  if (auto s = StageUpdate(batch, *message, /*finished=*/true); !s.ok()) return s;
+  bool still_used = false;
+  for (const auto& media : message->media()) still_used = still_used || media.sha256() == sha256;
+  if (!still_used) {
+    batch.Delete(database_.family(Family::kMediaRefs), sha256 + "/" + message_sid)
+        .PermitUncheckedError();
+  }
+  if (auto status = database_.WriteNow(std::move(batch)); !status.ok()) return status;
+  if (!still_used) {
+    if (auto deleted = media_store_.DeleteUnreferenced({sha256}); !deleted.ok()) {
+      return deleted.status();
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> MessageStore::MessageSidForLink(const std::string& token) const {

@@ -7,6 +7,8 @@
 
 #include <rocksdb/write_batch.h>
 
+#include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -41,9 +43,24 @@ class MessageStore {
   void StageAttempt(rocksdb::WriteBatch& batch, const std::string& sid,
                     const mmsgate::v1::WebhookAttempt& attempt) const;
 
-  // The account's messages, newest first, matching the request's filters.
+  // The account's messages, newest first, matching the request's filters and, when given,
+  // `also` (an extra filter, e.g. the REST facade's DateSent range).
   [[nodiscard]] absl::StatusOr<mmsgate::v1::ListMessagesResponse> List(
-      const std::string& account_sid, const mmsgate::v1::ListMessagesRequest& request) const;
+      const std::string& account_sid, const mmsgate::v1::ListMessagesRequest& request,
+      const std::function<bool(const mmsgate::v1::Message&)>& also = nullptr) const;
+
+  // Deletes a finished message of `account_sid`: record, index entry, webhook attempts, link,
+  // media references, and the blobs no other message uses. NotFound (20404) for an unknown SID
+  // or another account's; Aborted (20009) while the message is unfinished (in the outbox or not
+  // in a final status), which nothing then changes. Blocking.
+  [[nodiscard]] absl::Status Delete(const std::string& account_sid, const std::string& sid);
+
+  // Deletes one media item of a finished message of `account_sid` (the record keeps its other
+  // media; the blob goes when nothing uses it). Errors as Delete, and NotFound for an unknown
+  // media SID. Blocking.
+  [[nodiscard]] absl::Status DeleteMedia(const std::string& account_sid,
+                                         const std::string& message_sid,
+                                         const std::string& media_sid);
 
   // SIDs of messages accepted but not finished (what a restart resumes).
   [[nodiscard]] std::vector<std::string> Unfinished() const;
@@ -61,6 +78,8 @@ class MessageStore {
  private:
   mmsc::Database& database_;
   mmsc::MediaStore& media_store_;
+  // Deletes read, check and rewrite a record; one at a time, so they cannot undo each other.
+  std::mutex delete_mutex_;
 };
 
 }  // namespace mmsgate::gateway
