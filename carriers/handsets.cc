@@ -1,5 +1,7 @@
 #include "carriers/handsets.h"
 
+#include "mmsgate/encoding.h"
+
 #include <google/protobuf/util/time_util.h>
 #include <openssl/evp.h>
 
@@ -11,14 +13,7 @@ std::string Sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
-  }
-  return hex;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
 bool Handsets::Receive(const HandsetDelivery& delivery) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 
+#include "mmsgate/encoding.h"
 #include "mmsgate/errors.h"
 
 namespace mmsgate::gateway {
@@ -36,16 +37,6 @@ std::string ExpiryKey(int64_t expires_at_ns, const std::string& sid) {
   char when[17];
   std::snprintf(when, sizeof when, "%016" PRIx64, static_cast<uint64_t>(expires_at_ns));
   return std::string(when) + "/" + sid;
-}
-
-std::string HexEncode(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xf]);
-  }
-  return out;
 }
 
 std::optional<std::string> HexDecode(std::string_view hex) {

@@ -1,5 +1,7 @@
 #include "gateway/webhooks.h"
 
+#include "mmsgate/encoding.h"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -34,19 +36,7 @@ std::string Base64(const unsigned char* data, std::size_t size) {
 }
 
 // 128 random bits, hex: unguessable, so a receiver may use it as a de-duplication key.
-std::string NewIdempotencyToken() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    throw std::runtime_error("OpenSSL RAND_bytes failed: cannot make an idempotency token");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string token;
-  for (unsigned char b : bytes) {
-    token.push_back(kHex[b >> 4]);
-    token.push_back(kHex[b & 0xf]);
-  }
-  return token;
-}
+std::string NewIdempotencyToken() { return RandomHex(16); }
 
 // One Post from first try to `done`. Tries and backoff waits strictly alternate (each is
 // started by the completion of the one before), so the state is never touched by two threads

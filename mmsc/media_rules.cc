@@ -1,5 +1,7 @@
 #include "mmsc/media_rules.h"
 
+#include "mmsgate/encoding.h"
+
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -75,20 +77,7 @@ bool IsAcceptedMediaType(std::string_view content_type) {
                             NormalizeContentType(content_type));
 }
 
-std::string NewLinkToken() {
-  unsigned char bytes[20];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    throw std::runtime_error("OpenSSL RAND_bytes failed: cannot make an unguessable link token");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string token;
-  token.reserve(sizeof bytes * 2);
-  for (unsigned char b : bytes) {
-    token.push_back(kHex[b >> 4]);
-    token.push_back(kHex[b & 0xf]);
-  }
-  return token;
-}
+std::string NewLinkToken() { return RandomHex(20); }
 
 std::string ComposeLinkText(std::string_view body, std::string_view link_url) {
   if (body.empty()) return std::string(link_url);
