@@ -31,6 +31,7 @@
 #include "load/stats.h"
 #include "mmsgate/v1/accounts.grpc.pb.h"
 #include "mmsgate/v1/messaging.grpc.pb.h"
+#include "mmsgate/v1/simulator.grpc.pb.h"
 
 namespace v1 = mmsgate::v1;
 using namespace std::chrono_literals;
@@ -153,6 +154,10 @@ struct Options {
   // own time of the change, nanosecond precision), "event" (Event.time) or "received" (when
   // mmsload read the event).
   std::string status_time = "updated";
+  // SendMessageRequest.validity_period_seconds (simulated seconds); 0: the gateway's default.
+  int validity_period = 0;
+  // After the summary, print Simulator.ListCarriers counters.
+  bool carrier_stats = false;
 };
 
 std::string DestinationFor(const Options& options, int64_t i) {
@@ -289,6 +294,7 @@ class Harness {
   void Reconcile();
   void WaitFinal();
   void PrintSummary();
+  void PrintCarrierStats();
   bool WriteCsv();
   int64_t Outstanding();  // accepted messages without a final status; needs mutex_
 
@@ -631,6 +637,7 @@ void Harness::SendAll() {
     request.set_from(options_.from[i % options_.from.size()]);
     request.set_to(DestinationFor(options_, i));
     request.set_body(BodyFor(options_, i));
+    if (options_.validity_period > 0) request.set_validity_period_seconds(options_.validity_period);
     if (options_.media_bytes > 0) {
       auto* media = request.add_media();
       media->set_content_type("image/png");
@@ -887,6 +894,50 @@ void Harness::PrintSummary() {
   out.flush();
 }
 
+// One line per carrier from Simulator.ListCarriers (counters since the gateway started, all
+// clients included; latency in simulated milliseconds).
+void Harness::PrintCarrierStats() {
+  auto simulator = v1::Simulator::NewStub(channels_[0]);
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", authorization_);
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  v1::ListCarriersResponse response;
+  const auto status = simulator->ListCarriers(&context, v1::ListCarriersRequest(), &response);
+  auto& out = std::cout;
+  if (!status.ok()) {
+    out << "carrier stats    ListCarriers failed: " << GrpcCodeName(status.error_code()) << " "
+        << status.error_message() << "\n";
+    out.flush();
+    return;
+  }
+  for (const auto& state : response.carriers()) {
+    const auto& s = state.stats();
+    if (s.submitted() == 0 && s.fallback_count() == 0 && state.faults_size() == 0) continue;
+    const std::map<int, int64_t> undelivered(s.undelivered_by_code().begin(),
+                                             s.undelivered_by_code().end());
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "carrier %-10s submitted %lld, delivered %lld, undelivered/failed {%s}, expired "
+                  "%lld, queue full %lld, queued now %lld, fallback SMS+link %lld; latency "
+                  "(simulated ms) p50 %.0f p90 %.0f p99 %.0f",
+                  state.carrier().id().c_str(), static_cast<long long>(s.submitted()),
+                  static_cast<long long>(s.delivered()),
+                  undelivered.empty() ? "" : FormatCodeCounts(undelivered).c_str(),
+                  static_cast<long long>(s.expired()),
+                  static_cast<long long>(s.rejected_queue_full()),
+                  static_cast<long long>(s.queued_now()),
+                  static_cast<long long>(s.fallback_count()),
+                  s.latency_p50_ms(), s.latency_p90_ms(), s.latency_p99_ms());
+    out << line;
+    for (const auto& fault : state.faults()) {
+      out << "; active fault " << v1::CarrierFault::Kind_Name(fault.fault().kind()) << " ("
+          << Number(fault.remaining_seconds()) << " simulated s left)";
+    }
+    out << "\n";
+  }
+  out.flush();
+}
+
 bool Harness::WriteCsv() {
   auto& file = csv_;
   file << "index,sid,from,to,send_start_ns,ack_ns,grpc_code,error_code,accepted_ns,queued_ns,"
@@ -974,6 +1025,7 @@ int Harness::Run() {
   if (interrupted && options_.wait_final) Reconcile();
 
   PrintSummary();
+  if (options_.carrier_stats) PrintCarrierStats();
   if (!options_.csv.empty() && !WriteCsv()) return 1;
   return 0;
 }
@@ -1035,6 +1087,13 @@ int main(int argc, char** argv) {
                  "change), event (Event.time) or received (when mmsload read the event)")
       ->capture_default_str()
       ->check(CLI::IsMember({"updated", "event", "received"}));
+  app.add_option("--validity-period", options.validity_period,
+                 "validity_period_seconds of every message (simulated seconds, 1..36000; 0: the "
+                 "gateway's default)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 36000));
+  app.add_flag("--carrier-stats", options.carrier_stats,
+               "after the summary, print each carrier's counters from Simulator.ListCarriers");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
