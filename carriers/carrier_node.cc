@@ -137,7 +137,7 @@ void CarrierNode::ExpireOverdue(Clock::time_point now) {
   }
 }
 
-void CarrierNode::Pump() {
+void CarrierNode::Pump(bool retry) {
   const auto now = Clock::now();
   ExpireOverdue(now);
   if (queue_.empty()) {
@@ -150,9 +150,12 @@ void CarrierNode::Pump() {
   }
   if (FaultActive(v1::CarrierFault::OUTAGE, now)) {
     // The carrier refuses submissions: retry later, backing off, as a gateway does.
-    outage_backoff_seconds_ = outage_backoff_seconds_ == 0
-                                  ? kFirstBackoffSeconds
-                                  : std::min(kMaxBackoffSeconds, outage_backoff_seconds_ * 2);
+    // Only a failed retry backs off further; new submissions join the pending retry.
+    if (outage_backoff_seconds_ == 0) {
+      outage_backoff_seconds_ = kFirstBackoffSeconds;
+    } else if (retry) {
+      outage_backoff_seconds_ = std::min(kMaxBackoffSeconds, outage_backoff_seconds_ * 2);
+    }
     ArmPumpTimer(std::min(earliest_deadline, now + ToReal(outage_backoff_seconds_ * 1000)));
     return;
   }
@@ -188,7 +191,7 @@ void CarrierNode::ArmPumpTimer(Clock::time_point when) {
   pump_timer_.async_wait([self = shared_from_this(), when](const boost::system::error_code& ec) {
     if (ec) return;  // Re-armed, or the io_context is stopping.
     if (self->pump_armed_for_ == when) self->pump_armed_for_ = Clock::time_point::max();
-    self->Pump();
+    self->Pump(/*retry=*/true);
   });
 }
 

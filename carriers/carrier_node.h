@@ -108,7 +108,8 @@ class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
 
   // All below run on the strand.
   void Enqueue(HandsetDelivery delivery);
-  void Pump();
+  // `retry`: called by the pump timer (a retry during an outage doubles the backoff).
+  void Pump(bool retry = false);
   void ArmPumpTimer(Clock::time_point when);
   void Send(HandsetDelivery delivery);
   void Report(const std::string& sid, DeliveryReport::Outcome outcome, int code,
