@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 tools/setup.sh
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DMMSGATE_BUILD_TESTS=OFF -DMMSGATE_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build build-release -j "$(nproc)" --target mmsgate
+  -DMMSGATE_BUILD_TESTS=OFF -DMMSGATE_BUILD_BENCHMARKS=OFF >&2
+# Build output goes to stderr: stdout carries only mmsgate's own contract lines.
+cmake --build build-release -j "$(nproc)" --target mmsgate >&2
 exec build-release/gateway/mmsgate "$@"
