@@ -158,6 +158,20 @@ absl::StatusOr<Envelope> ParseEnvelope(const v1::Account& account,
 
 }  // namespace
 
+void AddMedia(AdmittedMessage& admitted, const std::string& content_type,
+              std::shared_ptr<const std::string> data, const std::string& filename) {
+  v1::Message& message = admitted.message;
+  auto* media = message.add_media();
+  media->set_sid(NewSid("ME"));
+  media->set_parent_sid(message.sid());
+  media->set_content_type(content_type);
+  media->set_size(static_cast<int64_t>(data->size()));
+  media->set_sha256(carriers::Sha256Hex(*data));
+  media->set_filename(filename);
+  *media->mutable_date_created() = message.date_created();
+  admitted.media.push_back({content_type, std::move(data)});
+}
+
 absl::Status CheckEnvelope(const v1::Account& account, const v1::SendMessageRequest& request,
                            const AdmissionContext& context) {
   auto envelope = ParseEnvelope(account, request, context);
@@ -247,17 +261,7 @@ absl::StatusOr<AdmittedMessage> Admit(const v1::Account& account,
   *message.mutable_date_created() = created;
   *message.mutable_date_updated() = created;
 
-  for (auto& item : items) {
-    auto* media = message.add_media();
-    media->set_sid(NewSid("ME"));
-    media->set_parent_sid(message.sid());
-    media->set_content_type(item.content_type);
-    media->set_size(static_cast<int64_t>(item.data->size()));
-    media->set_sha256(carriers::Sha256Hex(*item.data));
-    media->set_filename(item.filename);
-    *media->mutable_date_created() = created;
-    admitted.media.push_back({item.content_type, std::move(item.data)});
-  }
+  for (auto& item : items) AddMedia(admitted, item.content_type, std::move(item.data), item.filename);
 
   std::string text = request.body();
   if (route->delivered_as == v1::SMS_WITH_LINK) {

@@ -60,6 +60,11 @@ struct RouteDecision {
                                                   const std::string& region, bool has_media,
                                                   int64_t media_bytes);
 
+// Adds a media record (new ME SID, type, size, SHA-256) for `data` to `admitted.message` and
+// keeps the bytes beside it, for outbound and inbound messages alike.
+void AddMedia(AdmittedMessage& admitted, const std::string& content_type,
+              std::shared_ptr<const std::string> data, const std::string& filename);
+
 // Everything that can be checked before media URLs are fetched: required fields, counts, the
 // body, the From number, the destination and its route (21612, and 30011 for an MMS abroad
 // when conversion is disabled). A request that fails here must not cost a fetch.

@@ -135,16 +135,8 @@ void InboundHandler::Receive(const v1::HandsetSend& send, Callback done) {
   *message.mutable_date_sent() = now;
   if (keep_media) {
     for (const auto& upload : send.media()) {
-      auto bytes = std::make_shared<const std::string>(upload.data());
-      auto* media = message.add_media();
-      media->set_sid(NewSid("ME"));
-      media->set_parent_sid(message.sid());
-      media->set_content_type(mmsc::NormalizeContentType(upload.content_type()));
-      media->set_size(static_cast<int64_t>(bytes->size()));
-      media->set_sha256(carriers::Sha256Hex(*bytes));
-      media->set_filename(upload.filename());
-      *media->mutable_date_created() = now;
-      admitted.media.push_back({media->content_type(), std::move(bytes)});
+      AddMedia(admitted, mmsc::NormalizeContentType(upload.content_type()),
+               std::make_shared<const std::string>(upload.data()), upload.filename());
     }
   }
   message.set_num_media(message.media_size());
