@@ -259,9 +259,14 @@ void CarrierNode::Send(HandsetDelivery delivery) {
                        : "unknown error reported by carrier " + self->id_);
       return;
     }
-    self->handsets_.Receive(delivery);
-    self->delivered_.fetch_add(1, std::memory_order_relaxed);
-    self->Report(delivery.message_sid, DeliveryReport::Outcome::kDelivered, 0, "");
+    // The report waits until the phone's entry is durable: a message reads DELIVERED only once
+    // its inbox entry would survive a restart.
+    self->handsets_.Receive(delivery, [self, sid = delivery.message_sid] {
+      boost::asio::post(self->strand_, [self, sid] {
+        self->delivered_.fetch_add(1, std::memory_order_relaxed);
+        self->Report(sid, DeliveryReport::Outcome::kDelivered, 0, "");
+      });
+    });
   });
 }
 

@@ -5,6 +5,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace mmsgate::carriers {
@@ -16,7 +17,18 @@ std::string Sha256Hex(std::string_view data) {
   return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
-bool Handsets::Receive(const HandsetDelivery& delivery) {
+void Handsets::Restore(const std::string& number, mmsgate::v1::HandsetMessage entry) {
+  std::lock_guard lock(mutex_);
+  Phone& phone = phones_[number];
+  if (phone.seen_sids.insert(entry.message_sid()).second) {
+    phone.messages.push_back(std::move(entry));
+  }
+}
+
+namespace {
+
+// What the phone shows for a delivery. Hashes the media: call outside any lock.
+mmsgate::v1::HandsetMessage BuildEntry(const HandsetDelivery& delivery) {
   mmsgate::v1::HandsetMessage entry;
   entry.set_kind(delivery.kind);
   entry.set_text(delivery.text);
@@ -27,18 +39,40 @@ bool Handsets::Receive(const HandsetDelivery& delivery) {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   *entry.mutable_received_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
       std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
-  // Hashing happens outside the lock: it is the expensive part and touches no shared state.
   for (const auto& media : delivery.media) {
     auto* item = entry.add_media();
     item->set_content_type(media.content_type);
     item->set_size(media.data ? static_cast<int64_t>(media.data->size()) : 0);
     item->set_sha256(Sha256Hex(media.data ? std::string_view(*media.data) : std::string_view()));
   }
+  return entry;
+}
+
+}  // namespace
+
+bool Handsets::Add(const std::string& number, const mmsgate::v1::HandsetMessage& entry) {
   std::lock_guard lock(mutex_);
-  Phone& phone = phones_[delivery.to];
-  if (!phone.seen_sids.insert(delivery.message_sid).second) return false;
-  phone.messages.push_back(std::move(entry));
+  Phone& phone = phones_[number];
+  if (!phone.seen_sids.insert(entry.message_sid()).second) return false;
+  phone.messages.push_back(entry);
   return true;
+}
+
+bool Handsets::Receive(const HandsetDelivery& delivery) {
+  const auto entry = BuildEntry(delivery);
+  if (!Add(delivery.to, entry)) return false;
+  if (journal_) journal_->Append(delivery.to, entry, [] {});
+  return true;
+}
+
+void Handsets::Receive(const HandsetDelivery& delivery, std::function<void()> done) {
+  const auto entry = BuildEntry(delivery);
+  if (!Add(delivery.to, entry) || journal_ == nullptr) {
+    // Already on the phone (a resubmission after restart), or nothing to keep durable.
+    done();
+    return;
+  }
+  journal_->Append(delivery.to, entry, std::move(done));
 }
 
 mmsgate::v1::HandsetInbox Handsets::Inbox(const std::string& number) const {

@@ -6,6 +6,7 @@
 // de-duplicates a resent message.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,11 +40,32 @@ struct HandsetDelivery {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
+// Where phones keep what they received across restarts (implemented by the gateway over its
+// database, so this layer stays free of storage).
+class InboxJournal {
+ public:
+  virtual ~InboxJournal() = default;
+  // Makes `entry`, received by `number`, durable; then calls `done` exactly once, on any thread.
+  // Must not block the caller.
+  virtual void Append(const std::string& number, const mmsgate::v1::HandsetMessage& entry,
+                      std::function<void()> done) = 0;
+};
+
 class Handsets {
  public:
+  // Without a journal, inboxes live in memory only.
+  explicit Handsets(InboxJournal* journal = nullptr) : journal_(journal) {}
+
+  // Puts back an entry a journal kept (at start, before any delivery).
+  void Restore(const std::string& number, mmsgate::v1::HandsetMessage entry);
+
   // Records a delivery on the destination's phone. The phone computes the SHA-256 of every media
-  // item it received, so a test can check the bytes arrived intact. Returns false if this
-  // message was already on the phone.
+  // item it received, so a test can check the bytes arrived intact. `done` runs once the entry
+  // is durable (at once without a journal, or when the message was already on the phone), so a
+  // delivery report that waits for it never reports what a restart would forget.
+  void Receive(const HandsetDelivery& delivery, std::function<void()> done);
+
+  // The same without waiting; returns false if this message was already on the phone.
   bool Receive(const HandsetDelivery& delivery);
 
   // Everything `number` received, oldest first. Empty for an unknown number.
@@ -54,6 +76,10 @@ class Handsets {
     std::vector<mmsgate::v1::HandsetMessage> messages;
     std::unordered_set<std::string> seen_sids;
   };
+  // False when the message is on the phone already.
+  bool Add(const std::string& number, const mmsgate::v1::HandsetMessage& entry);
+
+  InboxJournal* journal_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Phone> phones_;
 };

@@ -20,6 +20,7 @@
 #include "gateway/http_routes.h"
 #include "gateway/http_server.h"
 #include "gateway/inbound.h"
+#include "gateway/inbox_journal.h"
 #include "gateway/status_callbacks.h"
 #include "gateway/webhooks.h"
 #include "gateway/message_store.h"
@@ -107,7 +108,11 @@ int Run(int argc, char** argv) {
   mmsgate::gateway::MessageStore store(**database, media_store);
   mmsgate::gateway::Directory directory(*scenario, database->get());
   mmsgate::gateway::EventBus events;
-  mmsgate::carriers::Handsets handsets;
+  mmsgate::gateway::RocksDbInboxJournal inbox_journal(**database);
+  mmsgate::carriers::Handsets handsets(&inbox_journal);
+  if (const auto restored = inbox_journal.RestoreInto(handsets); restored > 0) {
+    spdlog::info("restored {} handset inbox entries", restored);
+  }
 
   boost::asio::io_context io(threads);
   auto work = boost::asio::make_work_guard(io);

@@ -10,7 +10,7 @@ namespace mmsgate::mmsc {
 namespace {
 constexpr const char* kFamilyNames[] = {"messages",   "index", "outbox", "media",
                                         "media_refs", "links", "expiry", "meta",
-                                        "attempts"};
+                                        "attempts", "inbox"};
 static_assert(std::size(kFamilyNames) == static_cast<std::size_t>(Family::kCount));
 // Bound on one group commit, so a flood of writers cannot make one write arbitrarily large.
 constexpr std::size_t kMaxBatchesPerGroup = 1024;

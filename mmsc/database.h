@@ -15,6 +15,7 @@
 //   expiry    <16 hex digits of expiry ns>/<message sid> -> "" (media retention)
 //   meta      small process-wide values: next_sequence; usage/<account>/<category>/<field>
 //             counters (merge-added); number/<number> provisioned numbers; settings/<account>
+//   inbox     <handset number>/<20-digit received ns>/<message sid> -> HandsetMessage
 //   attempts  <message sid>/<20-digit ns>/<n> -> serialized WebhookAttempt (kept apart from the
 //             message record, which the pipeline rewrites on every status change)
 
@@ -45,6 +46,7 @@ enum class Family {
   kExpiry,
   kMeta,
   kAttempts,
+  kInbox,
   kCount
 };
 

@@ -39,6 +39,17 @@ std::vector<v1::Message> SendSome(MmsgateProcess& gateway, int count) {
   return sent;
 }
 
+int InboxSize(MmsgateProcess& gateway, const std::string& number) {
+  auto channel = gateway.Channel();
+  auto simulator = v1::Simulator::NewStub(channel);
+  v1::GetHandsetInboxRequest request;
+  request.set_number(number);
+  v1::HandsetInbox inbox;
+  auto context = gateway.Context();
+  EXPECT_TRUE(simulator->GetHandsetInbox(context.get(), request, &inbox).ok());
+  return inbox.messages_size();
+}
+
 v1::Message Get(v1::Messaging::Stub& messaging, MmsgateProcess& gateway, const std::string& sid) {
   v1::GetMessageRequest request;
   request.set_sid(sid);
@@ -112,6 +123,11 @@ TEST_F(RestartTest, AcceptedMessagesAreReadableAfterStopAndStart) {
   simulator.reset();
   channel.reset();
   EXPECT_EQ(second->Stop(), 0);
+
+  // The phone remembers what it received across restarts, once each.
+  auto third = MmsgateProcess::Start(options);
+  EXPECT_EQ(InboxSize(*third, kUsMmsSubscriber), 6);
+  EXPECT_EQ(third->Stop(), 0);
 }
 
 TEST_F(RestartTest, AcceptedMessagesSurviveSigkill) {
@@ -132,7 +148,11 @@ TEST_F(RestartTest, AcceptedMessagesSurviveSigkill) {
   EXPECT_EQ(AwaitDelivered(*messaging, *second, sent), 10);
   messaging.reset();
   channel.reset();
-  EXPECT_EQ(second->Stop(), 0);
+  // Every message that reads DELIVERED is on the phone, and stays there through a SIGKILL.
+  second->Kill();
+  auto third = MmsgateProcess::Start(options);
+  EXPECT_EQ(InboxSize(*third, kUsMmsSubscriber), 10);
+  EXPECT_EQ(third->Stop(), 0);
 }
 
 }  // namespace
