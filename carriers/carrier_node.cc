@@ -70,9 +70,8 @@ void CarrierNode::UpdateConfig(v1::Carrier config) {
 }
 
 void CarrierNode::OnMmsSuspensionChanged(std::function<void()> callback) {
-  boost::asio::post(strand_, [self = shared_from_this(), callback = std::move(callback)]() mutable {
-    self->on_mms_suspension_changed_ = std::move(callback);
-  });
+  std::lock_guard lock(faults_mutex_);
+  on_mms_suspension_changed_ = std::move(callback);
 }
 
 void CarrierNode::Submit(HandsetDelivery delivery) {
@@ -107,6 +106,7 @@ void CarrierNode::Enqueue(HandsetDelivery delivery) {
 }
 
 bool CarrierNode::FaultActive(v1::CarrierFault::Kind kind, Clock::time_point now) const {
+  std::lock_guard lock(faults_mutex_);
   for (const auto& fault : faults_) {
     if (fault.fault.kind() == kind && fault.ends > now) return true;
   }
@@ -116,6 +116,7 @@ bool CarrierNode::FaultActive(v1::CarrierFault::Kind kind, Clock::time_point now
 double CarrierNode::FaultSum(double (v1::CarrierFault::*field)() const,
                              v1::CarrierFault::Kind kind, Clock::time_point now) const {
   double sum = 0;
+  std::lock_guard lock(faults_mutex_);
   for (const auto& fault : faults_) {
     if (fault.fault.kind() == kind && fault.ends > now) sum += (fault.fault.*field)();
   }
@@ -271,28 +272,24 @@ void CarrierNode::Send(HandsetDelivery delivery) {
 }
 
 void CarrierNode::SetFault(const v1::CarrierFault& fault) {
-  boost::asio::post(strand_, [self = shared_from_this(), fault] {
-    const auto now = Clock::now();
-    const auto ends = now + self->ToReal(fault.duration_seconds() * 1000);
-    self->faults_.push_back({fault, ends});
-    {
-      std::lock_guard lock(self->shared_mutex_);
-      self->faults_copy_ = self->faults_;
-    }
-    self->UpdateMmsSuspension(now);
-    auto timer = std::make_shared<boost::asio::steady_timer>(self->strand_, ends);
-    timer->async_wait([self, timer, ends](const boost::system::error_code& ec) {
-      if (!ec) self->EndFault(ends);
-    });
+  const auto now = Clock::now();
+  const auto ends = now + ToReal(fault.duration_seconds() * 1000);
+  {
+    std::lock_guard lock(faults_mutex_);
+    faults_.push_back({fault, ends});
+  }
+  UpdateMmsSuspension(now);
+  auto timer = std::make_shared<boost::asio::steady_timer>(strand_, ends);
+  timer->async_wait([self = shared_from_this(), timer, ends](const boost::system::error_code& ec) {
+    if (!ec) self->EndFault(ends);
   });
 }
 
 void CarrierNode::EndFault(Clock::time_point ends) {
   const auto now = Clock::now();
-  std::erase_if(faults_, [now](const Fault& fault) { return fault.ends <= now; });
   {
-    std::lock_guard lock(shared_mutex_);
-    faults_copy_ = faults_;
+    std::lock_guard lock(faults_mutex_);
+    std::erase_if(faults_, [now](const Fault& fault) { return fault.ends <= now; });
   }
   UpdateMmsSuspension(now);
   // An outage's end is noticed by the next backoff retry, not announced: the gateway cannot
@@ -301,10 +298,14 @@ void CarrierNode::EndFault(Clock::time_point ends) {
 
 void CarrierNode::UpdateMmsSuspension(Clock::time_point now) {
   const bool suspended = FaultActive(v1::CarrierFault::MMS_UNSUPPORTED, now);
-  if (mms_suspended_.exchange(suspended, std::memory_order_acq_rel) != suspended &&
-      on_mms_suspension_changed_) {
-    on_mms_suspension_changed_();
+  if (mms_suspended_.exchange(suspended, std::memory_order_acq_rel) == suspended) return;
+  std::function<void()> callback;
+  {
+    std::lock_guard lock(faults_mutex_);
+    callback = on_mms_suspension_changed_;
   }
+  // Called without our locks: the fleet takes its own lock to rebuild the number plan.
+  if (callback) callback();
 }
 
 v1::CarrierState CarrierNode::State() const {
@@ -318,7 +319,10 @@ v1::CarrierState CarrierNode::State() const {
       (*state.mutable_stats()->mutable_undelivered_by_code())[code] = count;
     }
     samples = latency_samples_ms_;
-    for (const auto& fault : faults_copy_) {
+  }
+  {
+    std::lock_guard lock(faults_mutex_);
+    for (const auto& fault : faults_) {
       if (fault.ends <= now) continue;
       auto* active = state.add_faults();
       *active->mutable_fault() = fault.fault;

@@ -80,13 +80,14 @@ class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
   // Replaces the configuration; messages already in flight keep their drawn latency.
   void UpdateConfig(mmsgate::v1::Carrier config);
 
-  // Starts a fault now; it ends by itself after its duration.
+  // Starts a fault now (visible to State and MmsSuspended on return); it ends by itself after
+  // its duration.
   void SetFault(const mmsgate::v1::CarrierFault& fault);
 
   // True while an MMS_UNSUPPORTED fault is active (routing reads this).
   bool MmsSuspended() const { return mms_suspended_.load(std::memory_order_acquire); }
 
-  // Called (on the strand) when MmsSuspended() changes.
+  // Called (on the thread that started or ended the fault) when MmsSuspended() changes.
   void OnMmsSuspensionChanged(std::function<void()> callback);
 
   // An MMS routed here went out as SMS with a link (counted by the gateway at admission).
@@ -139,15 +140,18 @@ class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
   Clock::time_point next_slot_{};
   boost::asio::steady_timer pump_timer_;
   Clock::time_point pump_armed_for_ = Clock::time_point::max();
-  std::vector<Fault> faults_;
   // Simulated seconds until the next retry during an outage.
   double outage_backoff_seconds_ = 0;
+
+  // Faults are set from any thread and read on the strand: one list under its own lock, so a
+  // fault is visible (to routing and to State) the moment SetFault returns.
+  mutable std::mutex faults_mutex_;
+  std::vector<Fault> faults_;
   std::function<void()> on_mms_suspension_changed_;
 
   // Readable from any thread.
   mutable std::mutex shared_mutex_;
   mmsgate::v1::Carrier config_copy_;
-  std::vector<Fault> faults_copy_;
   std::map<int32_t, int64_t> undelivered_by_code_;
   std::vector<double> latency_samples_ms_;
   uint64_t latency_samples_seen_ = 0;

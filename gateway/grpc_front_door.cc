@@ -329,16 +329,6 @@ class SimulatorService final : public v1::Simulator::CallbackService {
     }
     if (auto node = deps_.pipeline->fleet().Node(request->carrier_id())) {
       *response = node->State();
-      // The fault is applied on the carrier's strand; show it as requested.
-      bool shown = false;
-      for (const auto& active : response->faults()) {
-        shown = shown || active.fault().kind() == fault.kind();
-      }
-      if (!shown) {
-        auto* active = response->add_faults();
-        *active->mutable_fault() = fault;
-        active->set_remaining_seconds(fault.duration_seconds());
-      }
     }
     return FinishNow(context, absl::OkStatus());
   }
