@@ -99,20 +99,7 @@ absl::StatusOr<Envelope> ParseEnvelope(const v1::Account& account,
     return Refuse(error_codes::kBodyRequired,
                   "a message needs a body or at least one media item; both are empty");
   }
-  if (!mmsc::IsValidUtf8(request.body())) {
-    return Refuse(error_codes::kInvalidParameter, "the body is not valid UTF-8");
-  }
-  // Cheap bound first: a body of more than 4 bytes per allowed character cannot fit.
-  const bool huge = request.body().size() > 4u * kMaxBodyCharacters;
-  const int body_characters = huge ? kMaxBodyCharacters + 1 : mmsc::CountCharacters(request.body());
-  if (body_characters > kMaxBodyCharacters) {
-    return Refuse(error_codes::kBodyTooLong,
-                  "the body has " +
-                      (huge ? "more than " + std::to_string(kMaxBodyCharacters)
-                            : std::to_string(body_characters)) +
-                      " characters; at most " + std::to_string(kMaxBodyCharacters) +
-                      " are allowed");
-  }
+  if (auto status = CheckBody(request.body()); !status.ok()) return status;
   auto from = context.directory->FindNumber(request.from());
   if (!from || from->account_sid() != account.sid()) {
     return Refuse(error_codes::kFromNotOwned,
@@ -157,6 +144,53 @@ absl::StatusOr<Envelope> ParseEnvelope(const v1::Account& account,
 }
 
 }  // namespace
+
+absl::Status CheckBody(const std::string& body) {
+  if (!mmsc::IsValidUtf8(body)) {
+    return Refuse(error_codes::kInvalidParameter, "the body is not valid UTF-8");
+  }
+  // Cheap bound first: a body of more than 4 bytes per allowed character cannot fit.
+  const bool huge = body.size() > 4u * kMaxBodyCharacters;
+  const int characters = huge ? kMaxBodyCharacters + 1 : mmsc::CountCharacters(body);
+  if (characters > kMaxBodyCharacters) {
+    return Refuse(error_codes::kBodyTooLong,
+                  "the body has " +
+                      (huge ? "more than " + std::to_string(kMaxBodyCharacters)
+                            : std::to_string(characters)) +
+                      " characters; at most " + std::to_string(kMaxBodyCharacters) +
+                      " are allowed");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> CheckMedia(const std::vector<std::string>& content_types,
+                                   const std::vector<int64_t>& sizes) {
+  int64_t total = 0;
+  for (std::size_t i = 0; i < content_types.size(); ++i) {
+    const std::string type = mmsc::NormalizeContentType(content_types[i]);
+    if (type.empty()) {
+      return Refuse(error_codes::kUnsupportedMediaType,
+                    "media " + std::to_string(i) + " has no content_type; give one such as "
+                                                   "image/jpeg");
+    }
+    if (!mmsc::IsAcceptedMediaType(type)) {
+      return Refuse(error_codes::kUnsupportedMediaType,
+                    "media " + std::to_string(i) + " has content type " + Quote(type) +
+                        ", which MMS does not accept (e.g. image/jpeg, image/png, image/gif, "
+                        "video/mp4, audio/mpeg, text/vcard, application/pdf)");
+    }
+    if (sizes[i] <= 0) {
+      return Refuse(error_codes::kInvalidMediaUrl, "media " + std::to_string(i) + " is empty");
+    }
+    total += sizes[i];
+  }
+  if (total > mmsc::kMaxTotalMediaBytes) {
+    return Refuse(error_codes::kMediaTooLarge,
+                  "the media total " + std::to_string(total) + " bytes; at most " +
+                      std::to_string(mmsc::kMaxTotalMediaBytes) + " bytes (5 MB) are allowed");
+  }
+  return total;
+}
 
 void AddMedia(AdmittedMessage& admitted, const std::string& content_type,
               std::shared_ptr<const std::string> data, const std::string& filename) {
@@ -209,31 +243,16 @@ absl::StatusOr<AdmittedMessage> Admit(const v1::Account& account,
     items.push_back({media.content_type(), std::make_shared<const std::string>(media.data()),
                      media.filename()});
   }
-  int64_t media_bytes = 0;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const std::string type = mmsc::NormalizeContentType(items[i].content_type);
-    if (type.empty()) {
-      return Refuse(error_codes::kUnsupportedMediaType,
-                    "media " + std::to_string(i) + " has no content_type; give one such as "
-                                                   "image/jpeg");
-    }
-    if (!mmsc::IsAcceptedMediaType(type)) {
-      return Refuse(error_codes::kUnsupportedMediaType,
-                    "media " + std::to_string(i) + " has content type " + Quote(type) +
-                        ", which MMS does not accept (e.g. image/jpeg, image/png, image/gif, "
-                        "video/mp4, audio/mpeg, text/vcard, application/pdf)");
-    }
-    if (!items[i].data || items[i].data->empty()) {
-      return Refuse(error_codes::kInvalidMediaUrl, "media " + std::to_string(i) + " is empty");
-    }
-    items[i].content_type = type;
-    media_bytes += static_cast<int64_t>(items[i].data->size());
+  std::vector<std::string> types;
+  std::vector<int64_t> sizes;
+  for (auto& item : items) {
+    item.content_type = mmsc::NormalizeContentType(item.content_type);
+    types.push_back(item.content_type);
+    sizes.push_back(item.data ? static_cast<int64_t>(item.data->size()) : 0);
   }
-  if (media_bytes > mmsc::kMaxTotalMediaBytes) {
-    return Refuse(error_codes::kMediaTooLarge,
-                  "the media total " + std::to_string(media_bytes) + " bytes; at most " +
-                      std::to_string(mmsc::kMaxTotalMediaBytes) + " bytes (5 MB) are allowed");
-  }
+  auto media_total = CheckMedia(types, sizes);
+  if (!media_total.ok()) return media_total.status();
+  const int64_t media_bytes = *media_total;
 
   auto route = Route(*context.number_plan, account, to.e164, to.region, media_count > 0,
                      media_bytes);

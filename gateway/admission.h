@@ -60,6 +60,16 @@ struct RouteDecision {
                                                   const std::string& region, bool has_media,
                                                   int64_t media_bytes);
 
+// The body rules every message meets, whichever way it comes: valid UTF-8 (21200), at most
+// 1600 characters (21617).
+[[nodiscard]] absl::Status CheckBody(const std::string& body);
+
+// The media rules every message meets: each item non-empty (21620) with an accepted content type
+// (12300), and at most 5 MB in all (11751). `content_types[i]` and `sizes[i]` describe item i.
+// Returns the total bytes.
+[[nodiscard]] absl::StatusOr<int64_t> CheckMedia(const std::vector<std::string>& content_types,
+                                                 const std::vector<int64_t>& sizes);
+
 // Adds a media record (new ME SID, type, size, SHA-256) for `data` to `admitted.message` and
 // keeps the bytes beside it, for outbound and inbound messages alike.
 void AddMedia(AdmittedMessage& admitted, const std::string& content_type,

@@ -75,29 +75,18 @@ void InboundHandler::Receive(const v1::HandsetSend& send, Callback done) {
     return done(Refuse(absl::StatusCode::kInvalidArgument, error_codes::kBodyRequired,
                        "a message needs a body or media"));
   }
-  if (!mmsc::IsValidUtf8(send.body()) || send.body().size() > 4 * 1600 ||
-      mmsc::CountCharacters(send.body()) > 1600) {
-    return done(Refuse(absl::StatusCode::kInvalidArgument, error_codes::kBodyTooLong,
-                       "the body must be valid UTF-8 of at most 1600 characters"));
-  }
+  if (auto status = CheckBody(send.body()); !status.ok()) return done(status);
   if (send.media_size() > mmsc::kMaxMediaPerMessage) {
     return done(Refuse(absl::StatusCode::kInvalidArgument, error_codes::kTooManyMedia,
                        std::to_string(send.media_size()) + " media given, at most 10 allowed"));
   }
-  int64_t media_bytes = 0;
-  for (int i = 0; i < send.media_size(); ++i) {
-    const auto type = mmsc::NormalizeContentType(send.media(i).content_type());
-    if (!mmsc::IsAcceptedMediaType(type) || send.media(i).data().empty()) {
-      return done(Refuse(absl::StatusCode::kInvalidArgument, error_codes::kUnsupportedMediaType,
-                         "media " + std::to_string(i) + " (\"" + type.substr(0, 60) +
-                             "\") is empty or not an MMS content type"));
-    }
-    media_bytes += static_cast<int64_t>(send.media(i).data().size());
+  std::vector<std::string> types;
+  std::vector<int64_t> sizes;
+  for (const auto& media : send.media()) {
+    types.push_back(media.content_type());
+    sizes.push_back(static_cast<int64_t>(media.data().size()));
   }
-  if (media_bytes > mmsc::kMaxTotalMediaBytes) {
-    return done(Refuse(absl::StatusCode::kInvalidArgument, error_codes::kMediaTooLarge,
-                       "the media total " + std::to_string(media_bytes) + " bytes, over 5 MB"));
-  }
+  if (auto checked = CheckMedia(types, sizes); !checked.ok()) return done(checked.status());
 
   // Rule 7: MMS reaches an MMS-enabled number only from US/Canadian long codes; otherwise the
   // text arrives and the media do not.
