@@ -184,7 +184,7 @@ void Pipeline::AdmitAndStore(const v1::Account& account, const v1::SendMessageRe
     admitted->message.set_reply_to_sid(send_options.reply_to_sid);
   }
   if (admitted.ok()) {
-    if (auto backlog = CheckSenderBacklog(admitted->message.from()); !backlog.ok()) {
+    if (auto backlog = ReserveSenderSlot(admitted->message.from()); !backlog.ok()) {
       admitted = backlog;
     }
   }
@@ -213,6 +213,7 @@ void Pipeline::AdmitAndStore(const v1::Account& account, const v1::SendMessageRe
                         message.num_segments(), 0);
   if (auto status = store_.StageNew(batch, *admitted); !status.ok()) {
     store_.media_store().StagingDone(staged_blobs);
+    ReleaseSenderSlot(message.from());
     stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
     done(status);
     return;
@@ -225,6 +226,7 @@ void Pipeline::AdmitAndStore(const v1::Account& account, const v1::SendMessageRe
     store_.media_store().StagingDone(staged_blobs);
     if (!status.ok()) {
       // Not durable, so not accepted: the caller gets the error and may retry.
+      ReleaseSenderSlot(flight->message.from());
       stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
       done(status);
       return;
@@ -281,33 +283,46 @@ void Pipeline::EnterSenderQueue(const InFlightPtr& flight) {
   carriers::SenderQueues::Item item;
   item.message_sid = sid;
   item.deadline = deadline;
-  item.release = [this, flight] {
+  item.release = [this, flight, sender] {
+    ReleaseSenderSlot(sender);
     Apply(flight, {v1::SENDING, 0, "", [this, flight] { SubmitToCarrier(flight); }});
   };
-  item.expire = [this, flight] {
+  item.expire = [this, flight, sender] {
+    ReleaseSenderSlot(sender);
     Apply(flight, {v1::FAILED, error_codes::kValidityExpired,
                    "the validity period expired while the message waited for its sender's rate "
                    "limit"});
   };
   if (!sender_queues_.Enqueue(sender, LimitFor(sender), std::move(item))) {
+    ReleaseSenderSlot(sender);
     Apply(flight, {v1::FAILED, error_codes::kQueueOverflow,
                    "the queue of sender " + sender + " is full"});
   }
 }
 
-absl::Status Pipeline::CheckSenderBacklog(const std::string& sender) const {
-  if (simulation_disabled_limits_) return absl::OkStatus();
-  const auto limit = LimitFor(sender);
+absl::Status Pipeline::ReserveSenderSlot(const std::string& sender, bool force) {
   // The provider refuses a new message once a sender holds 10 hours of its rate.
-  const double ten_hours = limit.mps * 36000;
-  if (static_cast<double>(sender_queues_.Queued(sender)) >= std::min(ten_hours, 1e6)) {
+  const double limit = std::min(LimitFor(sender).mps * 36000, 1e6);
+  auto& shard = backlog_shards_[std::hash<std::string>{}(sender) % kShards];
+  std::lock_guard lock(shard.mutex);
+  int64_t& count = shard.counts[sender];
+  if (!force && !simulation_disabled_limits_ && static_cast<double>(count) >= limit) {
+    const int64_t held = count;
+    if (count == 0) shard.counts.erase(sender);
     return ProviderError(absl::StatusCode::kResourceExhausted, error_codes::kSenderQueueFull,
-                         "sender " + sender + " already holds " +
-                             std::to_string(sender_queues_.Queued(sender)) +
+                         "sender " + sender + " already holds " + std::to_string(held) +
                              " queued messages (10 hours at its rate limit); slow down or send "
                              "from more numbers");
   }
+  ++count;
   return absl::OkStatus();
+}
+
+void Pipeline::ReleaseSenderSlot(const std::string& sender) {
+  auto& shard = backlog_shards_[std::hash<std::string>{}(sender) % kShards];
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.counts.find(sender);
+  if (it != shard.counts.end() && --it->second <= 0) shard.counts.erase(it);
 }
 
 void Pipeline::SubmitToCarrier(const InFlightPtr& flight) {
@@ -479,9 +494,11 @@ std::size_t Pipeline::ResumeUnfinished() {
     }
     switch (message->status()) {
       case v1::ACCEPTED:
+        ReserveSenderSlot(message->from(), /*force=*/true).IgnoreError();
         boost::asio::post(io_, [this, flight] { StartDelivery(flight); });
         break;
       case v1::QUEUED:
+        ReserveSenderSlot(message->from(), /*force=*/true).IgnoreError();
         boost::asio::post(io_, [this, flight] { EnterSenderQueue(flight); });
         break;
       default:

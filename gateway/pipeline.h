@@ -130,8 +130,12 @@ class Pipeline : public carriers::DeliveryListener {
   // Waits for the sender's rate limit (token bucket), or fails at the validity deadline.
   void EnterSenderQueue(const InFlightPtr& flight);
   carriers::SenderLimit LimitFor(const std::string& sender) const;
-  // 21611 when the sender's queue holds 10 hours of its rate already.
-  absl::Status CheckSenderBacklog(const std::string& sender) const;
+  // Counts a message against its sender from acceptance until its sender queue lets it go (or
+  // it fails there). 21611, counting nothing, when the sender already holds 10 hours of its
+  // rate; `force` (resumed messages) skips that check. Check and count are one step, so
+  // concurrent sends cannot both slip under the limit.
+  absl::Status ReserveSenderSlot(const std::string& sender, bool force = false);
+  void ReleaseSenderSlot(const std::string& sender);
   // Real time at which the message's validity period ends.
   carriers::SenderQueues::Clock::time_point Deadline(const mmsgate::v1::Message& message) const;
   void SubmitToCarrier(const InFlightPtr& flight);
@@ -171,6 +175,13 @@ class Pipeline : public carriers::DeliveryListener {
   };
   std::array<Shard, kShards> shards_;
   Shard& ShardFor(const std::string& sid);
+
+  // Messages per sender between acceptance and release by the sender queue.
+  struct BacklogShard {
+    std::mutex mutex;
+    std::unordered_map<std::string, int64_t> counts;
+  };
+  std::array<BacklogShard, kShards> backlog_shards_;
 };
 
 }  // namespace mmsgate::gateway

@@ -186,3 +186,40 @@ TEST(CarrierNode, TimeScaleDividesSimulatedLatency) {
 
 }  // namespace
 }  // namespace mmsgate::carriers
+
+namespace mmsgate::carriers {
+namespace {
+
+TEST(CarrierNode, AFullQueueFailsNewMessagesWith30001AndKeepsTheRest) {
+  boost::asio::io_context io;
+  Handsets handsets;
+  RecordingListener listener;
+  auto carrier = MakeCarrier(/*median_ms=*/0);
+  // One message per simulated second at a thousand times real speed, room for two waiting.
+  carrier.set_max_mps(1);
+  carrier.set_queue_capacity(2);
+  auto node = std::make_shared<CarrierNode>(io, carrier, SimulationSettings{1000.0, 7}, handsets,
+                                            listener);
+  // Submitted before the io_context runs, so all four reach the queue together: the first is
+  // sent at once, the next two wait, the fourth finds the queue full.
+  for (int i = 0; i < 4; ++i) node->Submit(MakeMms("MM" + std::string(31, '0') + std::to_string(i), "x"));
+  io.run();
+
+  int delivered = 0, overflowed = 0;
+  for (const auto& report : listener.reports()) {
+    if (report.delivered()) {
+      ++delivered;
+    } else {
+      EXPECT_EQ(report.outcome, DeliveryReport::Outcome::kFailed);
+      EXPECT_EQ(report.error_code, error_codes::kQueueOverflow);
+      EXPECT_NE(report.error_message.find("queue is full"), std::string::npos);
+      ++overflowed;
+    }
+  }
+  EXPECT_EQ(delivered, 3);
+  EXPECT_EQ(overflowed, 1);
+  EXPECT_EQ(node->State().stats().rejected_queue_full(), 1);
+}
+
+}  // namespace
+}  // namespace mmsgate::carriers

@@ -286,6 +286,36 @@ TEST_F(CarrierBehaviourTest, LongCodeBurstOfTwentyAtOneMpsTakesTwentySimulatedSe
   EXPECT_LT((last - first) * 20, 2.0);
 }
 
+TEST_F(CarrierBehaviourTest, ASenderHoldingTenHoursOfItsRateRefusesNewMessagesWith21611) {
+  // 0.0001 messages per second: ten hours of this rate is 3.6 messages.
+  Start(Scenario(std::string(R"pb(carriers { id: "fast" country: "US" prefixes: "+1202555" })pb") +
+                     "\nnumbers { number: \"+12025550177\" account_sid: \"" + kAccount +
+                     "\" type: LONG_CODE country: \"US\" capabilities { sms: true } mps: 0.0001 }",
+                 "time_scale: 1 seed: 1"));
+  std::vector<grpc::Status> statuses;
+  for (int i = 0; i < 8; ++i) {
+    v1::Message message;
+    auto context = Context();
+    statuses.push_back(messaging_->SendMessage(
+        context.get(), Sms("+12025550177", "+1202555300" + std::to_string(i)), &message));
+  }
+  // Counted from acceptance: the fifth message finds four held (4 >= 3.6) and is refused, and
+  // so is every later one while the first ones wait (the first may already have left, so the
+  // fifth or the sixth is the first refusal).
+  int accepted = 0;
+  for (std::size_t i = 0; i < statuses.size(); ++i) {
+    if (statuses[i].ok()) {
+      ++accepted;
+      continue;
+    }
+    EXPECT_GE(i, 4u) << "refused too early";
+    EXPECT_EQ(statuses[i].error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(statuses[i].error_message(), ::testing::StartsWith("21611: "));
+  }
+  EXPECT_GE(accepted, 4);
+  EXPECT_LE(accepted, 5);
+}
+
 TEST_F(CarrierBehaviourTest, AnOutageHoldsMessagesAndTheyAreDeliveredAfterIt) {
   Start(Scenario(R"pb(carriers { id: "flaky" country: "US" prefixes: "+1202555" })pb",
                  "time_scale: 20 seed: 1 disable_sender_rate_limits: true"));
