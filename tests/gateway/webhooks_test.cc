@@ -32,7 +32,7 @@ using namespace std::chrono_literals;
 // A copy of shared/testdata/webhook-signature-vectors.json (answers produced by the provider's
 // own helper library), kept in the repository so the test never depends on what sits beside it.
 std::filesystem::path VectorsPath() {
-  return std::filesystem::path(__FILE__).parent_path() / ".." / "data" /
+  return std::filesystem::path(MMSGATE_TEST_DATA_DIR) /
          "webhook-signature-vectors.json";
 }
 
