@@ -146,44 +146,6 @@ bool IsContinuation(unsigned char byte) { return (byte & 0xC0) == 0x80; }
 
 }  // namespace
 
-bool IsValidUtf8(std::string_view utf8) {
-  const std::size_t size = utf8.size();
-  std::size_t i = 0;
-  while (i < size) {
-    const auto lead = static_cast<unsigned char>(utf8[i]);
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    // Ranges for the second byte follow Unicode Table 3-7; narrowing them is what rejects
-    // overlongs (E0, F0), surrogates (ED) and code points above U+10FFFF (F4).
-    int length;
-    unsigned char second_min = 0x80;
-    unsigned char second_max = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      if (lead == 0xE0) second_min = 0xA0;
-      if (lead == 0xED) second_max = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      if (lead == 0xF0) second_min = 0x90;
-      if (lead == 0xF4) second_max = 0x8F;
-    } else {
-      return false;  // stray continuation byte, C0/C1 overlong lead, or F5..FF
-    }
-    if (size - i < static_cast<std::size_t>(length)) return false;
-    const auto second = static_cast<unsigned char>(utf8[i + 1]);
-    if (second < second_min || second > second_max) return false;
-    for (int k = 2; k < length; ++k) {
-      if (!IsContinuation(static_cast<unsigned char>(utf8[i + k]))) return false;
-    }
-    i += length;
-  }
-  return true;
-}
-
 int CountCharacters(std::string_view utf8) {
   // In well-formed UTF-8 every code point has exactly one non-continuation byte.
   int characters = 0;

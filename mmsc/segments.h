@@ -2,6 +2,8 @@
 
 #include <string_view>
 
+#include "mmsgate/text.h"
+
 namespace mmsgate::mmsc {
 
 enum class TextEncoding { kGsm7, kUcs2 };
@@ -14,7 +16,7 @@ struct SegmentInfo {
 };
 
 // True when `utf8` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
-bool IsValidUtf8(std::string_view utf8);
+using ::mmsgate::IsValidUtf8;
 
 // Number of Unicode code points in well-formed UTF-8.
 int CountCharacters(std::string_view utf8);
