@@ -3,10 +3,12 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "carriers/phone_numbers.h"
+#include "gateway/rules.h"
 #include "gateway/sids.h"
 #include "mmsc/media_rules.h"
 #include "mmsc/segments.h"
 #include "mmsgate/errors.h"
+#include "mmsgate/text.h"
 
 namespace mmsgate::gateway {
 namespace {
@@ -18,18 +20,12 @@ absl::Status Refuse(int code, const std::string& message) {
   return ProviderError(StatusCode::kInvalidArgument, code, message);
 }
 
-// Quotes user input in an error message, cut short so a 10 MB field does not come back.
-std::string Quote(std::string_view text) {
-  constexpr std::size_t kMax = 40;
-  if (text.size() <= kMax) return "\"" + std::string(text) + "\"";
-  return "\"" + std::string(text.substr(0, kMax)) + "…\" (" + std::to_string(text.size()) +
-         " bytes)";
-}
+// Quotes user input in an error message: escaped, and cut short so a 10 MB field does not come
+// back.
+std::string Quote(std::string_view text) { return QuoteText(text); }
 
-bool IsHttpUrl(std::string_view url) {
-  return (url.starts_with("http://") && url.size() > 7) ||
-         (url.starts_with("https://") && url.size() > 8);
-}
+// Most bytes of an inline media item's file name.
+constexpr std::size_t kMaxFilenameBytes = 255;
 
 }  // namespace
 
@@ -126,11 +122,18 @@ absl::StatusOr<Envelope> ParseEnvelope(const v1::Account& account,
     return Refuse(error_codes::kToEqualsFrom,
                   "'To' and 'From' are the same number " + to->e164 + "; a number cannot text itself");
   }
-  if (!request.status_callback().empty() &&
-      (!IsHttpUrl(request.status_callback()) || request.status_callback().size() > 2048)) {
-    return Refuse(error_codes::kInvalidStatusCallback,
-                  "status_callback " + Quote(request.status_callback()) +
-                      " is not an http:// or https:// URL");
+  if (auto status = CheckCallbackUrl("status_callback", request.status_callback(),
+                                     error_codes::kInvalidStatusCallback);
+      !status.ok()) {
+    return status;
+  }
+  for (int i = 0; i < request.media_url_size(); ++i) {
+    if (auto status = CheckMediaUrlText(i, request.media_url(i)); !status.ok()) return status;
+  }
+  for (int i = 0; i < request.media_size(); ++i) {
+    if (auto status = CheckMediaFilename(i, request.media(i).filename()); !status.ok()) {
+      return status;
+    }
   }
   if (request.validity_period_seconds() < 0 ||
       request.validity_period_seconds() > kMaxValidityPeriodSeconds) {
@@ -145,9 +148,45 @@ absl::StatusOr<Envelope> ParseEnvelope(const v1::Account& account,
 
 }  // namespace
 
+absl::Status CheckMediaUrlText(int index, std::string_view url) {
+  const std::string field = "media_url[" + std::to_string(index) + "]";
+  if (auto status = CheckText(field, url, error_codes::kInvalidMediaUrl); !status.ok()) {
+    return status;
+  }
+  for (const char c : url) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte == 0x7f) {
+      return Refuse(error_codes::kInvalidMediaUrl,
+                    field + " " + QuoteText(url, 80) +
+                        " contains a space or control character; percent-encode it");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckMediaFilename(int index, std::string_view filename) {
+  const std::string field = "media[" + std::to_string(index) + "].filename";
+  if (auto status = CheckText(field, filename, error_codes::kInvalidParameter); !status.ok()) {
+    return status;
+  }
+  if (filename.size() > kMaxFilenameBytes) {
+    return Refuse(error_codes::kInvalidParameter,
+                  field + " has " + std::to_string(filename.size()) + " bytes; at most " +
+                      std::to_string(kMaxFilenameBytes) + " are allowed");
+  }
+  for (const char c : filename) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      return Refuse(error_codes::kInvalidParameter,
+                    field + " " + QuoteText(filename) + " contains a control character");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckBody(const std::string& body) {
-  if (!mmsc::IsValidUtf8(body)) {
-    return Refuse(error_codes::kInvalidParameter, "the body is not valid UTF-8");
+  if (auto status = CheckText("the body", body, error_codes::kInvalidParameter); !status.ok()) {
+    return status;
   }
   // Cheap bound first: a body of more than 4 bytes per allowed character cannot fit.
   const bool huge = body.size() > 4u * kMaxBodyCharacters;

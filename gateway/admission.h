@@ -64,6 +64,14 @@ struct RouteDecision {
 // 1600 characters (21617).
 [[nodiscard]] absl::Status CheckBody(const std::string& body);
 
+// A media URL as text: valid UTF-8 (21620), without spaces or control characters. Whether it can
+// be fetched is the fetcher's business.
+[[nodiscard]] absl::Status CheckMediaUrlText(int index, std::string_view url);
+
+// An inline media item's file name, which is stored with the media: valid UTF-8, at most 255
+// bytes, no control characters (21200).
+[[nodiscard]] absl::Status CheckMediaFilename(int index, std::string_view filename);
+
 // The media rules every message meets: each item non-empty (21620) with an accepted content type
 // (12300), and at most 5 MB in all (11751). `content_types[i]` and `sizes[i]` describe item i.
 // Returns the total bytes.

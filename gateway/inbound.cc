@@ -12,6 +12,7 @@
 #include "mmsc/media_rules.h"
 #include "mmsc/segments.h"
 #include "mmsgate/errors.h"
+#include "mmsgate/text.h"
 
 namespace mmsgate::gateway {
 namespace {
@@ -50,19 +51,19 @@ void InboundHandler::Receive(const v1::HandsetSend& send, Callback done) {
   auto number = directory_.FindNumber(send.to());
   if (!number) {
     return done(Refuse(absl::StatusCode::kNotFound, error_codes::kInvalidTo,
-                       "'To' \"" + send.to().substr(0, 40) +
-                           "\" is not a provider number; text one of the scenario's numbers"));
+                       "'To' " + QuoteText(send.to()) +
+                           " is not a provider number; text one of the scenario's numbers"));
   }
   if (carriers::LooksLikeShortCode(send.from())) {
     return done(Refuse(absl::StatusCode::kFailedPrecondition, error_codes::kUnroutable,
                        "provider numbers cannot receive messages from short codes (" +
-                           send.from() + ")"));
+                           QuoteText(send.from()) + ")"));
   }
   auto from = carriers::ParseValidNumber(send.from());
   if (!from) {
     return done(Refuse(absl::StatusCode::kInvalidArgument, error_codes::kInvalidFrom,
-                       "'From' \"" + send.from().substr(0, 40) +
-                           "\" is not a valid phone number; use E.164"));
+                       "'From' " + QuoteText(send.from()) +
+                           " is not a valid phone number; use E.164"));
   }
   auto plan = pipeline_.fleet().plan();
   const v1::Carrier* carrier = plan->CarrierFor(from->e164, from->region);
@@ -79,6 +80,11 @@ void InboundHandler::Receive(const v1::HandsetSend& send, Callback done) {
   if (send.media_size() > mmsc::kMaxMediaPerMessage) {
     return done(Refuse(absl::StatusCode::kInvalidArgument, error_codes::kTooManyMedia,
                        std::to_string(send.media_size()) + " media given, at most 10 allowed"));
+  }
+  for (int i = 0; i < send.media_size(); ++i) {
+    if (auto status = CheckMediaFilename(i, send.media(i).filename()); !status.ok()) {
+      return done(status);
+    }
   }
   std::vector<std::string> types;
   std::vector<int64_t> sizes;
@@ -203,8 +209,12 @@ void InboundHandler::CallWebhook(const v1::Message& message, const v1::Number& n
                                                  result = std::move(result)] {
       rocksdb::WriteBatch batch;
       for (const auto& attempt : result.attempts) {
-        store_.StageAttempt(batch, message.sid(),
-                            ToAttemptRecord(attempt, v1::WebhookAttempt::INBOUND_WEBHOOK, url));
+        if (auto status = store_.StageAttempt(
+                batch, message.sid(),
+                ToAttemptRecord(attempt, v1::WebhookAttempt::INBOUND_WEBHOOK, url));
+            !status.ok()) {
+          spdlog::error("{}", std::string(status.message()));
+        }
       }
       if (auto status = database_.WriteNow(std::move(batch)); !status.ok()) {
         spdlog::warn("cannot record webhook attempts of {}: {}", message.sid(),
@@ -259,13 +269,15 @@ void InboundHandler::HandleTwiml(const v1::Message& message, const v1::Account& 
 
 void InboundHandler::RecordError(const std::string& sid, int code, const std::string& text) {
   spdlog::info("inbound {}: {}", sid, text);
+  // The text may quote what the application answered; the record must stay readable.
+  const std::string clean = ToValidUtf8(text);
   auto message = store_.Get(sid);
   if (!message.ok()) return;
   // A media refusal (30011) found at receipt stays the message's code; later problems append.
   if (message->error_code() == 0) message->set_error_code(code);
   message->set_error_message(message->error_message().empty()
-                                 ? text
-                                 : message->error_message() + "; " + text);
+                                 ? clean
+                                 : message->error_message() + "; " + clean);
   *message->mutable_date_updated() = TimeUtil::NanosecondsToTimestamp(NowNs());
   rocksdb::WriteBatch batch;
   if (store_.StageUpdate(batch, *message, /*finished=*/true).ok()) {

@@ -161,6 +161,9 @@ int Run(int argc, char** argv) {
                (*database)->groups_committed());
         metric("mmsgate_store_write_batches_total", "Batches in those group commits.",
                (*database)->batches_committed());
+        metric("mmsgate_store_quarantined_records",
+               "Stored records that could not be read at start, kept aside.",
+               (*database)->quarantined());
         metric("mmsgate_media_blobs", "Distinct media blobs stored.", media_store.CountBlobs());
         return text;
       }, mmsgate::gateway::MakeRestFacade(directory, pipeline, store)));

@@ -40,7 +40,7 @@ class MessageStore {
   [[nodiscard]] absl::StatusOr<mmsgate::v1::Message> GetWithAttempts(const std::string& sid) const;
 
   // Adds to `batch` a webhook attempt of a message.
-  void StageAttempt(rocksdb::WriteBatch& batch, const std::string& sid,
+  [[nodiscard]] absl::Status StageAttempt(rocksdb::WriteBatch& batch, const std::string& sid,
                     const mmsgate::v1::WebhookAttempt& attempt) const;
 
   // The account's messages, newest first, matching the request's filters and, when given,
@@ -64,6 +64,11 @@ class MessageStore {
 
   // SIDs of messages accepted but not finished (what a restart resumes).
   [[nodiscard]] std::vector<std::string> Unfinished() const;
+
+  // The records of those messages, for the resume at start. A record that cannot be read is
+  // reported in the log with its key and moved, with its outbox entry, to the quarantine family:
+  // kept aside for inspection, never silently skipped. Blocking.
+  [[nodiscard]] std::vector<mmsgate::v1::Message> LoadUnfinished();
 
   // Ends media retention for messages whose media expired by `now_ns`: their links stop
   // working, their media references go, and blobs no message uses any more are deleted.

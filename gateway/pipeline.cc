@@ -417,7 +417,14 @@ void Pipeline::WriteNext(const InFlightPtr& flight) {
   const bool final = IsFinal(transition.status);
   rocksdb::WriteBatch batch;
   if (auto status = store_.StageUpdate(batch, updated, final); !status.ok()) {
-    spdlog::error("cannot stage status of {}: {}", updated.sid(), std::string(status.message()));
+    // Nothing is written: the message stays at its last stored status, as after a failed write.
+    stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("cannot store status {} of {}: {}", v1::MessageStatus_Name(updated.status()),
+                  updated.sid(), std::string(status.message()));
+    std::lock_guard lock(flight->mutex);
+    flight->pending.clear();
+    flight->writing = false;
+    return;
   }
   database_.Write(std::move(batch), [this, flight, updated, final,
                                      after = std::move(transition.after)](absl::Status status) {
@@ -466,17 +473,11 @@ std::size_t Pipeline::ResumeUnfinished() {
     }
   }
   std::size_t resumed = 0;
-  for (const auto& sid : store_.Unfinished()) {
-    auto message = store_.Get(sid);
-    if (!message.ok()) {
-      spdlog::error("outbox names {} but it cannot be read: {}", sid,
-                    std::string(message.status().message()));
-      continue;
-    }
+  for (auto& message : store_.LoadUnfinished()) {
     auto flight = std::make_shared<InFlight>();
-    flight->message = *message;
+    flight->message = message;
     bool media_ok = true;
-    for (const auto& media : message->media()) {
+    for (const auto& media : message.media()) {
       auto bytes = store_.media_store().Read(media.sha256());
       if (!bytes.ok()) {
         media_ok = false;
@@ -492,13 +493,13 @@ std::size_t Pipeline::ResumeUnfinished() {
                      "the message's media were lost from the store"});
       continue;
     }
-    switch (message->status()) {
+    switch (message.status()) {
       case v1::ACCEPTED:
-        ReserveSenderSlot(message->from(), /*force=*/true).IgnoreError();
+        ReserveSenderSlot(message.from(), /*force=*/true).IgnoreError();
         boost::asio::post(io_, [this, flight] { StartDelivery(flight); });
         break;
       case v1::QUEUED:
-        ReserveSenderSlot(message->from(), /*force=*/true).IgnoreError();
+        ReserveSenderSlot(message.from(), /*force=*/true).IgnoreError();
         boost::asio::post(io_, [this, flight] { EnterSenderQueue(flight); });
         break;
       default:

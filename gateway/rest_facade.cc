@@ -21,6 +21,7 @@
 #include "carriers/phone_numbers.h"
 #include "gateway/form_encoding.h"
 #include "gateway/rest_json.h"
+#include "gateway/rules.h"
 #include "gateway/sids.h"
 #include "mmsgate/errors.h"
 
@@ -286,15 +287,6 @@ json NumberJson(const v1::Number& number) {
   };
 }
 
-absl::Status CheckWebhook(const char* name, const std::string& url) {
-  if (url.empty() || url.starts_with("http://") || url.starts_with("https://")) {
-    return absl::OkStatus();
-  }
-  return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
-                       std::string(name) + " \"" + url.substr(0, 80) +
-                           "\" is not an http(s) URL");
-}
-
 // ---------------------------------------------------------------------------------------------
 // The facade
 
@@ -417,7 +409,23 @@ class Facade : public std::enable_shared_from_this<Facade> {
       return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
                            "malformed form body: " + std::string(params.status().message()));
     }
+    if (auto status = CheckParamsText(*params); !status.ok()) return status;
     return params;
+  }
+
+  // Every parameter, known or not, must be UTF-8 text: whatever is kept from a request ends up
+  // in a protobuf record, which cannot hold anything else.
+  static absl::Status CheckParamsText(const FormParams& params) {
+    for (const auto& [name, value] : params) {
+      if (auto status = CheckText("a parameter name", name, error_codes::kInvalidParameter);
+          !status.ok()) {
+        return status;
+      }
+      if (auto status = CheckText(name, value, CodeForInvalidParameter(name)); !status.ok()) {
+        return status;
+      }
+    }
+    return absl::OkStatus();
   }
 
   static absl::StatusOr<FormParams> QueryParams(const std::string& query) {
@@ -426,6 +434,7 @@ class Facade : public std::enable_shared_from_this<Facade> {
       return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
                            "malformed query string: " + std::string(params.status().message()));
     }
+    if (auto status = CheckParamsText(*params); !status.ok()) return status;
     return params;
   }
 
@@ -675,9 +684,7 @@ class Facade : public std::enable_shared_from_this<Facade> {
       number.set_type(IsNanpTollFree(phone) ? v1::TOLL_FREE : v1::LONG_CODE);
       if (auto parsed = carriers::ParseValidNumber(phone)) number.set_country(parsed->region);
     }
-    const bool mms_allowed =
-        (number.type() == v1::LONG_CODE && carriers::IsUsOrCanada(number.country())) ||
-        (number.type() == v1::SHORT_CODE && number.country() == "US");
+    const bool mms_allowed = MmsAllowedOn(number.type(), number.country());
     bool sms = true, mms = mms_allowed;
     for (auto [name, flag] : {std::pair{"SmsEnabled", &sms}, std::pair{"MmsEnabled", &mms}}) {
       if (auto value = Param(*params, name)) {
@@ -691,8 +698,10 @@ class Facade : public std::enable_shared_from_this<Facade> {
     number.mutable_capabilities()->set_mms(mms);
     number.set_sms_url(Param(*params, "SmsUrl").value_or(""));
     number.set_status_callback(Param(*params, "StatusCallback").value_or(""));
-    for (auto status : {CheckWebhook("SmsUrl", number.sms_url()),
-                        CheckWebhook("StatusCallback", number.status_callback())}) {
+    for (auto status :
+         {CheckCallbackUrl("SmsUrl", number.sms_url(), error_codes::kInvalidParameter),
+          CheckCallbackUrl("StatusCallback", number.status_callback(),
+                           error_codes::kInvalidParameter)}) {
       if (!status.ok()) return ErrorResponse(request, status);
     }
     auto provisioned = directory_.Provision(account.sid(), number);

@@ -8,7 +8,10 @@
 #include <sstream>
 
 #include "carriers/phone_numbers.h"
+#include "gateway/rules.h"
 #include "gateway/sids.h"
+#include "mmsgate/errors.h"
+#include "mmsgate/text.h"
 
 namespace mmsgate::gateway {
 namespace {
@@ -144,12 +147,21 @@ absl::Status ValidateNumber(const mmsgate::v1::Number& number) {
   if (number.mps() < 0 || number.burst() < 0) {
     return invalid("number " + number.number() + " mps and burst must not be negative");
   }
+  if (!number.sid().empty() && !IsSid(number.sid(), "PN")) {
+    return invalid("number " + number.number() + " sid " + QuoteText(number.sid()) +
+                   " must be PN followed by 32 lowercase hex digits");
+  }
+  for (const auto& [field, url] : {std::pair{"sms_url", &number.sms_url()},
+                                   std::pair{"status_callback", &number.status_callback()}}) {
+    if (auto status = CheckCallbackUrl(std::string("number ") + number.number() + " " + field,
+                                       *url, error_codes::kInvalidParameter);
+        !status.ok()) {
+      return invalid(std::string(status.message()));
+    }
+  }
   if (number.capabilities().mms()) {
     // Rule 1: MMS exists on US/CA long codes and US short codes only.
-    const bool allowed =
-        (number.type() == mmsgate::v1::LONG_CODE && carriers::IsUsOrCanada(number.country())) ||
-        (number.type() == mmsgate::v1::SHORT_CODE && number.country() == "US");
-    if (!allowed) {
+    if (!MmsAllowedOn(number.type(), number.country())) {
       return invalid("number " + number.number() +
                      " cannot have MMS: MMS exists only on US/Canadian long codes and US short "
                      "codes");
@@ -159,6 +171,11 @@ absl::Status ValidateNumber(const mmsgate::v1::Number& number) {
 }
 
 absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
+  // Text format accepts any bytes in a string ("\377"); a record holding them could be written
+  // but never read back, so the whole scenario must be UTF-8 before anything is built from it.
+  if (auto field = FindInvalidUtf8Field(scenario)) {
+    return Invalid(*field + " is not valid UTF-8; write non-ASCII text as UTF-8");
+  }
   if (scenario.accounts().empty()) return Invalid("it needs at least one account");
   std::set<std::string> accounts;
   for (const auto& account : scenario.accounts()) {
@@ -245,10 +262,10 @@ absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
     return Invalid("simulation.media_retention_seconds and media_fetch_timeout_ms must not be "
                    "negative");
   }
-  if (!simulation.public_base_url().empty() &&
-      !simulation.public_base_url().starts_with("http://") &&
-      !simulation.public_base_url().starts_with("https://")) {
-    return Invalid("simulation.public_base_url must start with http:// or https://");
+  if (auto status = CheckCallbackUrl("simulation.public_base_url", simulation.public_base_url(),
+                                     error_codes::kInvalidParameter);
+      !status.ok()) {
+    return Invalid(std::string(status.message()));
   }
   return absl::OkStatus();
 }

@@ -5,6 +5,8 @@
 
 #include <cctype>
 
+#include "mmsgate/text.h"
+
 namespace mmsgate::gateway {
 
 namespace v1 = mmsgate::v1;
@@ -27,7 +29,8 @@ v1::WebhookAttempt ToAttemptRecord(const WebhookAttempt& attempt, v1::WebhookAtt
           .count());
   record.set_duration_ms(attempt.duration_ms);
   record.set_http_status(attempt.http_status);
-  record.set_error(attempt.error);
+  // The error may quote a server's answer; stored records hold UTF-8 only.
+  record.set_error(ToValidUtf8(attempt.error));
   return record;
 }
 
@@ -91,7 +94,9 @@ void StatusCallbacks::PostNext(const std::string& sid) {
       auto record = ToAttemptRecord(attempt, v1::WebhookAttempt::STATUS_CALLBACK,
                                     message.status_callback());
       record.set_reported_status(message.status());
-      store_.StageAttempt(batch, sid, record);
+      if (auto status = store_.StageAttempt(batch, sid, record); !status.ok()) {
+        spdlog::error("{}", std::string(status.message()));
+      }
     }
     if (!result.ok) {
       spdlog::info("status callback for {} ({}) failed after {} attempts", sid,

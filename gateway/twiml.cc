@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mmsgate/errors.h"
+#include "mmsgate/text.h"
 
 namespace mmsgate::gateway {
 namespace {
@@ -183,6 +184,12 @@ absl::StatusOr<std::vector<TwimlMessage>> ParseMessagingTwiml(const std::string&
   // UTF-16/32 documents start with a BOM or a zero byte; let pugixml detect and convert those.
   const auto lead = static_cast<unsigned char>(text.front());
   if (lead != 0xFE && lead != 0xFF && lead != 0x00) {
+    // Everything taken from the document ends up in stored records (a reply's fields, an error
+    // quoting an element name), and stored text must be UTF-8.
+    if (const auto bad = FirstInvalidUtf8(xml)) {
+      return ParseFailure("the document is not valid UTF-8 (byte " + std::to_string(*bad) +
+                          "); answer with UTF-8 TwiML");
+    }
     if (absl::Status status = CheckLooksLikeXml(text); !status.ok()) return status;
   }
 

@@ -4,13 +4,16 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 
+#include <google/protobuf/message.h>
+
 #include "mmsgate/errors.h"
+#include "mmsgate/text.h"
 
 namespace mmsgate::mmsc {
 namespace {
 constexpr const char* kFamilyNames[] = {"messages",   "index", "outbox", "media",
                                         "media_refs", "links", "expiry", "meta",
-                                        "attempts", "inbox"};
+                                        "attempts", "inbox",  "quarantine"};
 static_assert(std::size(kFamilyNames) == static_cast<std::size_t>(Family::kCount));
 // Bound on one group commit, so a flood of writers cannot make one write arbitrarily large.
 constexpr std::size_t kMaxBatchesPerGroup = 1024;
@@ -91,6 +94,13 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   // handles[0] is the default family, which mmsgate does not use; keep it for cleanup.
   database->handles_.assign(handles.begin() + 1, handles.end());
   database->handles_.push_back(handles[0]);
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        raw->NewIterator(rocksdb::ReadOptions(), database->family(Family::kQuarantine)));
+    uint64_t count = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+    database->quarantined_ = count;
+  }
   database->writer_ = std::thread([d = database.get()] { d->WriterLoop(); });
   return database;
 }
@@ -107,6 +117,31 @@ absl::StatusOr<std::string> Database::Get(Family f, const std::string& key) cons
   rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), family(f), key, &value);
   if (!status.ok()) return FromRocksDb(status, "read " + std::string(kFamilyNames[int(f)]));
   return value;
+}
+
+const char* Database::FamilyName(Family f) { return kFamilyNames[static_cast<std::size_t>(f)]; }
+
+absl::Status Database::Quarantine(Family from, const std::string& key) {
+  auto value = Get(from, key);
+  if (!value.ok()) return value.status();
+  rocksdb::WriteBatch batch;
+  batch.Put(family(Family::kQuarantine), std::string(FamilyName(from)) + "/" + key, *value)
+      .PermitUncheckedError();
+  batch.Delete(family(from), key).PermitUncheckedError();
+  if (auto status = WriteNow(std::move(batch)); !status.ok()) return status;
+  quarantined_.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Database::EncodeRecord(const google::protobuf::Message& record,
+                                                   std::string_view what) {
+  if (auto field = FindInvalidUtf8Field(record)) {
+    return ProviderError(absl::StatusCode::kInternal, error_codes::kStorageFailure,
+                         std::string(what) + " was not stored: its field " + *field +
+                             " is not valid UTF-8, so it could not be read back (an entry point "
+                             "let bad text through; please report this)");
+  }
+  return record.SerializeAsString();
 }
 
 absl::Status Database::WriteNow(rocksdb::WriteBatch batch) {

@@ -18,10 +18,16 @@
 //   inbox     <handset number>/<20-digit received ns>/<message sid> -> HandsetMessage
 //   attempts  <message sid>/<20-digit ns>/<n> -> serialized WebhookAttempt (kept apart from the
 //             message record, which the pipeline rewrites on every status change)
+//   quarantine <family>/<key> -> the value of a record that could not be read at start, moved
+//             aside (not deleted) so that a person can look at it; see Quarantine()
+//
+// Records are protobuf messages written with EncodeRecord, which refuses one that could not be
+// parsed back (a string field that is not UTF-8) before anything is committed.
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -33,6 +39,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
+namespace google::protobuf {
+class Message;
+}  // namespace google::protobuf
 
 namespace mmsgate::mmsc {
 
@@ -47,6 +57,7 @@ enum class Family {
   kMeta,
   kAttempts,
   kInbox,
+  kQuarantine,
   kCount
 };
 
@@ -84,6 +95,20 @@ class Database {
   // Finishes every queued write, then stops the writer thread. Idempotent.
   void Close();
 
+  // Moves the record at `key` of family `from` into the quarantine family (as
+  // "<family>/<key>") in one atomic write, for a record that exists but cannot be read. Blocking.
+  [[nodiscard]] absl::Status Quarantine(Family from, const std::string& key);
+  // Records in the quarantine family (counted at open, plus those moved since).
+  uint64_t quarantined() const { return quarantined_.load(std::memory_order_relaxed); }
+  static const char* FamilyName(Family f);
+
+  // The bytes to store for `record`. kInternal with code 30500, naming `what` and the field,
+  // when a string field is not valid UTF-8: protobuf would write such a record but never parse
+  // it again, so it must not be committed. Every entry point validates text first; this is the
+  // last line that keeps an acknowledged record readable.
+  [[nodiscard]] static absl::StatusOr<std::string> EncodeRecord(
+      const google::protobuf::Message& record, std::string_view what);
+
   // Counters in the meta family are 8-byte little-endian integers, added with
   // batch.Merge(family(kMeta), key, EncodeCounter(delta)).
   static std::string EncodeCounter(int64_t value);
@@ -111,6 +136,7 @@ class Database {
   bool closing_ = false;
   uint64_t groups_ = 0;
   uint64_t batches_ = 0;
+  std::atomic<uint64_t> quarantined_{0};
   std::thread writer_;
 };
 
