@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/support/proto_buffer_reader.h>
 #include <spdlog/spdlog.h>
 
 #include <deque>
@@ -10,13 +11,14 @@
 
 #include "carriers/handsets.h"
 #include "carriers/phone_numbers.h"
-#include "gateway/scenario.h"
 #include "gateway/directory.h"
 #include "gateway/events.h"
 #include "gateway/inbound.h"
 #include "gateway/message_store.h"
 #include "gateway/pipeline.h"
+#include "gateway/scenario.h"
 #include "mmsgate/errors.h"
+#include "mmsgate/text.h"
 #include "mmsgate/v1/accounts.grpc.pb.h"
 #include "mmsgate/v1/messaging.grpc.pb.h"
 #include "mmsgate/v1/simulator.grpc.pb.h"
@@ -78,16 +80,82 @@ absl::Status AuthorizeAdmin(const FrontDoorDependencies& deps,
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
-                                    const absl::Status& status) {
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(status, context));
-  return reactor;
+// Requests arrive as raw bytes and are parsed here rather than by gRPC's generated handlers,
+// which answer a request protobuf refuses (a string field that is not UTF-8, say) with
+// UNIMPLEMENTED and no message. Here it gets 21200 naming the field.
+template <class Request>
+absl::Status DecodeRequest(const grpc::ByteBuffer& raw, Request* request) {
+  grpc::ByteBuffer buffer(raw);  // shares the slices; the reader needs a mutable buffer
+  grpc::ProtoBufferReader reader(&buffer);
+  if (request->ParseFromZeroCopyStream(&reader)) return absl::OkStatus();
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (raw.Dump(&slices).ok()) {
+    for (const auto& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  const std::string type = Request::descriptor()->name();
+  if (auto field = FindInvalidUtf8InWire(*Request::descriptor(), bytes)) {
+    return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
+                         type + "." + *field +
+                             " is not valid UTF-8; protobuf string fields hold UTF-8 text "
+                             "(binary media go in media[].data, a bytes field)");
+  }
+  return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
+                       "the request is not a valid mmsgate.v1." + type +
+                           " (protobuf cannot parse its " + std::to_string(bytes.size()) +
+                           " bytes); check that the client uses mmsgate's .proto files");
+}
+
+// One unary call: owns its request and response, and frees itself when gRPC is done with it.
+// Reply() is called exactly once, from any thread.
+template <class Request, class Response>
+class UnaryCall final : public grpc::ServerUnaryReactor {
+ public:
+  UnaryCall(grpc::CallbackServerContext* context, grpc::ByteBuffer* raw_response)
+      : context_(context), raw_response_(raw_response) {}
+
+  grpc::CallbackServerContext* context() const { return context_; }
+
+  // Sends `response` when `status` is OK, else the refusal with its provider code.
+  void Reply(const absl::Status& status) {
+    if (!status.ok()) {
+      Finish(ToGrpc(status, context_));
+      return;
+    }
+    bool own_buffer = false;
+    Finish(grpc::SerializationTraits<Response>::Serialize(response, raw_response_, &own_buffer));
+  }
+
+  void OnDone() override { delete this; }
+
+  Request request;
+  Response response;
+
+ private:
+  grpc::CallbackServerContext* const context_;
+  grpc::ByteBuffer* const raw_response_;
+};
+
+// Decodes the request, then hands the call to `handler`, which must Reply() exactly once.
+template <class Request, class Response, class Handler>
+grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
+                                const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
+                                Handler&& handler) {
+  auto* call = new UnaryCall<Request, Response>(context, raw_response);
+  if (auto status = DecodeRequest(*raw_request, &call->request); !status.ok()) {
+    call->Reply(status);
+  } else {
+    handler(call);
+  }
+  return call;
 }
 
 // Streams events to one watcher. The bus callback and gRPC's completions meet in `State`, which
-// outlives the reactor, so an event published while the call ends is dropped safely.
-class EventWatcher : public grpc::ServerWriteReactor<v1::Event> {
+// outlives the reactor, so an event published while the call ends is dropped safely. Events are
+// serialized as they are queued, so the queue holds bytes, not copies of messages.
+class EventWatcher : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   EventWatcher(EventBus& bus, EventFilter filter, std::vector<v1::Event> initial)
       : bus_(bus), state_(std::make_shared<State>()) {
@@ -134,7 +202,7 @@ class EventWatcher : public grpc::ServerWriteReactor<v1::Event> {
   struct State {
     std::mutex mutex;
     EventWatcher* reactor = nullptr;
-    std::deque<v1::Event> queue;
+    std::deque<grpc::ByteBuffer> queue;
     bool writing = false;
     // Finish was called: no more writes start, and it is not called again.
     bool finished = false;
@@ -157,6 +225,9 @@ class EventWatcher : public grpc::ServerWriteReactor<v1::Event> {
 
  private:
   static void Enqueue(const std::shared_ptr<State>& state, const v1::Event& event) {
+    grpc::ByteBuffer bytes;
+    bool own_buffer = false;
+    if (!grpc::SerializationTraits<v1::Event>::Serialize(event, &bytes, &own_buffer).ok()) return;
     std::lock_guard lock(state->mutex);
     if (state->reactor == nullptr || state->finished) return;
     if (state->queue.size() >= kMaxQueuedEventsPerWatcher) {
@@ -166,7 +237,7 @@ class EventWatcher : public grpc::ServerWriteReactor<v1::Event> {
                                             " events behind; read faster or filter by SID"));
       return;
     }
-    state->queue.push_back(event);
+    state->queue.push_back(std::move(bytes));
     if (!state->writing) {
       state->writing = true;
       state->reactor->StartWrite(&state->queue.front());
@@ -178,76 +249,64 @@ class EventWatcher : public grpc::ServerWriteReactor<v1::Event> {
   uint64_t subscription_ = 0;
 };
 
-class MessagingService final : public v1::Messaging::CallbackService {
+// A stream refused before it started (bad credentials, an undecodable request).
+class RefusedStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  RefusedStream(const absl::Status& status, grpc::CallbackServerContext* context) {
+    Finish(ToGrpc(status, context));
+  }
+  void OnDone() override { delete this; }
+};
+
+using MessagingBase = v1::Messaging::WithRawCallbackMethod_SendMessage<
+    v1::Messaging::WithRawCallbackMethod_GetMessage<
+        v1::Messaging::WithRawCallbackMethod_ListMessages<
+            v1::Messaging::WithRawCallbackMethod_ListMedia<
+                v1::Messaging::WithRawCallbackMethod_WatchEvents<v1::Messaging::Service>>>>>;
+
+class MessagingService final : public MessagingBase {
  public:
   explicit MessagingService(const FrontDoorDependencies& deps) : deps_(deps) {}
 
   grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* context,
-                                        const v1::SendMessageRequest* request,
-                                        v1::Message* response) override {
-    auto account = Authenticate(deps_, context);
-    if (!account.ok()) return FinishNow(context, account.status());
-    auto* reactor = context->DefaultReactor();
-    // The reply waits for the database writer's group commit without holding a gRPC thread.
-    deps_.pipeline->Send(*account, *request,
-                         [reactor, context, response](absl::StatusOr<v1::Message> result) {
-                           if (result.ok()) {
-                             *response = std::move(*result);
-                             reactor->Finish(grpc::Status::OK);
-                           } else {
-                             reactor->Finish(ToGrpc(result.status(), context));
-                           }
-                         });
-    return reactor;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override {
+    return Serve<v1::SendMessageRequest, v1::Message>(
+        context, request, response, [this](auto* call) { HandleSendMessage(call); });
   }
-
   grpc::ServerUnaryReactor* GetMessage(grpc::CallbackServerContext* context,
-                                       const v1::GetMessageRequest* request,
-                                       v1::Message* response) override {
-    auto account = Authenticate(deps_, context);
-    if (!account.ok()) return FinishNow(context, account.status());
-    auto message = OwnMessage(*account, request->sid());
-    if (!message.ok()) return FinishNow(context, message.status());
-    *response = std::move(*message);
-    return FinishNow(context, absl::OkStatus());
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override {
+    return Serve<v1::GetMessageRequest, v1::Message>(
+        context, request, response, [this](auto* call) { HandleGetMessage(call); });
   }
-
   grpc::ServerUnaryReactor* ListMessages(grpc::CallbackServerContext* context,
-                                         const v1::ListMessagesRequest* request,
-                                         v1::ListMessagesResponse* response) override {
-    auto account = Authenticate(deps_, context);
-    if (!account.ok()) return FinishNow(context, account.status());
-    auto page = deps_.store->List(account->sid(), *request);
-    if (!page.ok()) return FinishNow(context, page.status());
-    *response = std::move(*page);
-    return FinishNow(context, absl::OkStatus());
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override {
+    return Serve<v1::ListMessagesRequest, v1::ListMessagesResponse>(
+        context, request, response, [this](auto* call) { HandleListMessages(call); });
   }
-
   grpc::ServerUnaryReactor* ListMedia(grpc::CallbackServerContext* context,
-                                      const v1::ListMediaRequest* request,
-                                      v1::ListMediaResponse* response) override {
-    auto account = Authenticate(deps_, context);
-    if (!account.ok()) return FinishNow(context, account.status());
-    auto message = OwnMessage(*account, request->message_sid());
-    if (!message.ok()) return FinishNow(context, message.status());
-    for (const auto& media : message->media()) *response->add_media() = media;
-    return FinishNow(context, absl::OkStatus());
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override {
+    return Serve<v1::ListMediaRequest, v1::ListMediaResponse>(
+        context, request, response, [this](auto* call) { HandleListMedia(call); });
   }
 
-  grpc::ServerWriteReactor<v1::Event>* WatchEvents(
-      grpc::CallbackServerContext* context, const v1::WatchEventsRequest* request) override {
-    auto account = Authenticate(deps_, context);
-    if (!account.ok()) {
-      auto* reactor = new RefusedStream();
-      reactor->Finish(ToGrpc(account.status(), context));
-      return reactor;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request) override {
+    v1::WatchEventsRequest request;
+    if (auto status = DecodeRequest(*raw_request, &request); !status.ok()) {
+      return new RefusedStream(status, context);
     }
+    auto account = Authenticate(deps_, context);
+    if (!account.ok()) return new RefusedStream(account.status(), context);
     EventFilter filter;
     filter.account_sid = account->sid();
-    filter.message_sids.insert(request->message_sids().begin(), request->message_sids().end());
+    filter.message_sids.insert(request.message_sids().begin(), request.message_sids().end());
     std::vector<v1::Event> initial;
-    if (request->send_current()) {
-      for (const auto& sid : request->message_sids()) {
+    if (request.send_current()) {
+      for (const auto& sid : request.message_sids()) {
         auto message = OwnMessage(*account, sid);
         if (!message.ok()) continue;
         v1::Event event;
@@ -260,18 +319,52 @@ class MessagingService final : public v1::Messaging::CallbackService {
   }
 
  private:
-  class RefusedStream : public grpc::ServerWriteReactor<v1::Event> {
-    void OnDone() override { delete this; }
-  };
+  void HandleSendMessage(UnaryCall<v1::SendMessageRequest, v1::Message>* call) {
+    auto account = Authenticate(deps_, call->context());
+    if (!account.ok()) return call->Reply(account.status());
+    // The reply waits for the database writer's group commit without holding a gRPC thread.
+    deps_.pipeline->Send(*account, call->request, [call](absl::StatusOr<v1::Message> result) {
+      if (!result.ok()) return call->Reply(result.status());
+      call->response = std::move(*result);
+      call->Reply(absl::OkStatus());
+    });
+  }
+
+  void HandleGetMessage(UnaryCall<v1::GetMessageRequest, v1::Message>* call) {
+    auto account = Authenticate(deps_, call->context());
+    if (!account.ok()) return call->Reply(account.status());
+    auto message = OwnMessage(*account, call->request.sid());
+    if (!message.ok()) return call->Reply(message.status());
+    call->response = std::move(*message);
+    call->Reply(absl::OkStatus());
+  }
+
+  void HandleListMessages(UnaryCall<v1::ListMessagesRequest, v1::ListMessagesResponse>* call) {
+    auto account = Authenticate(deps_, call->context());
+    if (!account.ok()) return call->Reply(account.status());
+    auto page = deps_.store->List(account->sid(), call->request);
+    if (!page.ok()) return call->Reply(page.status());
+    call->response = std::move(*page);
+    call->Reply(absl::OkStatus());
+  }
+
+  void HandleListMedia(UnaryCall<v1::ListMediaRequest, v1::ListMediaResponse>* call) {
+    auto account = Authenticate(deps_, call->context());
+    if (!account.ok()) return call->Reply(account.status());
+    auto message = OwnMessage(*account, call->request.message_sid());
+    if (!message.ok()) return call->Reply(message.status());
+    for (const auto& media : message->media()) *call->response.add_media() = media;
+    call->Reply(absl::OkStatus());
+  }
 
   // A message of another account is reported as not found, as the provider does.
   absl::StatusOr<v1::Message> OwnMessage(const v1::Account& account, const std::string& sid) {
     auto message = deps_.store->GetWithAttempts(sid);
     if (message.ok() && message->account_sid() == account.sid()) return message;
     if (message.ok() || absl::IsNotFound(message.status())) {
-      return ProviderError(absl::StatusCode::kNotFound, error_codes::kNotFound,
-                           "message \"" + sid.substr(0, 64) + "\" was not found in account " +
-                               account.sid());
+      return ProviderError(
+          absl::StatusCode::kNotFound, error_codes::kNotFound,
+          "message " + QuoteText(sid, 64) + " was not found in account " + account.sid());
     }
     return message.status();
   }
@@ -279,191 +372,246 @@ class MessagingService final : public v1::Messaging::CallbackService {
   const FrontDoorDependencies& deps_;
 };
 
-class SimulatorService final : public v1::Simulator::CallbackService {
+using SimulatorBase = v1::Simulator::WithRawCallbackMethod_UpsertCarrier<
+    v1::Simulator::WithRawCallbackMethod_ListCarriers<
+        v1::Simulator::WithRawCallbackMethod_SetCarrierFault<
+            v1::Simulator::WithRawCallbackMethod_SendFromHandset<
+                v1::Simulator::WithRawCallbackMethod_GetHandsetInbox<v1::Simulator::Service>>>>>;
+
+class SimulatorService final : public SimulatorBase {
  public:
   explicit SimulatorService(const FrontDoorDependencies& deps) : deps_(deps) {}
 
   grpc::ServerUnaryReactor* UpsertCarrier(grpc::CallbackServerContext* context,
-                                          const v1::UpsertCarrierRequest* request,
-                                          v1::CarrierState* response) override {
-    if (auto status = AuthorizeAdmin(deps_, context); !status.ok()) {
-      return FinishNow(context, status);
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override {
+    return Serve<v1::UpsertCarrierRequest, v1::CarrierState>(
+        context, request, response, [this](auto* call) { HandleUpsertCarrier(call); });
+  }
+  grpc::ServerUnaryReactor* SetCarrierFault(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override {
+    return Serve<v1::SetCarrierFaultRequest, v1::CarrierState>(
+        context, request, response, [this](auto* call) { HandleSetCarrierFault(call); });
+  }
+  grpc::ServerUnaryReactor* ListCarriers(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override {
+    return Serve<v1::ListCarriersRequest, v1::ListCarriersResponse>(
+        context, request, response, [this](auto* call) { HandleListCarriers(call); });
+  }
+  grpc::ServerUnaryReactor* SendFromHandset(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override {
+    return Serve<v1::HandsetSend, v1::Message>(context, request, response,
+                                               [this](auto* call) { HandleSendFromHandset(call); });
+  }
+  grpc::ServerUnaryReactor* GetHandsetInbox(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override {
+    return Serve<v1::GetHandsetInboxRequest, v1::HandsetInbox>(
+        context, request, response, [this](auto* call) { HandleGetHandsetInbox(call); });
+  }
+
+ private:
+  void HandleUpsertCarrier(UnaryCall<v1::UpsertCarrierRequest, v1::CarrierState>* call) {
+    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
+      return call->Reply(status);
     }
     v1::Scenario probe;
     auto* account = probe.add_accounts();
     account->set_sid("AC00000000000000000000000000000000");
     account->set_auth_token("placeholder");
-    *probe.add_carriers() = request->carrier();
+    *probe.add_carriers() = call->request.carrier();
     // Reuse the scenario checks so a carrier is valid the same way at start and at run time.
     if (auto status = ValidateScenario(probe); !status.ok()) {
-      return FinishNow(context, ProviderError(absl::StatusCode::kInvalidArgument,
-                                              error_codes::kInvalidParameter,
-                                              std::string(status.message())));
+      return call->Reply(ProviderError(absl::StatusCode::kInvalidArgument,
+                                       error_codes::kInvalidParameter,
+                                       std::string(status.message())));
     }
-    deps_.pipeline->fleet().Upsert(request->carrier());
+    deps_.pipeline->fleet().Upsert(call->request.carrier());
     for (auto& state : deps_.pipeline->fleet().States()) {
-      if (state.carrier().id() == request->carrier().id()) *response = std::move(state);
+      if (state.carrier().id() == call->request.carrier().id()) call->response = std::move(state);
     }
-    return FinishNow(context, absl::OkStatus());
+    call->Reply(absl::OkStatus());
   }
 
-  grpc::ServerUnaryReactor* SetCarrierFault(grpc::CallbackServerContext* context,
-                                            const v1::SetCarrierFaultRequest* request,
-                                            v1::CarrierState* response) override {
-    if (auto status = AuthorizeAdmin(deps_, context); !status.ok()) {
-      return FinishNow(context, status);
+  void HandleSetCarrierFault(UnaryCall<v1::SetCarrierFaultRequest, v1::CarrierState>* call) {
+    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
+      return call->Reply(status);
     }
-    const auto& fault = request->fault();
+    const auto& fault = call->request.fault();
     if (fault.kind() == v1::CarrierFault::KIND_UNSPECIFIED || fault.duration_seconds() <= 0 ||
         fault.extra_latency_ms() < 0 || fault.extra_loss() < 0 || fault.extra_loss() > 1) {
-      return FinishNow(context,
-                       ProviderError(absl::StatusCode::kInvalidArgument,
-                                     error_codes::kInvalidParameter,
-                                     "a fault needs a kind (OUTAGE, MMS_UNSUPPORTED, "
-                                     "EXTRA_LATENCY, EXTRA_LOSS), a positive duration_seconds, "
-                                     "extra_latency_ms >= 0 and extra_loss within 0..1"));
+      return call->Reply(ProviderError(absl::StatusCode::kInvalidArgument,
+                                       error_codes::kInvalidParameter,
+                                       "a fault needs a kind (OUTAGE, MMS_UNSUPPORTED, "
+                                       "EXTRA_LATENCY, EXTRA_LOSS), a positive duration_seconds, "
+                                       "extra_latency_ms >= 0 and extra_loss within 0..1"));
     }
-    if (auto status = deps_.pipeline->fleet().SetFault(request->carrier_id(), fault);
-        !status.ok()) {
-      return FinishNow(context, status);
+    const std::string& carrier_id = call->request.carrier_id();
+    if (auto status = deps_.pipeline->fleet().SetFault(carrier_id, fault); !status.ok()) {
+      return call->Reply(status);
     }
-    if (auto node = deps_.pipeline->fleet().Node(request->carrier_id())) {
-      *response = node->State();
-    }
-    return FinishNow(context, absl::OkStatus());
+    if (auto node = deps_.pipeline->fleet().Node(carrier_id)) call->response = node->State();
+    call->Reply(absl::OkStatus());
   }
 
-  grpc::ServerUnaryReactor* ListCarriers(grpc::CallbackServerContext* context,
-                                         const v1::ListCarriersRequest*,
-                                         v1::ListCarriersResponse* response) override {
-    if (auto status = AuthorizeAdmin(deps_, context); !status.ok()) {
-      return FinishNow(context, status);
+  void HandleListCarriers(UnaryCall<v1::ListCarriersRequest, v1::ListCarriersResponse>* call) {
+    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
+      return call->Reply(status);
     }
     for (auto& state : deps_.pipeline->fleet().States()) {
-      *response->add_carriers() = std::move(state);
+      *call->response.add_carriers() = std::move(state);
     }
-    return FinishNow(context, absl::OkStatus());
+    call->Reply(absl::OkStatus());
   }
 
-  grpc::ServerUnaryReactor* SendFromHandset(grpc::CallbackServerContext* context,
-                                            const v1::HandsetSend* request,
-                                            v1::Message* response) override {
-    if (auto status = AuthorizeAdmin(deps_, context); !status.ok()) {
-      return FinishNow(context, status);
+  void HandleSendFromHandset(UnaryCall<v1::HandsetSend, v1::Message>* call) {
+    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
+      return call->Reply(status);
     }
-    auto* reactor = context->DefaultReactor();
-    deps_.inbound->Receive(*request, [reactor, context, response](absl::StatusOr<v1::Message> got) {
-      if (got.ok()) {
-        *response = std::move(*got);
-        reactor->Finish(grpc::Status::OK);
-      } else {
-        reactor->Finish(ToGrpc(got.status(), context));
-      }
+    deps_.inbound->Receive(call->request, [call](absl::StatusOr<v1::Message> got) {
+      if (!got.ok()) return call->Reply(got.status());
+      call->response = std::move(*got);
+      call->Reply(absl::OkStatus());
     });
-    return reactor;
   }
 
-  grpc::ServerUnaryReactor* GetHandsetInbox(grpc::CallbackServerContext* context,
-                                            const v1::GetHandsetInboxRequest* request,
-                                            v1::HandsetInbox* response) override {
-    if (auto status = AuthorizeAdmin(deps_, context); !status.ok()) {
-      return FinishNow(context, status);
+  void HandleGetHandsetInbox(UnaryCall<v1::GetHandsetInboxRequest, v1::HandsetInbox>* call) {
+    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
+      return call->Reply(status);
     }
-    std::string number = request->number();
+    std::string number = call->request.number();
     if (auto parsed = carriers::ParseValidNumber(number)) number = parsed->e164;
-    *response = deps_.handsets->Inbox(number);
-    return FinishNow(context, absl::OkStatus());
+    call->response = deps_.handsets->Inbox(number);
+    call->Reply(absl::OkStatus());
   }
 
- private:
   const FrontDoorDependencies& deps_;
 };
 
-class AccountsService final : public v1::Accounts::CallbackService {
+using AccountsBase = v1::Accounts::WithRawCallbackMethod_GetAccount<
+    v1::Accounts::WithRawCallbackMethod_UpdateAccountSettings<
+        v1::Accounts::WithRawCallbackMethod_ListNumbers<
+            v1::Accounts::WithRawCallbackMethod_ProvisionNumber<
+                v1::Accounts::WithRawCallbackMethod_UpdateNumber<
+                    v1::Accounts::WithRawCallbackMethod_EnableShortCodeMms<
+                        v1::Accounts::WithRawCallbackMethod_ReleaseNumber<
+                            v1::Accounts::WithRawCallbackMethod_GetUsage<
+                                v1::Accounts::Service>>>>>>>>;
+
+class AccountsService final : public AccountsBase {
  public:
   explicit AccountsService(const FrontDoorDependencies& deps) : deps_(deps) {}
 
   grpc::ServerUnaryReactor* GetAccount(grpc::CallbackServerContext* context,
-                                       const v1::GetAccountRequest*,
-                                       v1::Account* response) override {
-    auto account = Authenticate(deps_, context);
-    if (!account.ok()) return FinishNow(context, account.status());
-    *response = std::move(*account);
-    response->clear_auth_token();
-    return FinishNow(context, absl::OkStatus());
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override {
+    return Serve<v1::GetAccountRequest, v1::Account>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          call->response = std::move(*account);
+          call->response.clear_auth_token();
+          call->Reply(absl::OkStatus());
+        });
   }
 
   grpc::ServerUnaryReactor* UpdateAccountSettings(grpc::CallbackServerContext* context,
-                                                  const v1::UpdateAccountSettingsRequest* request,
-                                                  v1::Account* response) override {
-    auto account = Authenticate(deps_, context);
-    if (!account.ok()) return FinishNow(context, account.status());
-    auto updated = deps_.directory->SetAccountSettings(account->sid(), request->settings());
-    if (!updated.ok()) return FinishNow(context, updated.status());
-    *response = std::move(*updated);
-    response->clear_auth_token();
-    return FinishNow(context, absl::OkStatus());
+                                                  const grpc::ByteBuffer* request,
+                                                  grpc::ByteBuffer* response) override {
+    return Serve<v1::UpdateAccountSettingsRequest, v1::Account>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          auto updated =
+              deps_.directory->SetAccountSettings(account->sid(), call->request.settings());
+          if (!updated.ok()) return call->Reply(updated.status());
+          call->response = std::move(*updated);
+          call->response.clear_auth_token();
+          call->Reply(absl::OkStatus());
+        });
   }
 
   grpc::ServerUnaryReactor* ListNumbers(grpc::CallbackServerContext* context,
-                                        const v1::ListNumbersRequest*,
-                                        v1::ListNumbersResponse* response) override {
-    auto account = Authenticate(deps_, context);
-    if (!account.ok()) return FinishNow(context, account.status());
-    for (auto& number : deps_.directory->NumbersOf(account->sid())) {
-      *response->add_numbers() = std::move(number);
-    }
-    return FinishNow(context, absl::OkStatus());
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override {
+    return Serve<v1::ListNumbersRequest, v1::ListNumbersResponse>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          for (auto& number : deps_.directory->NumbersOf(account->sid())) {
+            *call->response.add_numbers() = std::move(number);
+          }
+          call->Reply(absl::OkStatus());
+        });
   }
 
   grpc::ServerUnaryReactor* ProvisionNumber(grpc::CallbackServerContext* context,
-                                            const v1::ProvisionNumberRequest* request,
-                                            v1::Number* response) override {
-    auto account = Authenticate(deps_, context);
-    if (!account.ok()) return FinishNow(context, account.status());
-    auto number = deps_.directory->Provision(account->sid(), request->number());
-    if (!number.ok()) return FinishNow(context, number.status());
-    *response = std::move(*number);
-    return FinishNow(context, absl::OkStatus());
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override {
+    return Serve<v1::ProvisionNumberRequest, v1::Number>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          auto number = deps_.directory->Provision(account->sid(), call->request.number());
+          if (!number.ok()) return call->Reply(number.status());
+          call->response = std::move(*number);
+          call->Reply(absl::OkStatus());
+        });
   }
 
   grpc::ServerUnaryReactor* UpdateNumber(grpc::CallbackServerContext* context,
-                                         const v1::UpdateNumberRequest* request,
-                                         v1::Number* response) override {
-    auto account = Authenticate(deps_, context);
-    if (!account.ok()) return FinishNow(context, account.status());
-    auto number = deps_.directory->UpdateWebhooks(account->sid(), request->number(),
-                                                  request->sms_url(), request->status_callback());
-    if (!number.ok()) return FinishNow(context, number.status());
-    *response = std::move(*number);
-    return FinishNow(context, absl::OkStatus());
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override {
+    return Serve<v1::UpdateNumberRequest, v1::Number>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          const auto& update = call->request;
+          auto number = deps_.directory->UpdateWebhooks(account->sid(), update.number(),
+                                                        update.sms_url(), update.status_callback());
+          if (!number.ok()) return call->Reply(number.status());
+          call->response = std::move(*number);
+          call->Reply(absl::OkStatus());
+        });
   }
 
   grpc::ServerUnaryReactor* EnableShortCodeMms(grpc::CallbackServerContext* context,
-                                               const v1::EnableShortCodeMmsRequest* request,
-                                               v1::Number* response) override {
-    auto account = Authenticate(deps_, context);
-    if (!account.ok()) return FinishNow(context, account.status());
-    auto number = deps_.directory->EnableShortCodeMms(account->sid(), request->number());
-    if (!number.ok()) return FinishNow(context, number.status());
-    *response = std::move(*number);
-    return FinishNow(context, absl::OkStatus());
+                                               const grpc::ByteBuffer* request,
+                                               grpc::ByteBuffer* response) override {
+    return Serve<v1::EnableShortCodeMmsRequest, v1::Number>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          auto number = deps_.directory->EnableShortCodeMms(account->sid(), call->request.number());
+          if (!number.ok()) return call->Reply(number.status());
+          call->response = std::move(*number);
+          call->Reply(absl::OkStatus());
+        });
   }
 
   grpc::ServerUnaryReactor* ReleaseNumber(grpc::CallbackServerContext* context,
-                                          const v1::ReleaseNumberRequest* request,
-                                          v1::ReleaseNumberResponse*) override {
-    auto account = Authenticate(deps_, context);
-    if (!account.ok()) return FinishNow(context, account.status());
-    return FinishNow(context, deps_.directory->Release(account->sid(), request->number()));
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override {
+    return Serve<v1::ReleaseNumberRequest, v1::ReleaseNumberResponse>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          call->Reply(deps_.directory->Release(account->sid(), call->request.number()));
+        });
   }
 
   grpc::ServerUnaryReactor* GetUsage(grpc::CallbackServerContext* context,
-                                     const v1::GetUsageRequest*, v1::Usage* response) override {
-    auto account = Authenticate(deps_, context);
-    if (!account.ok()) return FinishNow(context, account.status());
-    *response = deps_.directory->Usage(account->sid());
-    return FinishNow(context, absl::OkStatus());
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override {
+    return Serve<v1::GetUsageRequest, v1::Usage>(context, request, response, [this](auto* call) {
+      auto account = Authenticate(deps_, call->context());
+      if (!account.ok()) return call->Reply(account.status());
+      call->response = deps_.directory->Usage(account->sid());
+      call->Reply(absl::OkStatus());
+    });
   }
 
  private:
