@@ -14,7 +14,8 @@ using tcp = boost::asio::ip::tcp;
 
 HttpResult HttpRequestTo(const std::string& host_port, const std::string& method,
                          const std::string& target,
-                         const std::map<std::string, std::string>& headers) {
+                         const std::map<std::string, std::string>& headers,
+                         const std::string& body) {
   const auto colon = host_port.rfind(':');
   boost::asio::io_context io;
   tcp::resolver resolver(io);
@@ -24,6 +25,7 @@ HttpResult HttpRequestTo(const std::string& host_port, const std::string& method
   http::request<http::string_body> request(http::string_to_verb(method), target, 11);
   request.set(http::field::host, host_port);
   for (const auto& [name, value] : headers) request.set(name, value);
+  request.body() = body;
   request.prepare_payload();
   http::write(stream, request);
   beast::flat_buffer buffer;

@@ -21,7 +21,8 @@ struct HttpResult {
 // One request over a fresh connection to "HOST:PORT" (or an absolute http:// URL's authority).
 HttpResult HttpRequestTo(const std::string& host_port, const std::string& method,
                          const std::string& target,
-                         const std::map<std::string, std::string>& headers = {});
+                         const std::map<std::string, std::string>& headers = {},
+                         const std::string& body = "");
 // GET an absolute http:// URL.
 HttpResult HttpGetUrl(const std::string& url,
                       const std::map<std::string, std::string>& headers = {});
