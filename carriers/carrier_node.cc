@@ -36,27 +36,20 @@ uint64_t SplitMix64(uint64_t x) {
 
 }  // namespace
 
-CarrierNode::CarrierNode(boost::asio::io_context& io, v1::Carrier config,
+CarrierNode::CarrierNode(boost::asio::io_context& io, Clock& clock, v1::Carrier config,
                          SimulationSettings simulation, Handsets& handsets,
                          DeliveryListener& listener)
     : id_(config.id()),
       strand_(boost::asio::make_strand(io)),
-      simulation_(simulation),
+      clock_(clock),
       handsets_(handsets),
       listener_(listener),
       config_(config),
       // Each carrier draws from its own stream, so adding a carrier does not change the others.
       carrier_seed_(SplitMix64(simulation.seed) ^ std::hash<std::string>{}(config.id())),
       random_(carrier_seed_),
-      pump_timer_(strand_),
-      config_copy_(std::move(config)) {
-  if (simulation_.time_scale <= 0) simulation_.time_scale = 1.0;
-}
-
-std::chrono::nanoseconds CarrierNode::ToReal(double simulated_ms) const {
-  return std::chrono::nanoseconds(
-      static_cast<int64_t>(std::max(0.0, simulated_ms) * 1e6 / simulation_.time_scale));
-}
+      pump_timer_(clock.MakeTimer(strand_)),
+      config_copy_(std::move(config)) {}
 
 void CarrierNode::UpdateConfig(v1::Carrier config) {
   {
@@ -80,22 +73,24 @@ void CarrierNode::Submit(HandsetDelivery delivery) {
   });
 }
 
-void CarrierNode::Report(const std::string& sid, DeliveryReport::Outcome outcome, int code,
-                         std::string message) {
+void CarrierNode::Report(const std::string& sid, SimTime at, DeliveryReport::Outcome outcome,
+                         int code, std::string message) {
   if (outcome != DeliveryReport::Outcome::kDelivered) {
     std::lock_guard lock(shared_mutex_);
     ++undelivered_by_code_[code];
   }
-  listener_.OnDeliveryReport({sid, outcome, code, std::move(message)});
+  listener_.OnDeliveryReport({sid, at, outcome, code, std::move(message)});
 }
 
 void CarrierNode::Enqueue(HandsetDelivery delivery) {
   submitted_.fetch_add(1, std::memory_order_relaxed);
+  if (delivery.submitted_at == SimTime{}) delivery.submitted_at = clock_.Now();
   const int32_t capacity =
       config_.queue_capacity() > 0 ? config_.queue_capacity() : kDefaultQueueCapacity;
   if (static_cast<int64_t>(queue_.size()) >= capacity) {
     rejected_queue_full_.fetch_add(1, std::memory_order_relaxed);
-    Report(delivery.message_sid, DeliveryReport::Outcome::kFailed, error_codes::kQueueOverflow,
+    Report(delivery.message_sid, clock_.Now(), DeliveryReport::Outcome::kFailed,
+           error_codes::kQueueOverflow,
            "carrier " + id_ + " queue is full (" + std::to_string(capacity) +
                " messages); slow down or raise its queue_capacity");
     return;
@@ -105,7 +100,7 @@ void CarrierNode::Enqueue(HandsetDelivery delivery) {
   Pump();
 }
 
-bool CarrierNode::FaultActive(v1::CarrierFault::Kind kind, Clock::time_point now) const {
+bool CarrierNode::FaultActive(v1::CarrierFault::Kind kind, SimTime now) const {
   std::lock_guard lock(faults_mutex_);
   for (const auto& fault : faults_) {
     if (fault.fault.kind() == kind && fault.ends > now) return true;
@@ -114,7 +109,7 @@ bool CarrierNode::FaultActive(v1::CarrierFault::Kind kind, Clock::time_point now
 }
 
 double CarrierNode::FaultSum(double (v1::CarrierFault::*field)() const,
-                             v1::CarrierFault::Kind kind, Clock::time_point now) const {
+                             v1::CarrierFault::Kind kind, SimTime now) const {
   double sum = 0;
   std::lock_guard lock(faults_mutex_);
   for (const auto& fault : faults_) {
@@ -123,14 +118,14 @@ double CarrierNode::FaultSum(double (v1::CarrierFault::*field)() const,
   return sum;
 }
 
-void CarrierNode::ExpireOverdue(Clock::time_point now) {
+void CarrierNode::ExpireOverdue(SimTime now) {
   for (auto it = queue_.begin(); it != queue_.end();) {
     if (it->delivery.deadline <= now) {
       const std::string sid = it->delivery.message_sid;
       it = queue_.erase(it);
       queued_now_.fetch_sub(1, std::memory_order_relaxed);
       expired_.fetch_add(1, std::memory_order_relaxed);
-      Report(sid, DeliveryReport::Outcome::kFailed, error_codes::kValidityExpired,
+      Report(sid, now, DeliveryReport::Outcome::kFailed, error_codes::kValidityExpired,
              "the validity period expired while the message waited at carrier " + id_);
     } else {
       ++it;
@@ -139,13 +134,13 @@ void CarrierNode::ExpireOverdue(Clock::time_point now) {
 }
 
 void CarrierNode::Pump(bool retry) {
-  const auto now = Clock::now();
+  const SimTime now = clock_.Now();
   ExpireOverdue(now);
   if (queue_.empty()) {
     outage_backoff_seconds_ = 0;
     return;
   }
-  Clock::time_point earliest_deadline = Clock::time_point::max();
+  SimTime earliest_deadline = kNever;
   for (const auto& queued : queue_) {
     earliest_deadline = std::min(earliest_deadline, queued.delivery.deadline);
   }
@@ -157,41 +152,49 @@ void CarrierNode::Pump(bool retry) {
     } else if (retry) {
       outage_backoff_seconds_ = std::min(kMaxBackoffSeconds, outage_backoff_seconds_ * 2);
     }
-    ArmPumpTimer(std::min(earliest_deadline, now + ToReal(outage_backoff_seconds_ * 1000)));
+    ArmPumpTimer(std::min(earliest_deadline, now + SimSeconds(outage_backoff_seconds_)));
     return;
   }
+  const bool after_outage = outage_backoff_seconds_ != 0;
   outage_backoff_seconds_ = 0;
+  // Slots are booked on the simulation's schedule, from the time each message was handed over,
+  // not from when this strand got to it: the times a test reads are the ones the simulation
+  // assigned, whatever the machine's load.
+  if (after_outage) next_slot_ = std::max(next_slot_, now);
   const double mps = config_.max_mps();
   if (mps <= 0) {
     while (!queue_.empty()) {
       auto delivery = std::move(queue_.front().delivery);
       queue_.pop_front();
       queued_now_.fetch_sub(1, std::memory_order_relaxed);
-      Send(std::move(delivery));
+      const SimTime slot = std::max({delivery.submitted_at, next_slot_});
+      Send(std::move(delivery), std::min(slot, now));
     }
     return;
   }
   // An absolute schedule of slots, one per 1/max_mps: timer lateness does not accumulate, and
-  // an idle carrier does not bank slots beyond the present.
-  const auto interval = ToReal(1000.0 / mps);
-  if (next_slot_ < now - interval) next_slot_ = now;
-  while (!queue_.empty() && next_slot_ <= now) {
+  // an idle carrier does not bank slots: a message that finds it idle goes at once.
+  const SimDuration interval = SimMilliseconds(1000.0 / mps);
+  while (!queue_.empty()) {
+    const SimTime submitted = std::min(queue_.front().delivery.submitted_at, now);
+    if (next_slot_ < submitted) next_slot_ = submitted;
+    if (next_slot_ > now) break;
     auto delivery = std::move(queue_.front().delivery);
     queue_.pop_front();
     queued_now_.fetch_sub(1, std::memory_order_relaxed);
+    const SimTime slot = next_slot_;
     next_slot_ += interval;
-    Send(std::move(delivery));
+    Send(std::move(delivery), slot);
   }
   if (!queue_.empty()) ArmPumpTimer(std::min(earliest_deadline, next_slot_));
 }
 
-void CarrierNode::ArmPumpTimer(Clock::time_point when) {
-  if (pump_armed_for_ <= when && pump_armed_for_ > Clock::now()) return;  // Sooner one pending.
+void CarrierNode::ArmPumpTimer(SimTime when) {
+  if (pump_armed_for_ <= when && pump_armed_for_ > clock_.Now()) return;  // Sooner one pending.
   pump_armed_for_ = when;
-  pump_timer_.expires_at(when);
-  pump_timer_.async_wait([self = shared_from_this(), when](const boost::system::error_code& ec) {
-    if (ec) return;  // Re-armed, or the io_context is stopping.
-    if (self->pump_armed_for_ == when) self->pump_armed_for_ = Clock::time_point::max();
+  pump_timer_->WaitUntil(when, [self = shared_from_this(), when](bool fired) {
+    if (!fired) return;  // Re-armed, or the io_context is stopping.
+    if (self->pump_armed_for_ == when) self->pump_armed_for_ = kNever;
     self->Pump(/*retry=*/true);
   });
 }
@@ -208,9 +211,9 @@ double CarrierNode::DrawLatencyMs(std::mt19937_64& random) {
   return median_ms;
 }
 
-void CarrierNode::Send(HandsetDelivery delivery) {
-  listener_.OnCarrierAccepted(delivery.message_sid);
-  const auto now = Clock::now();
+void CarrierNode::Send(HandsetDelivery delivery, SimTime slot) {
+  listener_.OnCarrierAccepted(delivery.message_sid, slot);
+  const SimTime now = slot;
   // Each message draws from its own stream, keyed by the seed, the carrier and the message's
   // acceptance order: the same scenario, seed and input give the same outcomes however the
   // pipeline's steps interleave. The failure roll comes first and always happens, so changing
@@ -245,12 +248,14 @@ void CarrierNode::Send(HandsetDelivery delivery) {
       if (slot < kMaxLatencySamples) latency_samples_ms_[slot] = latency_ms;
     }
   }
-  auto timer = std::make_shared<boost::asio::steady_timer>(strand_, ToReal(latency_ms));
-  timer->async_wait([self = shared_from_this(), timer, failure_code,
-                     delivery = std::move(delivery)](const boost::system::error_code& ec) mutable {
-    if (ec) return;  // io_context stopping: the message stays in the gateway's outbox.
+  const SimTime outcome_at = slot + SimMilliseconds(std::max(0.0, latency_ms));
+  std::shared_ptr<Timer> timer = clock_.MakeTimer(strand_);
+  timer->WaitUntil(outcome_at, [self = shared_from_this(), timer, failure_code, outcome_at,
+                                delivery = std::move(delivery)](bool fired) mutable {
+    if (!fired) return;  // io_context stopping: the message stays in the gateway's outbox.
     if (failure_code != 0) {
-      self->Report(delivery.message_sid, DeliveryReport::Outcome::kUndelivered, failure_code,
+      self->Report(delivery.message_sid, outcome_at, DeliveryReport::Outcome::kUndelivered,
+                   failure_code,
                    failure_code == error_codes::kUnreachableHandset
                        ? "unreachable destination handset"
                    : failure_code == error_codes::kUnknownDestination
@@ -262,31 +267,32 @@ void CarrierNode::Send(HandsetDelivery delivery) {
     }
     // The report waits until the phone's entry is durable: a message reads DELIVERED only once
     // its inbox entry would survive a restart.
-    self->handsets_.Receive(delivery, [self, sid = delivery.message_sid] {
-      boost::asio::post(self->strand_, [self, sid] {
+    delivery.received_at = outcome_at;
+    self->handsets_.Receive(delivery, [self, sid = delivery.message_sid, outcome_at] {
+      boost::asio::post(self->strand_, [self, sid, outcome_at] {
         self->delivered_.fetch_add(1, std::memory_order_relaxed);
-        self->Report(sid, DeliveryReport::Outcome::kDelivered, 0, "");
+        self->Report(sid, outcome_at, DeliveryReport::Outcome::kDelivered, 0, "");
       });
     });
   });
 }
 
 void CarrierNode::SetFault(const v1::CarrierFault& fault) {
-  const auto now = Clock::now();
-  const auto ends = now + ToReal(fault.duration_seconds() * 1000);
+  const SimTime now = clock_.Now();
+  const SimTime ends = now + SimSeconds(fault.duration_seconds());
   {
     std::lock_guard lock(faults_mutex_);
     faults_.push_back({fault, ends});
   }
   UpdateMmsSuspension(now);
-  auto timer = std::make_shared<boost::asio::steady_timer>(strand_, ends);
-  timer->async_wait([self = shared_from_this(), timer, ends](const boost::system::error_code& ec) {
-    if (!ec) self->EndFault(ends);
+  std::shared_ptr<Timer> timer = clock_.MakeTimer(strand_);
+  timer->WaitUntil(ends, [self = shared_from_this(), timer, ends](bool fired) {
+    if (fired) self->EndFault(ends);
   });
 }
 
-void CarrierNode::EndFault(Clock::time_point ends) {
-  const auto now = Clock::now();
+void CarrierNode::EndFault(SimTime ends) {
+  const SimTime now = clock_.Now();
   {
     std::lock_guard lock(faults_mutex_);
     std::erase_if(faults_, [now](const Fault& fault) { return fault.ends <= now; });
@@ -296,7 +302,7 @@ void CarrierNode::EndFault(Clock::time_point ends) {
   // know when a carrier comes back.
 }
 
-void CarrierNode::UpdateMmsSuspension(Clock::time_point now) {
+void CarrierNode::UpdateMmsSuspension(SimTime now) {
   const bool suspended = FaultActive(v1::CarrierFault::MMS_UNSUPPORTED, now);
   if (mms_suspended_.exchange(suspended, std::memory_order_acq_rel) == suspended) return;
   std::function<void()> callback;
@@ -311,7 +317,7 @@ void CarrierNode::UpdateMmsSuspension(Clock::time_point now) {
 v1::CarrierState CarrierNode::State() const {
   v1::CarrierState state;
   std::vector<double> samples;
-  const auto now = Clock::now();
+  const SimTime now = clock_.Now();
   {
     std::lock_guard lock(shared_mutex_);
     *state.mutable_carrier() = config_copy_;
@@ -326,8 +332,7 @@ v1::CarrierState CarrierNode::State() const {
       if (fault.ends <= now) continue;
       auto* active = state.add_faults();
       *active->mutable_fault() = fault.fault;
-      active->set_remaining_seconds(
-          std::chrono::duration<double>(fault.ends - now).count() * simulation_.time_scale);
+      active->set_remaining_seconds(ToSeconds(fault.ends - now));
     }
   }
   auto* stats = state.mutable_stats();

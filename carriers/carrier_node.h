@@ -8,7 +8,7 @@
 // the node's strand — unless the io_context stops first, in which case the message stays in
 // the gateway's outbox. The handset has the message before a successful report is made.
 //
-// Behaviour, all in simulated time (real = simulated / time_scale):
+// Behaviour, all in simulated time (mmsgate/clock.h):
 //   * a bounded queue (queue_capacity; when full: FAILED 30001), drained at most max_mps
 //     messages per second on an absolute schedule;
 //   * latency per message: fixed, or lognormal from median and p99, plus fault latency;
@@ -21,7 +21,6 @@
 // seed and input give the same outcomes.
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <atomic>
 #include <chrono>
@@ -36,6 +35,7 @@
 #include <vector>
 
 #include "carriers/handsets.h"
+#include "mmsgate/clock.h"
 #include "mmsgate/v1/scenario.pb.h"
 #include "mmsgate/v1/simulator.pb.h"
 
@@ -44,6 +44,9 @@ namespace mmsgate::carriers {
 struct DeliveryReport {
   enum class Outcome { kDelivered, kUndelivered, kFailed };
   std::string message_sid;
+  // When the outcome happened in the simulation's schedule (the send slot plus the drawn
+  // latency), however late the io_context ran the report.
+  SimTime at{};
   Outcome outcome = Outcome::kDelivered;
   // Provider code when not delivered (30003, 30008, 30036…); 0 when delivered.
   int error_code = 0;
@@ -55,26 +58,23 @@ struct DeliveryReport {
 class DeliveryListener {
  public:
   virtual ~DeliveryListener() = default;
-  // The carrier took the message from its queue (the provider's SENT).
-  virtual void OnCarrierAccepted(const std::string& message_sid) = 0;
+  // The carrier took the message from its queue (the provider's SENT) in the slot at `at`.
+  virtual void OnCarrierAccepted(const std::string& message_sid, SimTime at) = 0;
   // The final outcome of a submitted message.
   virtual void OnDeliveryReport(DeliveryReport report) = 0;
 };
 
 struct SimulationSettings {
-  // Simulated seconds per real second; every simulated delay is divided by it.
-  double time_scale = 1.0;
+  // Keys every random draw of the run (with the carrier and the message's acceptance order).
   uint64_t seed = 0;
 };
 
 class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
  public:
-  using Clock = std::chrono::steady_clock;
-
-  CarrierNode(boost::asio::io_context& io, mmsgate::v1::Carrier config,
+  CarrierNode(boost::asio::io_context& io, Clock& clock, mmsgate::v1::Carrier config,
               SimulationSettings simulation, Handsets& handsets, DeliveryListener& listener);
 
-  // Queues a message. `delivery.deadline` (real time) bounds how long it may wait here.
+  // Queues a message. `delivery.deadline` (simulated) bounds how long it may wait here.
   void Submit(HandsetDelivery delivery);
 
   // Replaces the configuration; messages already in flight keep their drawn latency.
@@ -104,30 +104,30 @@ class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
   };
   struct Fault {
     mmsgate::v1::CarrierFault fault;
-    Clock::time_point ends;
+    SimTime ends;
   };
 
   // All below run on the strand.
   void Enqueue(HandsetDelivery delivery);
   // `retry`: called by the pump timer (a retry during an outage doubles the backoff).
   void Pump(bool retry = false);
-  void ArmPumpTimer(Clock::time_point when);
-  void Send(HandsetDelivery delivery);
-  void Report(const std::string& sid, DeliveryReport::Outcome outcome, int code,
+  void ArmPumpTimer(SimTime when);
+  // Sends in the slot at `slot` (simulated): the outcome comes at slot + latency.
+  void Send(HandsetDelivery delivery, SimTime slot);
+  void Report(const std::string& sid, SimTime at, DeliveryReport::Outcome outcome, int code,
               std::string message);
-  void ExpireOverdue(Clock::time_point now);
-  bool FaultActive(mmsgate::v1::CarrierFault::Kind kind, Clock::time_point now) const;
+  void ExpireOverdue(SimTime now);
+  bool FaultActive(mmsgate::v1::CarrierFault::Kind kind, SimTime now) const;
   double FaultSum(double (mmsgate::v1::CarrierFault::*field)() const,
-                  mmsgate::v1::CarrierFault::Kind kind, Clock::time_point now) const;
-  void EndFault(Clock::time_point ends);
-  void UpdateMmsSuspension(Clock::time_point now);
+                  mmsgate::v1::CarrierFault::Kind kind, SimTime now) const;
+  void EndFault(SimTime ends);
+  void UpdateMmsSuspension(SimTime now);
   // Simulated milliseconds the carrier applies to this message.
   double DrawLatencyMs(std::mt19937_64& random);
-  std::chrono::nanoseconds ToReal(double simulated_ms) const;
 
   const std::string id_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
-  SimulationSettings simulation_;
+  Clock& clock_;
   Handsets& handsets_;
   DeliveryListener& listener_;
 
@@ -137,9 +137,9 @@ class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
   // For reservoir sampling of latencies only; outcomes use per-message streams.
   std::mt19937_64 random_;
   std::deque<Queued> queue_;
-  Clock::time_point next_slot_{};
-  boost::asio::steady_timer pump_timer_;
-  Clock::time_point pump_armed_for_ = Clock::time_point::max();
+  SimTime next_slot_{};
+  std::unique_ptr<Timer> pump_timer_;
+  SimTime pump_armed_for_ = kNever;
   // Simulated seconds until the next retry during an outage.
   double outage_backoff_seconds_ = 0;
 

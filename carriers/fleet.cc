@@ -4,11 +4,11 @@
 
 namespace mmsgate::carriers {
 
-CarrierFleet::CarrierFleet(boost::asio::io_context& io,
+CarrierFleet::CarrierFleet(boost::asio::io_context& io, Clock& clock,
                            const std::vector<mmsgate::v1::Carrier>& carriers,
                            SimulationSettings simulation, Handsets& handsets,
                            DeliveryListener& listener)
-    : io_(io), simulation_(simulation), handsets_(handsets), listener_(listener) {
+    : io_(io), clock_(clock), simulation_(simulation), handsets_(handsets), listener_(listener) {
   for (const auto& carrier : carriers) Upsert(carrier);
   std::lock_guard lock(mutex_);
   RebuildPlan();
@@ -37,7 +37,8 @@ void CarrierFleet::Upsert(const mmsgate::v1::Carrier& carrier) {
   std::lock_guard lock(mutex_);
   auto it = nodes_.find(carrier.id());
   if (it == nodes_.end()) {
-    auto node = std::make_shared<CarrierNode>(io_, carrier, simulation_, handsets_, listener_);
+    auto node = std::make_shared<CarrierNode>(io_, clock_, carrier, simulation_, handsets_,
+                                              listener_);
     node->OnMmsSuspensionChanged([this] {
       std::lock_guard lock(mutex_);
       RebuildPlan();

@@ -17,8 +17,9 @@ namespace mmsgate::carriers {
 
 class CarrierFleet {
  public:
-  CarrierFleet(boost::asio::io_context& io, const std::vector<mmsgate::v1::Carrier>& carriers,
-               SimulationSettings simulation, Handsets& handsets, DeliveryListener& listener);
+  CarrierFleet(boost::asio::io_context& io, Clock& clock,
+               const std::vector<mmsgate::v1::Carrier>& carriers, SimulationSettings simulation,
+               Handsets& handsets, DeliveryListener& listener);
 
   // The plan as routing sees it: a carrier under an MMS_UNSUPPORTED fault has supports_mms off.
   std::shared_ptr<const NumberPlan> plan() const;
@@ -35,6 +36,7 @@ class CarrierFleet {
   void RebuildPlan();  // mutex_ held
 
   boost::asio::io_context& io_;
+  Clock& clock_;
   SimulationSettings simulation_;
   Handsets& handsets_;
   DeliveryListener& listener_;

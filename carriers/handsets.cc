@@ -36,9 +36,14 @@ mmsgate::v1::HandsetMessage BuildEntry(const HandsetDelivery& delivery) {
   entry.set_from(delivery.from);
   entry.set_message_sid(delivery.message_sid);
   entry.set_carrier_id(delivery.carrier_id);
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  *entry.mutable_received_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
+  const int64_t received_ns =
+      delivery.received_at != SimTime{}
+          ? ToNanoseconds(delivery.received_at)
+          : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  *entry.mutable_received_at() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(received_ns);
   for (const auto& media : delivery.media) {
     auto* item = entry.add_media();
     item->set_content_type(media.content_type);

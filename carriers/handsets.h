@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "mmsgate/clock.h"
 #include "mmsgate/v1/simulator.pb.h"
 
 namespace mmsgate::carriers {
@@ -36,8 +37,13 @@ struct HandsetDelivery {
   std::vector<MediaPayload> media;
   // The message's acceptance order; with the seed it fixes this message's random draws.
   uint64_t sequence = 0;
-  // Real time after which the message may no longer wait in a queue (validity period).
-  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // Simulated time after which the message may no longer wait in a queue (validity period).
+  SimTime deadline = kNever;
+  // Simulated time the gateway handed it to the carrier: the carrier's schedule starts there.
+  SimTime submitted_at{};
+  // Simulated time the phone received it (set by the carrier on delivery; the epoch means now
+  // on the wall clock).
+  SimTime received_at{};
 };
 
 // Where phones keep what they received across restarts (implemented by the gateway over its

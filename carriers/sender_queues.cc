@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <cmath>
 #include <cstdint>
@@ -19,9 +18,9 @@ using Seconds = std::chrono::duration<double>;
 // A non-positive rate would make the emission interval infinite, and infinities turn the bucket
 // arithmetic into NaNs; one message per ~30 simulated years is "never" for a simulator.
 constexpr double kMinMps = 1e-9;
-// Real seconds per token for absurdly high (even infinite) rates.
+// Simulated seconds per token for absurdly high (even infinite) rates.
 constexpr double kMinInterval = 1e-12;
-// Timer targets further out than this (real seconds) are armed at time_point::max(), so the
+// Timer targets further out than this (simulated seconds) are armed at kNever, so the
 // conversion to integer nanoseconds cannot overflow.
 constexpr double kFarFutureSeconds = 1e9;
 
@@ -30,24 +29,34 @@ constexpr double kFarFutureSeconds = 1e9;
 // State shared by all senders and by SenderQueues itself. Handlers reach it through their Sender,
 // so it stays valid if SenderQueues is destroyed while handlers are still queued.
 struct SenderQueues::Shared {
-  // Times inside the buckets are doubles (seconds since epoch): the schedule needs fractional
-  // intervals (e.g. 1/(3 mps * 7 time_scale)) without rounding error accumulating per release.
-  Clock::time_point epoch = Clock::now();
-  double time_scale = 1.0;
+  explicit Shared(Clock& clock) : clock(clock), epoch(clock.Now()) {}
+
+  // Times inside the buckets are doubles (simulated seconds since epoch): the schedule needs
+  // fractional intervals (e.g. 1/3 mps) without rounding error accumulating per release.
+  Clock& clock;
+  const SimTime epoch;
   bool disabled = false;
   std::atomic<bool> stopped{false};
   std::atomic<std::size_t> total_queued{0};
 
-  double ToSeconds(Clock::time_point t) const {
-    // Subtracting in double, not in integer ticks: time_point::min() deadlines would overflow.
-    return Seconds(t.time_since_epoch()).count() - Seconds(epoch.time_since_epoch()).count();
+  double ToSeconds(SimTime t) const {
+    // Subtracting in long double: integer ticks would overflow for time_point::min() deadlines,
+    // and plain doubles of wall-clock nanoseconds (~1.7e18) lose the sub-microsecond precision
+    // the schedule needs, so that a timer could fire just before its token is due, forever.
+    const long double ns = static_cast<long double>(t.time_since_epoch().count()) -
+                           static_cast<long double>(epoch.time_since_epoch().count());
+    return static_cast<double>(ns / 1e9L);
   }
-  Clock::time_point ToTimePoint(double seconds) const {
-    if (seconds >= kFarFutureSeconds) return Clock::time_point::max();
+  SimTime ToTimePoint(double seconds) const {
+    if (seconds >= kFarFutureSeconds) return kNever;
     // Rounded up, so that when the timer fires the token is really due (no extra wakeup).
-    return epoch + std::chrono::ceil<Clock::duration>(Seconds(seconds)) + Clock::duration(1);
+    return epoch + std::chrono::ceil<SimDuration>(Seconds(seconds)) + SimDuration(1);
   }
-  double Now() const { return ToSeconds(Clock::now()); }
+  double Now() const { return ToSeconds(clock.Now()); }
+  // The simulated time of a schedule time (exact to the nanosecond, no rounding up).
+  SimTime ToTime(double seconds) const {
+    return epoch + std::chrono::round<SimDuration>(Seconds(seconds));
+  }
 };
 
 // One sender's bucket and queue. Everything but `queued` is touched only on `strand`.
@@ -59,7 +68,9 @@ struct SenderQueues::Shared {
 class SenderQueues::Sender : public std::enable_shared_from_this<Sender> {
  public:
   Sender(boost::asio::io_context& io, std::shared_ptr<Shared> shared)
-      : strand(boost::asio::make_strand(io)), shared_(std::move(shared)), timer_(strand) {}
+      : strand(boost::asio::make_strand(io)),
+        shared_(std::move(shared)),
+        timer_(shared_->clock.MakeTimer(strand)) {}
 
   // Runs on the strand: one accepted item arrives.
   void Add(SenderLimit limit, Item item, double enqueued_at) {
@@ -75,7 +86,7 @@ class SenderQueues::Sender : public std::enable_shared_from_this<Sender> {
       if (ToDeadline(item) <= enqueued_at) {
         Call(item.expire);
       } else {
-        Call(item.release);
+        if (item.release) item.release(shared_->ToTime(enqueued_at));
       }
       return;
     }
@@ -94,7 +105,7 @@ class SenderQueues::Sender : public std::enable_shared_from_this<Sender> {
   void Drop() {
     ++generation_;
     timer_pending_ = false;
-    timer_.cancel();
+    timer_->Cancel();
     Uncount(queue_.size());
     queue_.clear();
   }
@@ -131,7 +142,7 @@ class SenderQueues::Sender : public std::enable_shared_from_this<Sender> {
     const int burst = std::max(1, limit.burst);
     if (has_limit_ && mps == mps_ && burst == burst_) return;
     // Floored so that an infinite rate does not divide by zero below.
-    const double interval = std::max(kMinInterval, 1.0 / (mps * shared_->time_scale));
+    const double interval = std::max(kMinInterval, 1.0 / mps);
     if (!has_limit_) {
       tat_ = -std::numeric_limits<double>::infinity();  // The bucket starts full.
     } else {
@@ -177,7 +188,7 @@ class SenderQueues::Sender : public std::enable_shared_from_this<Sender> {
       Item item = std::move(head.item);
       queue_.pop_front();
       Uncount(1);
-      Call(item.release);
+      if (item.release) item.release(shared_->ToTime(due));
     }
     if (queue_.empty() || shared_->stopped.load()) return;
     // The head is not due by `now`, so nothing behind it can go by `now` either: whatever is past
@@ -205,20 +216,20 @@ class SenderQueues::Sender : public std::enable_shared_from_this<Sender> {
       if (timer_pending_) {
         ++generation_;
         timer_pending_ = false;
-        timer_.cancel();
+        timer_->Cancel();
       }
       return;
     }
     double when = DueTime(queue_.front());
     for (const Entry& entry : queue_) when = std::min(when, entry.deadline);
-    const Clock::time_point target = shared_->ToTimePoint(when);
+    const SimTime target = shared_->ToTimePoint(when);
     // Enqueues behind a backlog do not change the target; re-arming would only churn handlers.
     if (timer_pending_ && target == armed_for_) return;
     const uint64_t generation = ++generation_;
     timer_pending_ = true;
     armed_for_ = target;
-    timer_.expires_at(target);  // Cancels a pending wait; its handler sees a stale generation.
-    timer_.async_wait([self = shared_from_this(), generation](const boost::system::error_code&) {
+    // Cancels a pending wait; its handler sees a stale generation.
+    timer_->WaitUntil(target, [self = shared_from_this(), generation](bool) {
       self->OnTimer(generation);
     });
   }
@@ -232,26 +243,27 @@ class SenderQueues::Sender : public std::enable_shared_from_this<Sender> {
   }
 
   std::shared_ptr<Shared> shared_;
-  boost::asio::steady_timer timer_;
+  std::unique_ptr<Timer> timer_;
   std::deque<Entry> queue_;
 
   bool has_limit_ = false;
   double mps_ = 0;
   int burst_ = 1;
-  double interval_ = 1;   // real seconds per token
+  double interval_ = 1;   // simulated seconds per token
   double tolerance_ = 0;  // (burst - 1) * interval_
   double tat_ = 0;        // theoretical arrival time, seconds since Shared::epoch
   double last_release_ = -std::numeric_limits<double>::infinity();
 
   bool timer_pending_ = false;
-  Clock::time_point armed_for_;
+  SimTime armed_for_;
   uint64_t generation_ = 0;
 };
 
-SenderQueues::SenderQueues(boost::asio::io_context& io, double time_scale, bool disabled,
+SenderQueues::SenderQueues(boost::asio::io_context& io, Clock& clock, bool disabled,
                            std::size_t max_queued_per_sender)
-    : io_(io), max_queued_per_sender_(max_queued_per_sender), shared_(std::make_shared<Shared>()) {
-  shared_->time_scale = time_scale > 0 && std::isfinite(time_scale) ? time_scale : 1.0;
+    : io_(io),
+      max_queued_per_sender_(max_queued_per_sender),
+      shared_(std::make_shared<Shared>(clock)) {
   shared_->disabled = disabled;
 }
 

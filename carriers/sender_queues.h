@@ -11,13 +11,13 @@
 //   one sender happen in the order its items were enqueued (FIFO); an expired item is skipped and
 //   does not hold up or use a token of the items behind it. Callbacks must not throw.
 // - Rates: a sender's bucket holds up to `burst` tokens and starts full; it refills continuously at
-//   mps * time_scale tokens per real second. The release schedule is absolute (the theoretical
+//   mps tokens per simulated second (mmsgate/clock.h). The release schedule is absolute (the theoretical
 //   times at which tokens come due), so a late timer does not push later releases back; after a
 //   stall of the io_context, the items whose time has come are released together.
 // - Deadlines: an item is released if its token comes due (on the schedule above; in disabled
 //   mode: when it is enqueued) before its deadline, even if the strand gets to it late; otherwise
 //   it expires, promptly at its deadline (not at its turn), and uses no token. The default
-//   deadline (the clock's epoch) has always passed: use Clock::time_point::max() for "none".
+//   deadline (the simulation epoch) has always passed: use kNever for "none".
 // - Limits: the limit passed with the newest Enqueue of a sender applies from then on, to the
 //   items already waiting too; the tokens the bucket holds carry over (capped at the new burst).
 //   mps <= 0 (or NaN) means the sender's items are practically never released (they expire);
@@ -41,6 +41,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "mmsgate/clock.h"
+
 namespace mmsgate::carriers {
 
 struct SenderLimit {
@@ -50,20 +52,21 @@ struct SenderLimit {
 
 class SenderQueues {
  public:
-  using Clock = std::chrono::steady_clock;
   struct Item {
     std::string message_sid;
-    Clock::time_point deadline;     // real time; if the item is still queued then, it expires
-    std::function<void()> release;  // called when the item may go (a token was taken)
+    SimTime deadline;               // if the item is still queued then, it expires
+    // Called when the item may go (a token was taken), with the simulated time the schedule
+    // booked the release at: the token's due time, however late the strand got to it.
+    std::function<void(SimTime released_at)> release;
     std::function<void()> expire;   // called instead of release if the deadline passes first
   };
 
-  // time_scale: simulated seconds per real second (rates are multiplied by it; <= 0 counts as 1).
+  // clock: the simulation clock the rates and deadlines are on; it must outlive the queues.
   // disabled: every item is released at once (still asynchronously, posted to the sender's strand;
   // an item enqueued with its deadline already passed expires instead). max_queued_per_sender
   // bounds each queue (in disabled mode too: items count as queued until their posted release
   // runs).
-  SenderQueues(boost::asio::io_context& io, double time_scale, bool disabled,
+  SenderQueues(boost::asio::io_context& io, Clock& clock, bool disabled,
                std::size_t max_queued_per_sender);
   ~SenderQueues();
   SenderQueues(const SenderQueues&) = delete;

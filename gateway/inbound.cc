@@ -24,18 +24,13 @@ absl::Status Refuse(absl::StatusCode status, int code, const std::string& text) 
   return ProviderError(status, code, text);
 }
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
-InboundHandler::InboundHandler(Pipeline& pipeline, Directory& directory, MessageStore& store,
-                               mmsc::Database& database, EventBus& events,
+InboundHandler::InboundHandler(Clock& clock, Pipeline& pipeline, Directory& directory,
+                               MessageStore& store, mmsc::Database& database, EventBus& events,
                                WebhookSender& webhooks)
-    : pipeline_(pipeline),
+    : clock_(clock),
+      pipeline_(pipeline),
       directory_(directory),
       store_(store),
       database_(database),
@@ -124,7 +119,7 @@ void InboundHandler::Receive(const v1::HandsetSend& send, Callback done) {
     message.set_error_code(error_codes::kMmsNotSupported);
     message.set_error_message(media_refusal);
   }
-  const auto now = TimeUtil::NanosecondsToTimestamp(NowNs());
+  const auto now = TimeUtil::NanosecondsToTimestamp(ToNanoseconds(clock_.Now()));
   *message.mutable_date_created() = now;
   *message.mutable_date_updated() = now;
   *message.mutable_date_sent() = now;
@@ -278,7 +273,7 @@ void InboundHandler::RecordError(const std::string& sid, int code, const std::st
   message->set_error_message(message->error_message().empty()
                                  ? clean
                                  : message->error_message() + "; " + clean);
-  *message->mutable_date_updated() = TimeUtil::NanosecondsToTimestamp(NowNs());
+  *message->mutable_date_updated() = TimeUtil::NanosecondsToTimestamp(ToNanoseconds(clock_.Now()));
   rocksdb::WriteBatch batch;
   if (store_.StageUpdate(batch, *message, /*finished=*/true).ok()) {
     database_.WriteNow(std::move(batch)).IgnoreError();

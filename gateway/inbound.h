@@ -25,7 +25,7 @@ inline constexpr int kWebhookRetrievalFailure = 11200;
 
 class InboundHandler {
  public:
-  InboundHandler(Pipeline& pipeline, Directory& directory, MessageStore& store,
+  InboundHandler(Clock& clock, Pipeline& pipeline, Directory& directory, MessageStore& store,
                  mmsc::Database& database, EventBus& events, WebhookSender& webhooks);
 
   void SetWebhookTimeout(std::chrono::milliseconds timeout) { webhook_timeout_ = timeout; }
@@ -47,6 +47,7 @@ class InboundHandler {
   // Sets error_code/message on a stored inbound message (blocking; storage pool).
   void RecordError(const std::string& sid, int code, const std::string& text);
 
+  Clock& clock_;
   Pipeline& pipeline_;
   Directory& directory_;
   MessageStore& store_;

@@ -116,25 +116,26 @@ int Run(int argc, char** argv) {
 
   boost::asio::io_context io(threads);
   auto work = boost::asio::make_work_guard(io);
+  // One simulation clock for every simulated delay; it starts at the wall-clock time now.
+  mmsgate::RealClock clock(scenario->simulation().time_scale() > 0
+                               ? scenario->simulation().time_scale()
+                               : 1.0);
   mmsgate::carriers::SimulationSettings simulation;
-  simulation.time_scale = scenario->simulation().time_scale() > 0
-                              ? scenario->simulation().time_scale()
-                              : 1.0;
   simulation.seed = scenario->simulation().seed();
   std::vector<mmsgate::v1::Carrier> carriers(scenario->carriers().begin(),
                                              scenario->carriers().end());
-  mmsgate::gateway::Pipeline pipeline(io, **database, store, directory, events, handsets,
+  mmsgate::gateway::Pipeline pipeline(io, clock, **database, store, directory, events, handsets,
                                       carriers, simulation,
                                       scenario->simulation().disable_sender_rate_limits());
 
-  mmsgate::gateway::WebhookSender webhooks(io, simulation.time_scale);
+  mmsgate::gateway::WebhookSender webhooks(io, clock);
   mmsgate::gateway::StatusCallbacks status_callbacks(webhooks, directory, store, **database);
   pipeline.SetStatusCallbacks(&status_callbacks);
   const std::chrono::milliseconds webhook_timeout(
       scenario->simulation().webhook_timeout_ms() > 0 ? scenario->simulation().webhook_timeout_ms()
                                                       : 15000);
   status_callbacks.SetTimeout(webhook_timeout);
-  mmsgate::gateway::InboundHandler inbound(pipeline, directory, store, **database, events,
+  mmsgate::gateway::InboundHandler inbound(clock, pipeline, directory, store, **database, events,
                                            webhooks);
   inbound.SetWebhookTimeout(webhook_timeout);
 
@@ -179,12 +180,11 @@ int Run(int argc, char** argv) {
 
   const auto& sim = scenario->simulation();
   const double retention_seconds =
-      (sim.media_retention_seconds() > 0 ? sim.media_retention_seconds() : 7 * 24 * 3600) /
-      simulation.time_scale;
+      sim.media_retention_seconds() > 0 ? sim.media_retention_seconds() : 7 * 24 * 3600;
   pipeline.ConfigureMedia(
       std::chrono::milliseconds(sim.media_fetch_timeout_ms() > 0 ? sim.media_fetch_timeout_ms()
                                                                  : 15000),
-      std::chrono::nanoseconds(static_cast<int64_t>(retention_seconds * 1e9)));
+      mmsgate::SimSeconds(retention_seconds));
   pipeline.StartMediaSweeper();
   pipeline.ScheduleFaults({scenario->scheduled_faults().begin(), scenario->scheduled_faults().end()});
 

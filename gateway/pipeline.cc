@@ -16,33 +16,28 @@ namespace {
 namespace v1 = mmsgate::v1;
 using google::protobuf::util::TimeUtil;
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 bool IsFinal(v1::MessageStatus status) {
   return status == v1::DELIVERED || status == v1::UNDELIVERED || status == v1::FAILED;
 }
 
 }  // namespace
 
-Pipeline::Pipeline(boost::asio::io_context& io, mmsc::Database& database, MessageStore& store,
+Pipeline::Pipeline(boost::asio::io_context& io, Clock& clock, mmsc::Database& database,
+                   MessageStore& store,
                    Directory& directory, EventBus& events, carriers::Handsets& handsets,
                    const std::vector<v1::Carrier>& carriers,
                    carriers::SimulationSettings simulation, bool disable_sender_rate_limits)
     : io_(io),
+      clock_(clock),
       database_(database),
       store_(store),
       directory_(directory),
       events_(events),
       simulation_(simulation),
       simulation_disabled_limits_(disable_sender_rate_limits),
-      fleet_(io, carriers, simulation, handsets, *this),
-      sender_queues_(io, simulation.time_scale, disable_sender_rate_limits,
-                     kMaxQueuedPerSender),
-      sweep_timer_(io) {}
+      fleet_(io, clock, carriers, simulation, handsets, *this),
+      sender_queues_(io, clock, disable_sender_rate_limits, kMaxQueuedPerSender),
+      sweep_timer_(clock.MakeTimer(io.get_executor())) {}
 
 void Pipeline::SetPublicBaseUrl(std::string url) {
   std::lock_guard lock(base_url_mutex_);
@@ -81,17 +76,15 @@ AdmissionContext Pipeline::MakeAdmissionContext() {
     std::lock_guard lock(base_url_mutex_);
     context.public_base_url = public_base_url_;
   }
-  context.now_ns = NowNs();
+  context.now_ns = ToNanoseconds(clock_.Now());
   return context;
 }
 
 void Pipeline::ScheduleFaults(const std::vector<v1::ScheduledFault>& faults) {
   for (const auto& scheduled : faults) {
-    auto timer = std::make_shared<boost::asio::steady_timer>(
-        io_, std::chrono::nanoseconds(static_cast<int64_t>(scheduled.at_seconds() * 1e9 /
-                                                           simulation_.time_scale)));
-    timer->async_wait([this, scheduled](const boost::system::error_code& ec) {
-      if (ec) return;
+    std::shared_ptr<Timer> timer = clock_.MakeTimer(io_.get_executor());
+    timer->WaitUntil(clock_.Now() + SimSeconds(scheduled.at_seconds()), [this, scheduled](bool fired) {
+      if (!fired) return;
       spdlog::info("scheduled fault: {} on carrier {} for {} simulated seconds",
                    v1::CarrierFault::Kind_Name(scheduled.fault().kind()), scheduled.carrier_id(),
                    scheduled.fault().duration_seconds());
@@ -104,29 +97,27 @@ void Pipeline::ScheduleFaults(const std::vector<v1::ScheduledFault>& faults) {
 }
 
 void Pipeline::Drain() {
-  sweep_timer_.cancel();
-  for (auto& timer : fault_timers_) timer->cancel();
+  sweep_timer_->Cancel();
+  for (auto& timer : fault_timers_) timer->Cancel();
   sender_queues_.Stop();
   storage_pool_.join();
 }
 
-void Pipeline::ConfigureMedia(std::chrono::milliseconds fetch_timeout,
-                              std::chrono::nanoseconds retention) {
+void Pipeline::ConfigureMedia(std::chrono::milliseconds fetch_timeout, SimDuration retention) {
   fetch_timeout_ = fetch_timeout;
   media_retention_ = retention;
 }
 
 void Pipeline::StartMediaSweeper() {
   // Often enough that a link stops working soon after it expires, rarely enough to cost
-  // nothing: a quarter of the retention, between 100 ms and a minute.
-  const auto period = std::clamp<std::chrono::nanoseconds>(media_retention_ / 4,
-                                                           std::chrono::milliseconds(100),
-                                                           std::chrono::minutes(1));
-  sweep_timer_.expires_after(period);
-  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
+  // nothing: a quarter of the retention, between 100 ms and a minute of real time.
+  const double scale = clock_.time_scale();
+  const SimDuration period =
+      std::clamp<SimDuration>(media_retention_ / 4, SimSeconds(0.1 * scale), SimSeconds(60 * scale));
+  sweep_timer_->WaitUntil(clock_.Now() + period, [this](bool fired) {
+    if (!fired) return;
     boost::asio::post(storage_pool_, [this] {
-      auto swept = store_.SweepExpiredMedia(NowNs());
+      auto swept = store_.SweepExpiredMedia(ToNanoseconds(clock_.Now()));
       if (!swept.ok()) {
         spdlog::warn("media retention sweep failed: {}", std::string(swept.status().message()));
       } else if (*swept > 0) {
@@ -199,7 +190,7 @@ void Pipeline::AdmitAndStore(const v1::Account& account, const v1::SendMessageRe
   const uint64_t sequence = next_sequence_.fetch_add(1, std::memory_order_relaxed);
   admitted->message.set_sequence(sequence);
   admitted->media_expires_at_ns =
-      admitted->message.media_size() > 0 ? NowNs() + media_retention_.count() : 0;
+      admitted->message.media_size() > 0 ? ToNanoseconds(clock_.Now() + media_retention_) : 0;
   std::vector<std::string> staged_blobs;
   for (const auto& media : admitted->message.media()) staged_blobs.push_back(media.sha256());
   rocksdb::WriteBatch batch;
@@ -245,17 +236,13 @@ void Pipeline::AdmitAndStore(const v1::Account& account, const v1::SendMessageRe
 }
 
 void Pipeline::StartDelivery(const InFlightPtr& flight) {
-  Apply(flight, {v1::QUEUED, 0, "", [this, flight] { EnterSenderQueue(flight); }});
+  Apply(flight, {v1::QUEUED, 0, "", {}, [this, flight] { EnterSenderQueue(flight); }});
 }
 
-carriers::SenderQueues::Clock::time_point Pipeline::Deadline(const v1::Message& message) const {
-  // The validity period runs from creation, in simulated seconds; converted through the wall
-  // clock so it holds across restarts too.
-  const int64_t created_ns = TimeUtil::TimestampToNanoseconds(message.date_created());
-  const double validity_real_ns =
-      message.validity_period_seconds() * 1e9 / simulation_.time_scale;
-  const int64_t left_ns = created_ns + static_cast<int64_t>(validity_real_ns) - NowNs();
-  return carriers::SenderQueues::Clock::now() + std::chrono::nanoseconds(std::max<int64_t>(0, left_ns));
+SimTime Pipeline::Deadline(const v1::Message& message) const {
+  // The validity period runs from creation, in simulated seconds.
+  return FromNanoseconds(TimeUtil::TimestampToNanoseconds(message.date_created())) +
+         SimSeconds(message.validity_period_seconds());
 }
 
 carriers::SenderLimit Pipeline::LimitFor(const std::string& sender) const {
@@ -273,7 +260,7 @@ carriers::SenderLimit Pipeline::LimitFor(const std::string& sender) const {
 
 void Pipeline::EnterSenderQueue(const InFlightPtr& flight) {
   std::string sid, sender;
-  carriers::SenderQueues::Clock::time_point deadline;
+  SimTime deadline;
   {
     std::lock_guard lock(flight->mutex);
     sid = flight->message.sid();
@@ -283,9 +270,9 @@ void Pipeline::EnterSenderQueue(const InFlightPtr& flight) {
   carriers::SenderQueues::Item item;
   item.message_sid = sid;
   item.deadline = deadline;
-  item.release = [this, flight, sender] {
+  item.release = [this, flight, sender](SimTime released_at) {
     ReleaseSenderSlot(sender);
-    Apply(flight, {v1::SENDING, 0, "", [this, flight] { SubmitToCarrier(flight); }});
+    Apply(flight, {v1::SENDING, 0, "", released_at, [this, flight] { SubmitToCarrier(flight); }});
   };
   item.expire = [this, flight, sender] {
     ReleaseSenderSlot(sender);
@@ -340,6 +327,10 @@ void Pipeline::SubmitToCarrier(const InFlightPtr& flight) {
     delivery.segments = message.num_segments();
     if (message.delivered_as() == v1::MMS) delivery.media = flight->media;
     delivery.deadline = Deadline(message);
+    // A fresh message continues the schedule from its SENDING time; a resumed one starts now.
+    delivery.submitted_at =
+        flight->resumed ? clock_.Now()
+                        : FromNanoseconds(TimeUtil::TimestampToNanoseconds(message.date_updated()));
     delivery.sequence = message.sequence();
   }
   auto node = fleet_.Node(delivery.carrier_id);
@@ -351,8 +342,8 @@ void Pipeline::SubmitToCarrier(const InFlightPtr& flight) {
   node->Submit(std::move(delivery));
 }
 
-void Pipeline::OnCarrierAccepted(const std::string& message_sid) {
-  if (auto flight = Find(message_sid)) Apply(flight, {v1::SENT});
+void Pipeline::OnCarrierAccepted(const std::string& message_sid, SimTime at) {
+  if (auto flight = Find(message_sid)) Apply(flight, {v1::SENT, 0, "", at});
 }
 
 void Pipeline::OnDeliveryReport(carriers::DeliveryReport report) {
@@ -360,13 +351,13 @@ void Pipeline::OnDeliveryReport(carriers::DeliveryReport report) {
   if (!flight) return;
   switch (report.outcome) {
     case carriers::DeliveryReport::Outcome::kDelivered:
-      Apply(flight, {v1::DELIVERED});
+      Apply(flight, {v1::DELIVERED, 0, "", report.at});
       break;
     case carriers::DeliveryReport::Outcome::kUndelivered:
-      Apply(flight, {v1::UNDELIVERED, report.error_code, report.error_message});
+      Apply(flight, {v1::UNDELIVERED, report.error_code, report.error_message, report.at});
       break;
     case carriers::DeliveryReport::Outcome::kFailed:
-      Apply(flight, {v1::FAILED, report.error_code, report.error_message});
+      Apply(flight, {v1::FAILED, report.error_code, report.error_message, report.at});
       break;
   }
 }
@@ -406,7 +397,8 @@ void Pipeline::WriteNext(const InFlightPtr& flight) {
     WriteNext(flight);
     return;
   }
-  const auto now = TimeUtil::NanosecondsToTimestamp(NowNs());
+  const auto now = TimeUtil::NanosecondsToTimestamp(
+      ToNanoseconds(transition.at != SimTime{} ? transition.at : clock_.Now()));
   updated.set_status(transition.status);
   *updated.mutable_date_updated() = now;
   if (transition.status == v1::SENT) *updated.mutable_date_sent() = now;
@@ -476,6 +468,7 @@ std::size_t Pipeline::ResumeUnfinished() {
   for (auto& message : store_.LoadUnfinished()) {
     auto flight = std::make_shared<InFlight>();
     flight->message = message;
+    flight->resumed = true;
     bool media_ok = true;
     for (const auto& media : message.media()) {
       auto bytes = store_.media_store().Read(media.sha256());

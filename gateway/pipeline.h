@@ -47,7 +47,8 @@ class StatusCallbacks;
 
 class Pipeline : public carriers::DeliveryListener {
  public:
-  Pipeline(boost::asio::io_context& io, mmsc::Database& database, MessageStore& store,
+  Pipeline(boost::asio::io_context& io, Clock& clock, mmsc::Database& database,
+           MessageStore& store,
            Directory& directory, EventBus& events, carriers::Handsets& handsets,
            const std::vector<mmsgate::v1::Carrier>& carriers,
            carriers::SimulationSettings simulation, bool disable_sender_rate_limits = false);
@@ -71,8 +72,8 @@ class Pipeline : public carriers::DeliveryListener {
   // Runs blocking storage work (admission of fetched media, reads for links) off the io_context.
   boost::asio::thread_pool& storage_pool() { return storage_pool_; }
 
-  // Media fetch timeout (real) and retention (real time, already divided by time_scale).
-  void ConfigureMedia(std::chrono::milliseconds fetch_timeout, std::chrono::nanoseconds retention);
+  // Media fetch timeout (real) and retention (simulated).
+  void ConfigureMedia(std::chrono::milliseconds fetch_timeout, SimDuration retention);
   // Periodically ends retention of expired media (timer on the io_context, work on the storage
   // pool).
   void StartMediaSweeper();
@@ -92,7 +93,7 @@ class Pipeline : public carriers::DeliveryListener {
   const PipelineStats& stats() const { return stats_; }
 
   // carriers::DeliveryListener
-  void OnCarrierAccepted(const std::string& message_sid) override;
+  void OnCarrierAccepted(const std::string& message_sid, SimTime at) override;
   void OnDeliveryReport(carriers::DeliveryReport report) override;
 
  private:
@@ -100,6 +101,8 @@ class Pipeline : public carriers::DeliveryListener {
     mmsgate::v1::MessageStatus status;
     int error_code = 0;
     std::string error_message;
+    // When it happened in the simulation's schedule; the epoch means "now".
+    SimTime at{};
     // Runs on the io_context after the change is committed and published.
     std::function<void()> after;
   };
@@ -109,6 +112,8 @@ class Pipeline : public carriers::DeliveryListener {
     std::vector<carriers::MediaPayload> media;
     std::deque<Transition> pending;
     bool writing = false;
+    // Loaded at start from the outbox rather than accepted by this process.
+    bool resumed = false;
   };
   using InFlightPtr = std::shared_ptr<InFlight>;
 
@@ -136,13 +141,14 @@ class Pipeline : public carriers::DeliveryListener {
   // concurrent sends cannot both slip under the limit.
   absl::Status ReserveSenderSlot(const std::string& sender, bool force = false);
   void ReleaseSenderSlot(const std::string& sender);
-  // Real time at which the message's validity period ends.
-  carriers::SenderQueues::Clock::time_point Deadline(const mmsgate::v1::Message& message) const;
+  // Simulated time at which the message's validity period ends.
+  SimTime Deadline(const mmsgate::v1::Message& message) const;
   void SubmitToCarrier(const InFlightPtr& flight);
   void StartDelivery(const InFlightPtr& flight);
   void PublishStatus(const mmsgate::v1::Message& message);
 
   boost::asio::io_context& io_;
+  Clock& clock_;
   mmsc::Database& database_;
   MessageStore& store_;
   Directory& directory_;
@@ -158,10 +164,10 @@ class Pipeline : public carriers::DeliveryListener {
   carriers::SenderQueues sender_queues_;
   PipelineStats stats_;
   boost::asio::thread_pool storage_pool_{2};
-  boost::asio::steady_timer sweep_timer_;
-  std::vector<std::shared_ptr<boost::asio::steady_timer>> fault_timers_;
+  std::unique_ptr<Timer> sweep_timer_;
+  std::vector<std::shared_ptr<Timer>> fault_timers_;
   std::chrono::milliseconds fetch_timeout_{15000};
-  std::chrono::nanoseconds media_retention_{std::chrono::hours(24 * 7)};
+  SimDuration media_retention_{std::chrono::hours(24 * 7)};
 
   std::mutex base_url_mutex_;
   std::string public_base_url_;

@@ -20,7 +20,7 @@
 namespace mmsgate::gateway {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 // The backoff before the second try, in simulated time; it doubles for each later try.
 constexpr std::chrono::milliseconds kFirstBackoff{1000};
@@ -43,11 +43,11 @@ std::string NewIdempotencyToken() { return RandomHex(16); }
 // at once and needs no strand.
 class Delivery : public std::enable_shared_from_this<Delivery> {
  public:
-  Delivery(boost::asio::io_context& io, double time_scale, WebhookRequest request,
+  Delivery(boost::asio::io_context& io, mmsgate::Clock& clock, WebhookRequest request,
            WebhookCallback done)
       : io_(io),
-        timer_(io),
-        time_scale_(time_scale),
+        clock_(clock),
+        timer_(clock.MakeTimer(io.get_executor())),
         request_(std::move(request)),
         done_(std::move(done)),
         body_(FormEncode(request_.params)),
@@ -71,9 +71,12 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
     http.max_response_bytes = kMaxWebhookResponseBytes;
     http.truncate_body = true;
     WebhookAttempt attempt;
-    attempt.started_at = std::chrono::system_clock::now();
+    // A date users read, so on the simulation clock; the duration below is real.
+    attempt.started_at = std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            clock_.Now().time_since_epoch()));
     result_.attempts.push_back(attempt);
-    attempt_start_ = Clock::now();
+    attempt_start_ = SteadyClock::now();
     mmsc::HttpFetch(io_, std::move(http),
                     [self = shared_from_this()](absl::StatusOr<mmsc::HttpClientResponse> response) {
                       self->OnResponse(std::move(response));
@@ -84,7 +87,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   void OnResponse(absl::StatusOr<mmsc::HttpClientResponse> response) {
     WebhookAttempt& attempt = result_.attempts.back();
     attempt.duration_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - attempt_start_)
+        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - attempt_start_)
             .count();
     bool retriable = false;
     if (response.ok()) {
@@ -109,9 +112,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
     if (!retriable || tries >= request_.max_attempts) return Finish();
     const double simulated_ms =
         static_cast<double>(kFirstBackoff.count()) * std::ldexp(1.0, std::min(tries - 1, 20));
-    timer_.expires_after(std::chrono::microseconds(
-        static_cast<int64_t>(simulated_ms * 1000.0 / time_scale_)));
-    timer_.async_wait([self = shared_from_this()](const boost::system::error_code&) {
+    timer_->WaitUntil(clock_.Now() + SimMilliseconds(simulated_ms), [self = shared_from_this()](bool) {
       // Nothing cancels the timer, so an error here can only be the io_context shutting down,
       // and then no handler runs at all: just try again.
       self->Attempt();
@@ -124,14 +125,14 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   }
 
   boost::asio::io_context& io_;
-  boost::asio::steady_timer timer_;
-  const double time_scale_;
+  mmsgate::Clock& clock_;
+  std::unique_ptr<Timer> timer_;
   WebhookRequest request_;
   WebhookCallback done_;
   const std::string body_;
   const std::string signature_;
   const std::string idempotency_token_;
-  Clock::time_point attempt_start_;
+  SteadyClock::time_point attempt_start_;
   WebhookResult result_;
 };
 
@@ -166,11 +167,11 @@ std::string TwilioSignature(const std::string& auth_token, const std::string& ur
   return Base64(digest, digest_size);
 }
 
-WebhookSender::WebhookSender(boost::asio::io_context& io, double time_scale)
-    : io_(io), time_scale_(time_scale > 0 && std::isfinite(time_scale) ? time_scale : 1.0) {}
+WebhookSender::WebhookSender(boost::asio::io_context& io, mmsgate::Clock& clock)
+    : io_(io), clock_(clock) {}
 
 void WebhookSender::Post(WebhookRequest request, WebhookCallback done) {
-  std::make_shared<Delivery>(io_, time_scale_, std::move(request), std::move(done))->Attempt();
+  std::make_shared<Delivery>(io_, clock_, std::move(request), std::move(done))->Attempt();
 }
 
 }  // namespace mmsgate::gateway

@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "gateway/form_encoding.h"
+#include "mmsgate/clock.h"
 
 namespace mmsgate::gateway {
 
@@ -73,8 +74,8 @@ using WebhookCallback = std::function<void(WebhookResult)>;
 // Content-Type: application/x-www-form-urlencoded, X-Twilio-Signature, User-Agent:
 // TwilioProxy/1.1, and I-Twilio-Idempotency-Token (random, the same on every try of one Post,
 // so that a receiver can tell a retry from a new event). A connect failure, a timeout or a 5xx
-// answer is tried again, up to max_attempts, after 1 s, 2 s, 4 s… of simulated time (real time
-// = simulated / time_scale); any other answer (2xx, 3xx, 4xx) or failure (bad URL, unknown
+// answer is tried again, up to max_attempts, after 1 s, 2 s, 4 s… of simulated time
+// (mmsgate/clock.h); any other answer (2xx, 3xx, 4xx) or failure (bad URL, unknown
 // host, broken response) ends the Post. Redirects are not followed: the signature is for the
 // configured URL.
 //
@@ -84,9 +85,8 @@ using WebhookCallback = std::function<void(WebhookResult)>;
 // outlive them. Nothing blocks `io`: waits are timers.
 class WebhookSender {
  public:
-  // `time_scale`: simulated seconds per real second, as everywhere in the simulator; values
-  // that are not positive and finite count as 1.
-  WebhookSender(boost::asio::io_context& io, double time_scale = 1.0);
+  // Backoff waits are simulated time on `clock`, which must outlive the Posts.
+  WebhookSender(boost::asio::io_context& io, mmsgate::Clock& clock);
 
   WebhookSender(const WebhookSender&) = delete;
   WebhookSender& operator=(const WebhookSender&) = delete;
@@ -95,7 +95,7 @@ class WebhookSender {
 
  private:
   boost::asio::io_context& io_;
-  double time_scale_;
+  mmsgate::Clock& clock_;
 };
 
 }  // namespace mmsgate::gateway

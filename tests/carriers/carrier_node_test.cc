@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "carriers/handsets.h"
+#include "fakes/manual_clock.h"
 #include "mmsgate/errors.h"
 
 namespace mmsgate::carriers {
@@ -20,7 +21,7 @@ namespace v1 = mmsgate::v1;
 // Records every callback, in order, as "accepted:<sid>" / "report:<sid>".
 class RecordingListener : public DeliveryListener {
  public:
-  void OnCarrierAccepted(const std::string& message_sid) override {
+  void OnCarrierAccepted(const std::string& message_sid, SimTime) override {
     std::lock_guard lock(mutex_);
     events_.push_back("accepted:" + message_sid);
   }
@@ -69,6 +70,18 @@ HandsetDelivery MakeMms(const std::string& sid, const std::string& bytes) {
 }
 
 constexpr char kSid[] = "MM0123456789abcdef0123456789abcdef";
+
+// Runs every handler that is ready now, at the manual clock's present.
+void Settle(boost::asio::io_context& io) {
+  io.restart();
+  io.poll();
+}
+
+// Moves simulated time on by `by`, running what comes due on the way.
+void Advance(testing::ManualClock& clock, boost::asio::io_context& io, SimDuration by) {
+  Settle(io);
+  clock.Advance(by, [&io] { Settle(io); });
+}
 constexpr char kSha256OfAbc[] =
     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
@@ -79,12 +92,13 @@ TEST(Sha256Hex, MatchesKnownVectors) {
 
 TEST(CarrierNode, DeliversMmsToHandsetThenReportsDeliveredOnce) {
   boost::asio::io_context io;
+  testing::ManualClock clock;
   Handsets handsets;
   RecordingListener listener;
-  auto node = std::make_shared<CarrierNode>(io, MakeCarrier(5), SimulationSettings{1.0, 7},
+  auto node = std::make_shared<CarrierNode>(io, clock, MakeCarrier(5), SimulationSettings{7},
                                             handsets, listener);
   node->Submit(MakeMms(kSid, "abc"));
-  io.run();  // Returns when the delivery timer has fired and nothing is left to do.
+  Advance(clock, io, std::chrono::milliseconds(5));
 
   EXPECT_EQ(listener.events(),
             (std::vector<std::string>{std::string("accepted:") + kSid,
@@ -119,12 +133,13 @@ TEST(CarrierNode, DeliversMmsToHandsetThenReportsDeliveredOnce) {
 
 TEST(CarrierNode, FailureRateOneReportsUnreachableHandsetAndDeliversNothing) {
   boost::asio::io_context io;
+  testing::ManualClock clock;
   Handsets handsets;
   RecordingListener listener;
-  auto node = std::make_shared<CarrierNode>(io, MakeCarrier(5, /*failure_rate=*/1.0),
-                                            SimulationSettings{1.0, 7}, handsets, listener);
+  auto node = std::make_shared<CarrierNode>(io, clock, MakeCarrier(5, /*failure_rate=*/1.0),
+                                            SimulationSettings{7}, handsets, listener);
   node->Submit(MakeMms(kSid, "abc"));
-  io.run();
+  Advance(clock, io, std::chrono::milliseconds(5));
 
   const auto reports = listener.reports();
   ASSERT_EQ(reports.size(), 1u);
@@ -142,13 +157,14 @@ TEST(CarrierNode, FailureRateOneReportsUnreachableHandsetAndDeliversNothing) {
 
 TEST(CarrierNode, SameMessageSidDeliveredTwiceShowsOnceInInbox) {
   boost::asio::io_context io;
+  testing::ManualClock clock;
   Handsets handsets;
   RecordingListener listener;
-  auto node = std::make_shared<CarrierNode>(io, MakeCarrier(1), SimulationSettings{1.0, 7},
+  auto node = std::make_shared<CarrierNode>(io, clock, MakeCarrier(1), SimulationSettings{7},
                                             handsets, listener);
   node->Submit(MakeMms(kSid, "abc"));
   node->Submit(MakeMms(kSid, "abc"));
-  io.run();
+  Advance(clock, io, std::chrono::milliseconds(1));
 
   // Each submission is reported (at-least-once towards the carrier)…
   EXPECT_EQ(listener.reports().size(), 2u);
@@ -164,24 +180,29 @@ TEST(Handsets, ReceiveReturnsFalseForARepeatedSid) {
   EXPECT_EQ(handsets.Inbox("+19995550000").messages_size(), 0);
 }
 
-TEST(CarrierNode, TimeScaleDividesSimulatedLatency) {
+TEST(CarrierNode, LatencyIsSpentInSimulatedTime) {
   boost::asio::io_context io;
+  testing::ManualClock clock;
   Handsets handsets;
   RecordingListener listener;
-  // 10 simulated seconds at 1000x: about 10 ms of real time.
-  auto node = std::make_shared<CarrierNode>(io, MakeCarrier(10000), SimulationSettings{1000.0, 7},
+  // A fixed 10 simulated seconds: nothing before, the report exactly then.
+  auto node = std::make_shared<CarrierNode>(io, clock, MakeCarrier(10000), SimulationSettings{7},
                                             handsets, listener);
-  const auto start = std::chrono::steady_clock::now();
+  const SimTime start = clock.Now();
   node->Submit(MakeMms(kSid, "abc"));
-  io.run_for(std::chrono::seconds(5));
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-
+  Advance(clock, io, std::chrono::milliseconds(9999));
+  EXPECT_TRUE(listener.reports().empty());
+  Advance(clock, io, std::chrono::milliseconds(1));
   const auto reports = listener.reports();
-  ASSERT_EQ(reports.size(), 1u) << "no delivery report within 5 s";
+  ASSERT_EQ(reports.size(), 1u);
   EXPECT_TRUE(reports[0].delivered());
-  EXPECT_LT(elapsed, std::chrono::seconds(5));
-  // A timer never fires early, so the scaled latency (10 ms) is a lower bound.
-  EXPECT_GE(elapsed, std::chrono::milliseconds(9));
+  EXPECT_EQ(clock.Now() - start, std::chrono::seconds(10));
+  // The phone's receipt is stamped with the simulated time it happened.
+  const auto inbox = handsets.Inbox("+12025550123");
+  ASSERT_EQ(inbox.messages_size(), 1);
+  EXPECT_EQ(inbox.messages(0).received_at().seconds(),
+            std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch())
+                .count());
 }
 
 }  // namespace
@@ -192,18 +213,19 @@ namespace {
 
 TEST(CarrierNode, AFullQueueFailsNewMessagesWith30001AndKeepsTheRest) {
   boost::asio::io_context io;
+  testing::ManualClock clock;
   Handsets handsets;
   RecordingListener listener;
   auto carrier = MakeCarrier(/*median_ms=*/0);
-  // One message per simulated second at a thousand times real speed, room for two waiting.
+  // One message per simulated second, room for two waiting.
   carrier.set_max_mps(1);
   carrier.set_queue_capacity(2);
-  auto node = std::make_shared<CarrierNode>(io, carrier, SimulationSettings{1000.0, 7}, handsets,
+  auto node = std::make_shared<CarrierNode>(io, clock, carrier, SimulationSettings{7}, handsets,
                                             listener);
   // Submitted before the io_context runs, so all four reach the queue together: the first is
   // sent at once, the next two wait, the fourth finds the queue full.
   for (int i = 0; i < 4; ++i) node->Submit(MakeMms("MM" + std::string(31, '0') + std::to_string(i), "x"));
-  io.run();
+  Advance(clock, io, std::chrono::seconds(3));
 
   int delivered = 0, overflowed = 0;
   for (const auto& report : listener.reports()) {

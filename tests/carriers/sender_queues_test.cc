@@ -14,34 +14,35 @@
 #include <thread>
 #include <vector>
 
+#include "fakes/manual_clock.h"
+
 namespace mmsgate::carriers {
 namespace {
 
-using Clock = SenderQueues::Clock;
-using std::chrono::duration;
 using std::chrono::milliseconds;
+using std::chrono::seconds;
 
-// Generous: the tests wait for events, they never time them against this.
+// Generous: the threaded tests wait for events, they never time them against this.
 constexpr auto kWaitLimit = std::chrono::seconds(20);
-
-double Ms(Clock::duration d) { return duration<double, std::milli>(d).count(); }
 
 struct Event {
   std::string sid;
   bool released = false;
-  Clock::time_point at;
+  SimTime at;
   std::size_t queued_seen = 0;  // Queued(sender) as seen from inside the callback
+  SimTime booked{};             // the release time the schedule gave it
 };
 
-// Records every callback with the time it ran.
+// Records every callback with the simulated time it ran.
 class Recorder {
  public:
-  SenderQueues::Item Make(const std::string& sid,
-                          Clock::time_point deadline = Clock::time_point::max()) {
+  explicit Recorder(const Clock& clock) : clock_(clock) {}
+
+  SenderQueues::Item Make(const std::string& sid, SimTime deadline = kNever) {
     SenderQueues::Item item;
     item.message_sid = sid;
     item.deadline = deadline;
-    item.release = [this, sid] { Record(sid, true); };
+    item.release = [this, sid](SimTime booked) { Record(sid, true, booked); };
     item.expire = [this, sid] { Record(sid, false); };
     return item;
   }
@@ -72,15 +73,16 @@ class Recorder {
   }
 
  private:
-  void Record(const std::string& sid, bool released) {
-    const Clock::time_point at = Clock::now();
+  void Record(const std::string& sid, bool released, SimTime booked = {}) {
+    const SimTime at = clock_.Now();
     std::lock_guard lock(mutex_);
-    Event event{sid, released, at, 0};
+    Event event{sid, released, at, 0, booked};
     if (observed_ != nullptr) event.queued_seen = observed_->Queued(observed_sender_);
     events_.push_back(std::move(event));
     changed_.notify_all();
   }
 
+  const Clock& clock_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<Event> events_;
@@ -88,115 +90,110 @@ class Recorder {
   std::string observed_sender_;
 };
 
+// Single-threaded and on a manual clock: every release and expiry is judged at the simulated
+// time the schedule gives it, exactly, however busy the machine is.
 class SenderQueuesTest : public ::testing::Test {
  protected:
   ~SenderQueuesTest() override {
     if (queues_) queues_->Stop();
-    guard_.reset();
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
+    Settle();
   }
 
-  void Create(double time_scale, bool disabled = false, std::size_t max_queued = 10000) {
-    queues_ = std::make_unique<SenderQueues>(io_, time_scale, disabled, max_queued);
+  void Create(bool disabled = false, std::size_t max_queued = 10000) {
+    queues_ = std::make_unique<SenderQueues>(io_, clock_, disabled, max_queued);
   }
 
-  // Runs the io_context on one thread; with keep_alive it does not return when idle.
-  void StartIo(bool keep_alive = true) {
-    if (keep_alive) guard_.emplace(io_.get_executor());
-    thread_ = std::thread([this] { io_.run(); });
+  // Runs what is ready at the present simulated time.
+  void Settle() {
+    io_.restart();
+    io_.poll();
+  }
+  // Moves simulated time on, running everything that comes due on the way.
+  void Advance(SimDuration by) {
+    Settle();
+    clock_.Advance(by, [this] { Settle(); });
   }
 
+  SimDuration Since(SimTime at) const { return at - start_; }
+
+  testing::ManualClock clock_;
+  const SimTime start_ = clock_.Now();
   boost::asio::io_context io_;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
-  std::thread thread_;
-  Recorder recorder_;
+  Recorder recorder_{clock_};
   std::unique_ptr<SenderQueues> queues_;
 };
 
 TEST_F(SenderQueuesTest, OneMpsSpacesReleasesOnAnAbsoluteSchedule) {
-  constexpr double kScale = 50;
   constexpr int kCount = 20;
-  const double interval_ms = 1000.0 / kScale;
-  Create(kScale);
-  StartIo();
-  const Clock::time_point start = Clock::now();
+  Create();
   for (int i = 0; i < kCount; ++i) {
     ASSERT_TRUE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_.Make("SM" + std::to_string(i))));
   }
-  ASSERT_TRUE(recorder_.WaitFor(kCount));
+  Advance(seconds(kCount));
   const std::vector<Event> events = recorder_.events();
   ASSERT_EQ(events.size(), static_cast<std::size_t>(kCount));
   for (int i = 0; i < kCount; ++i) {
     EXPECT_EQ(events[i].sid, "SM" + std::to_string(i));
     EXPECT_TRUE(events[i].released);
-    // A token bucket never lets an item go early (this bound needs no tolerance).
-    EXPECT_GE(Ms(events[i].at - start), i * interval_ms) << i;
+    // One token per simulated second, the first at once: release i at i seconds, to within the
+    // nanosecond the timer rounds up by.
+    EXPECT_GE(Since(events[i].at), seconds(i)) << i;
+    EXPECT_LE(Since(events[i].at), seconds(i) + std::chrono::microseconds(1)) << i;
+    // The booked time is the schedule's own, exactly.
+    EXPECT_EQ(Since(events[i].booked), seconds(i)) << i;
   }
-  const double span_ms = Ms(events.back().at - events.front().at);
-  const double expected_ms = (kCount - 1) * interval_ms;  // 19 simulated seconds
-  EXPECT_NEAR(span_ms, expected_ms, 0.1 * expected_ms);
-  // The first goes at once: well before the second's token.
-  EXPECT_LT(Ms(events.front().at - start), expected_ms / 2);
   EXPECT_EQ(queues_->TotalQueued(), 0u);
 }
 
 TEST_F(SenderQueuesTest, BurstGoesAtOnceThenOneTokenPerInterval) {
-  constexpr double kScale = 10;  // one simulated second = 100 ms
-  const double interval_ms = 1000.0 / kScale;
-  Create(kScale);
-  StartIo();
-  const Clock::time_point start = Clock::now();
+  Create();
   for (int i = 0; i < 7; ++i) {
     ASSERT_TRUE(queues_->Enqueue("+15550001", {1.0, 5}, recorder_.Make("SM" + std::to_string(i))));
   }
-  ASSERT_TRUE(recorder_.WaitFor(7));
+  Advance(seconds(3));
   const std::vector<Event> events = recorder_.events();
+  ASSERT_EQ(events.size(), 7u);
   for (int i = 0; i < 7; ++i) {
     EXPECT_EQ(events[i].sid, "SM" + std::to_string(i));
     EXPECT_TRUE(events[i].released);
   }
   // The full bucket: five at once.
-  EXPECT_LT(Ms(events[4].at - events[0].at), 0.3 * interval_ms);
-  // The sixth waits for a token, about one simulated second; the seventh one more.
-  EXPECT_GE(Ms(events[5].at - start), interval_ms);
-  EXPECT_GT(Ms(events[5].at - events[4].at), 0.5 * interval_ms);
-  EXPECT_LT(Ms(events[5].at - start), 2 * interval_ms);
-  EXPECT_GE(Ms(events[6].at - start), 2 * interval_ms);
+  EXPECT_EQ(Since(events[4].at), SimDuration(0));
+  // The sixth waits one token (one simulated second), the seventh one more.
+  EXPECT_GE(Since(events[5].at), seconds(1));
+  EXPECT_LT(Since(events[5].at), seconds(1) + milliseconds(1));
+  EXPECT_GE(Since(events[6].at), seconds(2));
+  EXPECT_LT(Since(events[6].at), seconds(2) + milliseconds(1));
 }
 
 TEST_F(SenderQueuesTest, DisabledReleasesEverythingInOrder) {
   constexpr int kCount = 1000;
-  Create(1.0, /*disabled=*/true, /*max_queued=*/kCount);
-  StartIo();
+  Create(/*disabled=*/true, /*max_queued=*/kCount);
   for (int i = 0; i < kCount; ++i) {
     // mps this low would take ages if the limit applied.
     ASSERT_TRUE(
         queues_->Enqueue("+15550001", {0.001, 1}, recorder_.Make("SM" + std::to_string(i))));
   }
-  ASSERT_TRUE(recorder_.WaitFor(kCount));
+  Settle();
   const std::vector<Event> events = recorder_.events();
   ASSERT_EQ(events.size(), static_cast<std::size_t>(kCount));
   for (int i = 0; i < kCount; ++i) {
     EXPECT_EQ(events[i].sid, "SM" + std::to_string(i));
     EXPECT_TRUE(events[i].released);
+    EXPECT_EQ(events[i].at, start_);  // no simulated time passed
   }
   EXPECT_EQ(queues_->Queued("+15550001"), 0u);
 }
 
 TEST_F(SenderQueuesTest, ItemPastItsDeadlineExpiresThenAndUsesNoToken) {
-  constexpr double kScale = 5;  // one token per 200 ms
-  const auto interval = milliseconds(200);
-  Create(kScale);
-  StartIo();
-  const Clock::time_point start = Clock::now();
-  // Turns at 0, 1, 2, 3 intervals; C's deadline (1.5) comes before its turn (2).
-  const Clock::time_point deadline = start + interval * 3 / 2;
+  Create();
+  // Turns at 0, 1, 2, 3 seconds; C's deadline (1.5 s) comes before its turn (2 s).
+  const SimTime deadline = start_ + milliseconds(1500);
   ASSERT_TRUE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_.Make("A")));
   ASSERT_TRUE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_.Make("B")));
   ASSERT_TRUE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_.Make("C", deadline)));
   ASSERT_TRUE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_.Make("D")));
-  ASSERT_TRUE(recorder_.WaitFor(4));
+  Advance(seconds(4));
   const std::vector<Event> events = recorder_.events();
   ASSERT_EQ(events.size(), 4u);
   EXPECT_EQ(events[0].sid, "A");
@@ -209,53 +206,51 @@ TEST_F(SenderQueuesTest, ItemPastItsDeadlineExpiresThenAndUsesNoToken) {
   EXPECT_TRUE(events[3].released);
   // C expired at its deadline, not at its turn.
   EXPECT_GE(events[2].at, deadline);
-  EXPECT_LT(events[2].at, start + interval * 2);
-  // D took C's turn (2 intervals), not the one after (3).
-  EXPECT_GE(events[3].at, start + interval * 2);
-  EXPECT_LT(events[3].at, start + interval * 11 / 4);
+  EXPECT_LT(events[2].at, deadline + milliseconds(1));
+  // D took C's turn (2 s), not the one after (3 s).
+  EXPECT_GE(Since(events[3].at), seconds(2));
+  EXPECT_LT(Since(events[3].at), seconds(2) + milliseconds(1));
 }
 
 TEST_F(SenderQueuesTest, DeadlineAlreadyPassedExpiresAtOnceInBothModes) {
-  SenderQueues disabled(io_, 1.0, /*disabled=*/true, 10);
-  Create(1.0);
-  StartIo();
-  const Clock::time_point past = Clock::now() - std::chrono::seconds(1);
+  SenderQueues disabled(io_, clock_, /*disabled=*/true, 10);
+  Create();
+  const SimTime past = clock_.Now() - seconds(1);
   ASSERT_TRUE(disabled.Enqueue("+15550001", {1.0, 1}, recorder_.Make("disabled", past)));
   // A default-constructed deadline is the clock's epoch: long gone.
   ASSERT_TRUE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_.Make("limited", {})));
   ASSERT_TRUE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_.Make("next")));
-  ASSERT_TRUE(recorder_.WaitFor(3));
+  Settle();
   disabled.Stop();
+  ASSERT_EQ(recorder_.events().size(), 3u);
   for (const Event& e : recorder_.events()) {
     EXPECT_EQ(e.released, e.sid == "next") << e.sid;
+    EXPECT_EQ(e.at, start_) << e.sid;
   }
 }
 
 TEST_F(SenderQueuesTest, ItemBehindTheHeadExpiresAtItsDeadline) {
-  constexpr double kScale = 2;  // one token per 500 ms
-  Create(kScale);
-  StartIo();
-  const Clock::time_point start = Clock::now();
-  const Clock::time_point deadline = start + milliseconds(150);
+  Create();
+  const SimTime deadline = start_ + milliseconds(300);
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_.Make("SM" + std::to_string(i))));
   }
   ASSERT_TRUE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_.Make("late", deadline)));
-  ASSERT_TRUE(recorder_.WaitFor(3));  // SM0 at once, "late", SM1 after 500 ms
+  Advance(seconds(1) + milliseconds(1));  // SM0 at once, "late" at 0.3 s, SM1 at 1 s
   const std::vector<Event> events = recorder_.events();
-  ASSERT_GE(events.size(), 3u);
+  ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[0].sid, "SM0");
   EXPECT_EQ(events[1].sid, "late");
   EXPECT_FALSE(events[1].released);
   EXPECT_GE(events[1].at, deadline);
+  EXPECT_LT(events[1].at, deadline + milliseconds(1));
   EXPECT_EQ(events[2].sid, "SM1");
   EXPECT_EQ(queues_->Queued("+15550001"), 1u);  // SM2
 }
 
 TEST_F(SenderQueuesTest, BoundRefusesUntilItemsLeaveAndCountsAreExact) {
-  constexpr double kScale = 10;
-  Create(kScale, /*disabled=*/false, /*max_queued=*/3);
-  // The io_context does not run yet, so nothing leaves while we count.
+  Create(/*disabled=*/false, /*max_queued=*/3);
+  // Nothing runs yet, so nothing leaves while we count.
   for (int i = 0; i < 3; ++i) {
     EXPECT_TRUE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_.Make("SM" + std::to_string(i))));
     EXPECT_EQ(queues_->Queued("+15550001"), static_cast<std::size_t>(i + 1));
@@ -268,11 +263,12 @@ TEST_F(SenderQueuesTest, BoundRefusesUntilItemsLeaveAndCountsAreExact) {
   EXPECT_EQ(queues_->TotalQueued(), 4u);
 
   recorder_.Observe(queues_.get(), "+15550001");
-  StartIo();
-  ASSERT_TRUE(recorder_.WaitFor(2));  // SM0 and "other" go at once
+  Settle();  // SM0 and "other" go at once
+  ASSERT_EQ(recorder_.events().size(), 2u);
   EXPECT_TRUE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_.Make("SM3")));
   EXPECT_FALSE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_.Make("refused")));
-  ASSERT_TRUE(recorder_.WaitFor(5));
+  Advance(seconds(3) + milliseconds(1));
+  ASSERT_EQ(recorder_.events().size(), 5u);
   EXPECT_EQ(queues_->Queued("+15550001"), 0u);
   EXPECT_EQ(queues_->TotalQueued(), 0u);
 
@@ -291,44 +287,69 @@ TEST_F(SenderQueuesTest, BoundRefusesUntilItemsLeaveAndCountsAreExact) {
 }
 
 TEST_F(SenderQueuesTest, SendersAreIndependent) {
-  constexpr double kScale = 10;  // one token per 100 ms
-  Create(kScale);
-  StartIo();
+  Create();
   for (int i = 0; i < 50; ++i) {
     ASSERT_TRUE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_.Make("A" + std::to_string(i))));
   }
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(queues_->Enqueue("+15550002", {1.0, 1}, recorder_.Make("B" + std::to_string(i))));
   }
-  // B's three need two intervals; A's backlog needs 49.
-  ASSERT_TRUE(recorder_.WaitFor(3 + 10));
-  int a_before_last_b = 0;
-  for (const Event& e : recorder_.events()) {
-    if (e.sid == "B2") break;
-    if (e.sid[0] == 'A') ++a_before_last_b;
-  }
-  EXPECT_LE(a_before_last_b, 5);
-  EXPECT_GE(queues_->Queued("+15550001"), 30u);
+  // B's three need two seconds, whatever A's backlog of 49 seconds.
+  Advance(seconds(2) + milliseconds(1));
+  int a_released = 0;
+  for (const Event& e : recorder_.events()) a_released += e.sid[0] == 'A';
+  EXPECT_EQ(a_released, 3);  // at 0, 1 and 2 s
+  EXPECT_EQ(queues_->Queued("+15550001"), 47u);
   EXPECT_EQ(queues_->Queued("+15550002"), 0u);
 }
 
 TEST_F(SenderQueuesTest, NewestLimitApplies) {
-  constexpr double kScale = 10;
-  Create(kScale);
-  StartIo();
-  // At 0.01 MPS the second would wait 10 real seconds.
+  Create();
+  // At 0.01 MPS the second would wait 100 simulated seconds.
   ASSERT_TRUE(queues_->Enqueue("+15550001", {0.01, 1}, recorder_.Make("SM0")));
   ASSERT_TRUE(queues_->Enqueue("+15550001", {0.01, 1}, recorder_.Make("SM1")));
-  ASSERT_TRUE(recorder_.WaitFor(1));
+  Advance(seconds(1));
+  ASSERT_EQ(recorder_.events().size(), 1u);
   ASSERT_TRUE(queues_->Enqueue("+15550001", {100.0, 1}, recorder_.Make("SM2")));
-  ASSERT_TRUE(recorder_.WaitFor(3));
+  Advance(seconds(1));
   const std::vector<Event> events = recorder_.events();
+  ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[1].sid, "SM1");
   EXPECT_EQ(events[2].sid, "SM2");
-  EXPECT_LT(events[2].at - events[0].at, std::chrono::seconds(5));
+  EXPECT_LT(events[2].at - events[0].at, seconds(2));
 }
 
-TEST_F(SenderQueuesTest, ConcurrentProducersOnAThreadPoolKeepEachProducersOrder) {
+// The threaded tests run on the real clock: they check ordering and shutdown, never timing.
+class SenderQueuesThreadedTest : public ::testing::Test {
+ protected:
+  ~SenderQueuesThreadedTest() override {
+    if (queues_) queues_->Stop();
+    guard_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void Create(double time_scale) {
+    clock_ = std::make_unique<RealClock>(time_scale);
+    recorder_ = std::make_unique<Recorder>(*clock_);
+    queues_ = std::make_unique<SenderQueues>(io_, *clock_, /*disabled=*/false, 10000);
+  }
+
+  // Runs the io_context on one thread; with keep_alive it does not return when idle.
+  void StartIo(bool keep_alive = true) {
+    if (keep_alive) guard_.emplace(io_.get_executor());
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
+  std::thread thread_;
+  std::unique_ptr<RealClock> clock_;
+  std::unique_ptr<Recorder> recorder_;
+  std::unique_ptr<SenderQueues> queues_;
+};
+
+TEST_F(SenderQueuesThreadedTest, ConcurrentProducersOnAThreadPoolKeepEachProducersOrder) {
   constexpr int kProducers = 4;
   constexpr int kPerProducer = 200;
   Create(/*time_scale=*/10);
@@ -342,12 +363,12 @@ TEST_F(SenderQueuesTest, ConcurrentProducersOnAThreadPoolKeepEachProducersOrder)
         // Two senders share the pool; 1000 MPS * 10 keeps the test short but still queues.
         const std::string sender = i % 2 == 0 ? "+15550001" : "+15550002";
         const std::string sid = std::to_string(p) + ":" + std::to_string(i);
-        EXPECT_TRUE(queues_->Enqueue(sender, {1000.0, 10}, recorder_.Make(sid)));
+        EXPECT_TRUE(queues_->Enqueue(sender, {1000.0, 10}, recorder_->Make(sid)));
       }
     });
   }
   for (std::thread& t : producers) t.join();
-  const bool all = recorder_.WaitFor(kProducers * kPerProducer);
+  const bool all = recorder_->WaitFor(kProducers * kPerProducer);
   queues_->Stop();
   guard_.reset();
   for (std::thread& t : pool) t.join();
@@ -356,7 +377,7 @@ TEST_F(SenderQueuesTest, ConcurrentProducersOnAThreadPoolKeepEachProducersOrder)
   // producer enqueued its items for one sender in increasing i, so they must come out that way.
   for (int parity : {0, 1}) {  // even i went to +15550001, odd i to +15550002
     std::vector<int> last_of(kProducers, -1);
-    for (const Event& e : recorder_.events()) {
+    for (const Event& e : recorder_->events()) {
       const int p = std::stoi(e.sid.substr(0, e.sid.find(':')));
       const int i = std::stoi(e.sid.substr(e.sid.find(':') + 1));
       EXPECT_TRUE(e.released) << e.sid;
@@ -368,21 +389,20 @@ TEST_F(SenderQueuesTest, ConcurrentProducersOnAThreadPoolKeepEachProducersOrder)
   EXPECT_EQ(queues_->TotalQueued(), 0u);
 }
 
-TEST_F(SenderQueuesTest, StopDropsQueuedItemsAndLetsRunReturn) {
-  constexpr double kScale = 1;  // one token per second
-  Create(kScale);
-  const Clock::time_point deadline = Clock::now() + milliseconds(800);
+TEST_F(SenderQueuesThreadedTest, StopDropsQueuedItemsAndLetsRunReturn) {
+  Create(/*time_scale=*/1);  // one token per real second
+  const SimTime deadline = clock_->Now() + milliseconds(800);
   for (int i = 0; i < 10; ++i) {
     ASSERT_TRUE(queues_->Enqueue(
         "+15550001", {1.0, 1},
-        recorder_.Make("SM" + std::to_string(i), i == 5 ? deadline : Clock::time_point::max())));
+        recorder_->Make("SM" + std::to_string(i), i == 5 ? deadline : kNever)));
   }
   // Without a work guard, and started only now: run() must not return before it has work.
   StartIo(/*keep_alive=*/false);
-  ASSERT_TRUE(recorder_.WaitFor(1));
+  ASSERT_TRUE(recorder_->WaitFor(1));
   queues_->Stop();
-  const Clock::time_point stopped_at = Clock::now();
-  EXPECT_FALSE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_.Make("after")));
+  const SimTime stopped_at = clock_->Now();
+  EXPECT_FALSE(queues_->Enqueue("+15550001", {1.0, 1}, recorder_->Make("after")));
 
   // With the timer cancelled, run() has nothing left and returns.
   auto joined = std::async(std::launch::async, [this] { thread_.join(); });
@@ -392,10 +412,10 @@ TEST_F(SenderQueuesTest, StopDropsQueuedItemsAndLetsRunReturn) {
     joined.wait();
   }
   // SM0 went at once; nothing after Stop, not even the expiry of SM5 at its deadline.
-  for (const Event& e : recorder_.events()) {
+  for (const Event& e : recorder_->events()) {
     EXPECT_LT(e.at, stopped_at) << e.sid;
   }
-  EXPECT_EQ(recorder_.events().size(), 1u);
+  EXPECT_EQ(recorder_->events().size(), 1u);
   EXPECT_EQ(queues_->TotalQueued(), 0u);
 }
 

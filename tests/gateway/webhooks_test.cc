@@ -148,7 +148,8 @@ HttpResponse Reply(http::status status, const std::string& type, std::string bod
 // Posts on a private io_context and runs it until the Post is done; checks `done` came once.
 WebhookResult PostAndWait(WebhookRequest request, double time_scale = 100.0) {
   net::io_context io;
-  WebhookSender sender(io, time_scale);
+  RealClock clock(time_scale);
+  WebhookSender sender(io, clock);
   int calls = 0;
   WebhookResult result;
   sender.Post(std::move(request), [&](WebhookResult r) {
