@@ -92,6 +92,64 @@ HttpResponse MakeErrorResponse(http::status status, std::string_view message,
   return res;
 }
 
+struct FramingRefusal {
+  http::status status;
+  std::string message;
+};
+
+// Transfer-Encoding as RFC 9112 §6.1 requires a server to read it, so that no framing is
+// understood one way here and another way by a proxy in front (request smuggling). Beast only
+// recognises a final "chunked" and otherwise reads no body, which would run the body as the
+// next request; everything it would misread is refused here, before the body is touched.
+// (Content-Length together with Transfer-Encoding, repeated or malformed Content-Length and bad
+// chunk sizes are refused by Beast's parser itself.)
+std::optional<FramingRefusal> CheckFraming(const HttpRequest& header) {
+  std::vector<std::string> codings;
+  bool present = false;
+  const auto [first, last] = header.equal_range(http::field::transfer_encoding);
+  for (auto field = first; field != last; ++field) {
+    present = true;
+    const std::string_view value = field->value();
+    std::size_t start = 0;
+    while (start <= value.size()) {
+      std::size_t comma = value.find(',', start);
+      if (comma == std::string_view::npos) comma = value.size();
+      std::string_view element = value.substr(start, comma - start);
+      element = element.substr(0, element.find(';'));  // coding parameters
+      while (!element.empty() && (element.front() == ' ' || element.front() == '\t')) {
+        element.remove_prefix(1);
+      }
+      while (!element.empty() && (element.back() == ' ' || element.back() == '\t')) {
+        element.remove_suffix(1);
+      }
+      // Empty list elements are allowed and mean nothing (RFC 9110 §5.6.1).
+      if (!element.empty()) {
+        std::string coding(element);
+        for (char& c : coding) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        codings.push_back(std::move(coding));
+      }
+      start = comma + 1;
+    }
+  }
+  if (!present) return std::nullopt;
+  if (header.version() < 11) {
+    return FramingRefusal{http::status::bad_request,
+                          "Transfer-Encoding is not allowed in an HTTP/1.0 request"};
+  }
+  if (codings.empty() || codings.back() != "chunked") {
+    return FramingRefusal{http::status::bad_request,
+                          "Transfer-Encoding must end in chunked; send Content-Length instead"};
+  }
+  if (std::count(codings.begin(), codings.end(), "chunked") > 1) {
+    return FramingRefusal{http::status::bad_request, "chunked is applied more than once"};
+  }
+  if (codings.size() > 1) {
+    return FramingRefusal{http::status::not_implemented,
+                          "only the chunked transfer coding is supported"};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void PrepareHeadResponse(HttpResponse& res, std::size_t content_length) {
@@ -231,6 +289,10 @@ void Session::OnHeader(const beast::error_code& ec) {
   if (closed_) return;
   if (ec) {
     FailRequest(ec);
+    return;
+  }
+  if (auto refusal = CheckFraming(parser_->get())) {
+    SendError(refusal->status, refusal->message);
     return;
   }
   if (parser_->is_done()) {

@@ -9,7 +9,14 @@
 // What the server does itself, so handlers need not:
 //   * Limits and timeouts from `HttpServerOptions`; a header over `max_header_bytes` is answered
 //     431, a body over `max_body_bytes` 413, a malformed request (bad method, target, version,
-//     header field, chunking, Content-Length) 400. Those answers carry a JSON body
+//     header field, chunking, Content-Length) 400.
+//   * Framing as RFC 9112 §6 requires, so that a proxy in front cannot read a request's end
+//     differently (request smuggling): 400 for Transfer-Encoding that does not end in chunked
+//     (gzip, identity, "chunked, identity", xchunked, an empty value), chunked applied twice,
+//     Transfer-Encoding on HTTP/1.0, Transfer-Encoding with Content-Length, repeated or listed
+//     or signed Content-Length, whitespace before a field's colon, a NUL in a field, a chunk size
+//     that is not plain hex or overflows; 501 for a coding before chunked ("gzip, chunked").
+//     A folded field line (obs-fold) is unfolded, as §5.2 allows. Those answers carry a JSON body
 //     `{"code":<status>,"message":"...","status":<status>}` and `Connection: close`; a timeout
 //     just closes the connection.
 //   * Keep-alive per HTTP/1.1 (`Connection`, HTTP/1.0 defaults), one request at a time;

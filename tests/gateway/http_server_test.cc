@@ -491,3 +491,105 @@ TEST_F(HttpServerTest, ListenRejectsABadAddress) {
 
 }  // namespace
 }  // namespace mmsgate::gateway
+
+namespace mmsgate::gateway {
+namespace {
+
+// Request smuggling: every framing a server and a proxy could read differently is refused with
+// the connection closed, and nothing after it is ever read as a request (RFC 9112 §6.1, §6.3).
+TEST_F(HttpServerTest, AmbiguousFramingIsRefusedAndNothingIsSmuggled) {
+  std::atomic<int> calls{0};
+  StartServer([&calls](HttpRequest, std::function<void(HttpResponse)> respond) {
+    ++calls;
+    respond(TextResponse(http::status::ok, "ok"));
+  });
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string chunked_body = "5\r\nhello\r\n0\r\n\r\n";
+  struct Case {
+    std::string name;
+    std::string head;  // request line and fields, without the blank line
+    std::string body;
+    http::status expected;
+  };
+  const std::vector<Case> cases = {
+      {"gzip", "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip", smuggled,
+       http::status::bad_request},
+      {"identity", "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity", smuggled,
+       http::status::bad_request},
+      {"chunked then identity",
+       "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity", smuggled,
+       http::status::bad_request},
+      {"xchunked", "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked", smuggled,
+       http::status::bad_request},
+      {"chunked as a suffix", "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: notchunked",
+       smuggled, http::status::bad_request},
+      {"empty", "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ", smuggled,
+       http::status::bad_request},
+      {"chunked twice", "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked",
+       chunked_body + smuggled, http::status::bad_request},
+      {"two lines, chunked last",
+       "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked",
+       chunked_body + smuggled, http::status::not_implemented},
+      {"two lines, chunked first",
+       "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip",
+       smuggled, http::status::bad_request},
+      {"unknown coding before chunked",
+       "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked",
+       chunked_body + smuggled, http::status::not_implemented},
+      {"on HTTP/1.0", "POST /front HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked",
+       chunked_body + smuggled, http::status::bad_request},
+      {"with Content-Length",
+       "POST /front HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked",
+       chunked_body + smuggled, http::status::bad_request},
+      {"space before the colon", "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked",
+       chunked_body + smuggled, http::status::bad_request},
+      {"two Content-Lengths", "POST /front HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 5",
+       smuggled, http::status::bad_request},
+      {"Content-Length list", "POST /front HTTP/1.1\r\nHost: x\r\nContent-Length: 0, 5",
+       smuggled, http::status::bad_request},
+      {"signed Content-Length", "POST /front HTTP/1.1\r\nHost: x\r\nContent-Length: +0", smuggled,
+       http::status::bad_request},
+      {"hex chunk size", "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked",
+       "0x5\r\nhello\r\n0\r\n\r\n" + smuggled, http::status::bad_request},
+      {"chunk size overflow", "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked",
+       "10000000000000005\r\nhello\r\n0\r\n\r\n" + smuggled, http::status::bad_request},
+      {"NUL in a field", std::string("POST /front HTTP/1.1\r\nHost: x\r\nX-A: a\0b", 43), smuggled,
+       http::status::bad_request},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    Client client(endpoint_);
+    ASSERT_FALSE(client.WriteRaw(c.head + "\r\n\r\n" + c.body));
+    HttpResponse response;
+    ASSERT_FALSE(client.Read(&response));
+    EXPECT_EQ(response.result(), c.expected);
+    EXPECT_FALSE(response.keep_alive());
+    HttpResponse none;
+    EXPECT_EQ(client.Read(&none), http::error::end_of_stream);
+  }
+  EXPECT_EQ(calls.load(), 0) << "a refused or smuggled request reached the handler";
+}
+
+TEST_F(HttpServerTest, PlainChunkedAndBareLineEndsAreStillServed) {
+  std::atomic<int> calls{0};
+  std::string seen;
+  StartServer([&](HttpRequest request, std::function<void(HttpResponse)> respond) {
+    ++calls;
+    seen = request.body();
+    respond(TextResponse(http::status::ok, "ok"));
+  });
+  Client client(endpoint_);
+  // Case and whitespace do not matter for a lone "chunked", and chunk extensions are allowed.
+  ASSERT_FALSE(client.WriteRaw(
+      "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:  Chunked \r\n\r\n"
+      "5;name=value\r\nhello\r\n0\r\n\r\n"));
+  HttpResponse response;
+  ASSERT_FALSE(client.Read(&response));
+  EXPECT_EQ(response.result(), http::status::ok);
+  EXPECT_TRUE(response.keep_alive());
+  EXPECT_EQ(seen, "hello");
+  EXPECT_EQ(calls.load(), 1);
+}
+
+}  // namespace
+}  // namespace mmsgate::gateway
