@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_posix.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 #include <spdlog/spdlog.h>
 
@@ -17,6 +18,7 @@
 #include "gateway/message_store.h"
 #include "gateway/pipeline.h"
 #include "gateway/scenario.h"
+#include "gateway/tcp_acceptor.h"
 #include "mmsgate/errors.h"
 #include "mmsgate/text.h"
 #include "mmsgate/v1/accounts.grpc.pb.h"
@@ -620,17 +622,52 @@ class AccountsService final : public AccountsBase {
 
 }  // namespace
 
+// Connections are accepted by a TcpAcceptor and handed to gRPC as file descriptors, so that
+// running out of descriptors is survivable (gRPC's own accept loop is not: grpc/grpc#20418).
+// `server` is read by the acceptor's callback; `mutex` keeps Shutdown from resetting it while a
+// connection is being handed over.
 struct GrpcFrontDoor::Impl {
   FrontDoorDependencies deps;
   std::unique_ptr<MessagingService> messaging;
   std::unique_ptr<SimulatorService> simulator;
   std::unique_ptr<AccountsService> accounts;
-  std::unique_ptr<grpc::Server> server;
+  std::mutex mutex;
+  std::unique_ptr<grpc::Server> server;  // guarded by mutex
+  std::shared_ptr<TcpAcceptor> acceptor;
   int port = 0;
+
+  // On the acceptor's strand.
+  void HandOver(boost::asio::ip::tcp::socket socket) {
+    boost::system::error_code ec;
+    // What gRPC's own accept path sets: without TCP_NODELAY small replies wait for Nagle.
+    socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+    socket.non_blocking(true, ec);
+    std::lock_guard lock(mutex);
+    if (!server) return;  // shutting down: `socket` closes on return
+    const int fd = socket.release(ec);
+    if (ec) return;
+    grpc::AddInsecureChannelFromFd(server.get(), fd);
+  }
 };
 
 absl::StatusOr<std::unique_ptr<GrpcFrontDoor>> GrpcFrontDoor::Start(
     const std::string& address, FrontDoorDependencies dependencies) {
+  const auto colon = address.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    try {
+      port = std::stoi(address.substr(colon + 1));
+    } catch (const std::exception&) {
+    }
+  }
+  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError("--grpc " + address + " is not HOST:PORT");
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // [::1]
+  }
+
   auto impl = std::make_unique<Impl>();
   impl->deps = std::move(dependencies);
   impl->messaging = std::make_unique<MessagingService>(impl->deps);
@@ -640,32 +677,49 @@ absl::StatusOr<std::unique_ptr<GrpcFrontDoor>> GrpcFrontDoor::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &impl->port);
   builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
   builder.RegisterService(impl->messaging.get());
   builder.RegisterService(impl->simulator.get());
   builder.RegisterService(impl->accounts.get());
   impl->server = builder.BuildAndStart();
-  if (!impl->server || impl->port == 0) {
-    return absl::UnavailableError("cannot listen for gRPC on " + address +
-                                  " (address in use or not local?); pick another with --grpc");
+  if (!impl->server) return absl::InternalError("cannot start the gRPC server");
+
+  Impl* raw = impl.get();
+  auto acceptor = TcpAcceptor::Listen(
+      *impl->deps.io, host, static_cast<uint16_t>(port),
+      [raw](boost::asio::ip::tcp::socket socket) { raw->HandOver(std::move(socket)); },
+      [address](const std::string& reason) {
+        spdlog::error("gRPC listener {}: cannot accept ({}); retrying every 100 ms until "
+                      "descriptors are free",
+                      address, reason);
+      });
+  if (!acceptor.ok()) {
+    impl->server->Shutdown();
+    return absl::UnavailableError("cannot listen for gRPC on " + address + " (" +
+                                  std::string(acceptor.status().message()) +
+                                  "); pick another with --grpc");
   }
+  impl->acceptor = std::move(*acceptor);
+  impl->port = impl->acceptor->local_endpoint().port();
   return std::unique_ptr<GrpcFrontDoor>(new GrpcFrontDoor(std::move(impl)));
 }
 
 GrpcFrontDoor::GrpcFrontDoor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-GrpcFrontDoor::~GrpcFrontDoor() {
-  if (impl_->server) Shutdown(std::chrono::milliseconds(0));
-}
+GrpcFrontDoor::~GrpcFrontDoor() { Shutdown(std::chrono::milliseconds(0)); }
 
 int GrpcFrontDoor::port() const { return impl_->port; }
 
 void GrpcFrontDoor::Shutdown(std::chrono::milliseconds grace) {
-  if (!impl_->server) return;
-  impl_->server->Shutdown(std::chrono::system_clock::now() + grace);
-  impl_->server->Wait();
-  impl_->server.reset();
+  if (impl_->acceptor) impl_->acceptor->Stop();
+  std::unique_ptr<grpc::Server> server;
+  {
+    std::lock_guard lock(impl_->mutex);
+    server = std::move(impl_->server);
+  }
+  if (!server) return;
+  server->Shutdown(std::chrono::system_clock::now() + grace);
+  server->Wait();
 }
 
 }  // namespace mmsgate::gateway

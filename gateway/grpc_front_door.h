@@ -8,6 +8,10 @@
 
 #include "absl/status/statusor.h"
 
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
 namespace mmsgate::carriers {
 class Handsets;
 }
@@ -21,6 +25,8 @@ class MessageStore;
 class Pipeline;
 
 struct FrontDoorDependencies {
+  // Runs the listener that accepts gRPC connections.
+  boost::asio::io_context* io = nullptr;
   Directory* directory = nullptr;
   Pipeline* pipeline = nullptr;
   MessageStore* store = nullptr;

@@ -1,5 +1,7 @@
 #include "gateway/http_server.h"
 
+#include "gateway/tcp_acceptor.h"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -44,10 +46,6 @@ namespace {
 // for at most this long: closing a socket with unread input makes the kernel send RST, which can
 // destroy our own 413/431 before the client has read it.
 constexpr std::chrono::milliseconds kLingerTimeout{2000};
-
-// A failed accept that is not the client's fault (EMFILE, ENOBUFS) is retried after this pause;
-// retrying at once would spin the io_context.
-constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 
 // How much the keep-alive wait reads at once; the header parser takes over from there.
 constexpr std::size_t kFirstReadBytes = 4096;
@@ -166,12 +164,7 @@ class Session;
 class ServerState : public std::enable_shared_from_this<ServerState> {
  public:
   ServerState(net::io_context& io, HttpServerOptions options, HttpHandler handler)
-      : io_(io),
-        options_(std::move(options)),
-        handler_(std::move(handler)),
-        accept_strand_(net::make_strand(io)),
-        acceptor_(accept_strand_),
-        retry_timer_(accept_strand_) {}
+      : io_(io), options_(std::move(options)), handler_(std::move(handler)) {}
 
   const HttpServerOptions& options() const { return options_; }
   const HttpHandler& handler() const { return handler_; }
@@ -190,18 +183,15 @@ class ServerState : public std::enable_shared_from_this<ServerState> {
   }
 
  private:
-  // Both run on accept_strand_, which serializes the acceptor against Stop().
-  void Accept();
-  void OnAccept(const beast::error_code& ec, tcp::socket socket);
+  // On the acceptor's strand: one new connection.
+  void OnAccept(tcp::socket socket);
 
   net::io_context& io_;
   const HttpServerOptions options_;
   const HttpHandler handler_;
-  net::strand<net::io_context::executor_type> accept_strand_;
-  tcp::acceptor acceptor_;      // asynchronous use on accept_strand_ only
-  net::steady_timer retry_timer_;  // on accept_strand_
 
   mutable std::mutex mutex_;
+  std::shared_ptr<TcpAcceptor> acceptor_;  // guarded by mutex_
   bool listening_ = false;  // guarded by mutex_
   bool stopped_ = false;    // guarded by mutex_
   // Weak so that a session's lifetime is decided by its pending operations alone.
@@ -498,31 +488,22 @@ std::optional<tcp::endpoint> ServerState::Listen(const std::string& host, uint16
     if (error != nullptr) *error = std::move(text);
     return std::nullopt;
   };
-  // Under the mutex so that Stop() either happens entirely before (and we refuse) or posts its
-  // close after our synchronous acceptor calls are done.
+  // Under the mutex so that Stop() either happens entirely before (and we refuse) or stops the
+  // acceptor made here.
   std::lock_guard lock(mutex_);
   if (stopped_) return fail("server is stopped");
   if (listening_) return fail("server is already listening");
-  beast::error_code ec;
-  const net::ip::address address = net::ip::make_address(host, ec);
-  if (ec) return fail("invalid listen address '" + host + "': " + ec.message());
-  const tcp::endpoint endpoint(address, port);
-  const std::string where = host + ":" + std::to_string(port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (ec) return fail("open " + where + ": " + ec.message());
-  acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-  tcp::endpoint bound;
-  if (!ec) bound = acceptor_.local_endpoint(ec);
-  if (ec) {
-    beast::error_code ignored;
-    acceptor_.close(ignored);
-    return fail("listen on " + where + ": " + ec.message());
-  }
+  // Weak: the acceptor's callback must not keep the server state (and so the acceptor) alive.
+  std::weak_ptr<ServerState> weak = shared_from_this();
+  auto acceptor = TcpAcceptor::Listen(
+      io_, host, port, [weak](tcp::socket socket) {
+        if (auto self = weak.lock()) self->OnAccept(std::move(socket));
+      },
+      options_.on_descriptors_exhausted);
+  if (!acceptor.ok()) return fail(std::string(acceptor.status().message()));
+  acceptor_ = std::move(*acceptor);
   listening_ = true;
-  net::post(accept_strand_, [self = shared_from_this()] { self->Accept(); });
-  return bound;
+  return acceptor_->local_endpoint();
 }
 
 void ServerState::Stop() {
@@ -539,32 +520,18 @@ void ServerState::Stop() {
       if (auto session = weak.lock()) sessions.push_back(std::move(session));
     }
   }
-  // The acceptor is closed on its strand because an async_accept may be in flight there.
-  net::post(accept_strand_, [self = shared_from_this()] {
-    beast::error_code ignored;
-    self->acceptor_.close(ignored);
-    self->retry_timer_.cancel();
-  });
+  if (acceptor_) acceptor_->Stop();
   for (const auto& session : sessions) session->Close();
   // `sessions` (then `keep_running`) is released here, outside the mutex: a last reference would
   // run ~Session, which takes the mutex.
 }
 
-void ServerState::Accept() {
-  acceptor_.async_accept(net::make_strand(io_),
-                         [self = shared_from_this()](const beast::error_code& ec,
-                                                     tcp::socket socket) {
-                           self->OnAccept(ec, std::move(socket));
-                         });
-}
-
-void ServerState::OnAccept(const beast::error_code& ec, tcp::socket socket) {
-  if (ec == net::error::operation_aborted) return;
+void ServerState::OnAccept(tcp::socket socket) {
   std::shared_ptr<Session> session;
   {
     std::lock_guard lock(mutex_);
-    if (stopped_) return;  // `socket`, if any, closes on return
-    if (!ec && sessions_.size() < options_.max_connections) {
+    if (stopped_) return;  // `socket` closes on return
+    if (sessions_.size() < options_.max_connections) {
       session = std::make_shared<Session>(shared_from_this(), std::move(socket));
       sessions_.emplace(session.get(), session);
     }
@@ -572,14 +539,6 @@ void ServerState::OnAccept(const beast::error_code& ec, tcp::socket socket) {
   // Over the limit the socket is simply closed (at the end of this function): answering would
   // cost the very resources the limit protects.
   if (session) session->Start();
-  if (ec && ec != net::error::connection_aborted) {
-    retry_timer_.expires_after(kAcceptRetryDelay);
-    retry_timer_.async_wait([self = shared_from_this()](const beast::error_code& wait_ec) {
-      if (!wait_ec) self->Accept();
-    });
-    return;
-  }
-  Accept();
 }
 
 }  // namespace http_server_internal

@@ -76,6 +76,9 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{60000};
   std::size_t max_connections = 10000;  // connections beyond this are closed on accept
   std::string server_name = "mmsgate";  // the `Server` header
+  // Told (on the accept strand, once per spell) when accepting fails for want of descriptors or
+  // memory; accepting resumes by itself shortly after.
+  std::function<void(const std::string& reason)> on_descriptors_exhausted;
 };
 
 // Turns `res` into the answer to a HEAD request whose GET would carry `content_length` body

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "carriers/handsets.h"
+#include "gateway/descriptor_budget.h"
 #include "gateway/directory.h"
 #include "gateway/events.h"
 #include "gateway/grpc_front_door.h"
@@ -99,7 +100,15 @@ int Run(int argc, char** argv) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return Fail("cannot create --data-dir " + data_dir + ": " + ec.message());
+  // Descriptors first: the database, the listeners and outbound requests each get a share.
+  const auto budget = mmsgate::gateway::RaiseOpenFileLimit();
+  spdlog::info(
+      "open files: limit {} (was {}); at most {} HTTP connections, {} for RocksDB tables, {} "
+      "for media fetches and webhooks, about {} left for gRPC connections",
+      budget.limit, budget.limit_before, budget.http_connections, budget.rocksdb_files,
+      budget.outbound, budget.grpc_connections);
   mmsgate::mmsc::DatabaseOptions db_options;
+  db_options.max_open_files = static_cast<int>(budget.rocksdb_files);
   db_options.sync_writes = !no_sync;
   auto database = mmsgate::mmsc::Database::Open(data_dir + "/db", db_options);
   if (!database.ok()) return Fail(std::string(database.status().message()));
@@ -140,8 +149,15 @@ int Run(int argc, char** argv) {
   inbound.SetWebhookTimeout(webhook_timeout);
 
   // Storage reads for HTTP requests run on the pipeline's storage pool, off the io_context.
+  auto http_options = mmsgate::gateway::RestFacadeServerOptions();
+  http_options.max_connections = budget.http_connections;
+  http_options.on_descriptors_exhausted = [](const std::string& reason) {
+    spdlog::error("HTTP listener: cannot accept ({}); retrying every 100 ms until descriptors "
+                  "are free",
+                  reason);
+  };
   mmsgate::gateway::HttpServer http(
-      io, mmsgate::gateway::RestFacadeServerOptions(),
+      io, std::move(http_options),
       mmsgate::gateway::MakeHttpRoutes(store, pipeline.storage_pool(), [&] {
         const auto& stats = pipeline.stats();
         std::string text;
@@ -195,6 +211,7 @@ int Run(int argc, char** argv) {
   for (int i = 0; i < threads; ++i) io_threads.emplace_back([&io] { io.run(); });
 
   mmsgate::gateway::FrontDoorDependencies deps;
+  deps.io = &io;
   deps.directory = &directory;
   deps.pipeline = &pipeline;
   deps.store = &store;

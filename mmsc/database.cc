@@ -63,6 +63,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
+  db_options.max_open_files = options.max_open_files;
   // Concurrent memtable writes let RocksDB's own write group absorb batches from WriteNow.
   db_options.allow_concurrent_memtable_write = true;
   db_options.enable_pipelined_write = true;

@@ -67,6 +67,8 @@ struct DatabaseOptions {
   bool sync_writes = true;
   // Values at least this large go to blob files (media).
   uint64_t min_blob_size = 4096;
+  // Table files RocksDB keeps open (its default, -1, keeps every one open: unbounded).
+  int max_open_files = 1000;
 };
 
 class Database {

@@ -63,6 +63,11 @@ std::unique_ptr<MmsgateProcess> MmsgateProcess::Start(Options options) {
     args.push_back(path);
   }
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
+  if (options.max_open_files > 0) {
+    // util-linux's prlimit sets the limit and then execs mmsgate: same pid, as `ulimit -n N`.
+    const std::string limit = std::to_string(options.max_open_files);
+    args.insert(args.begin(), {"/usr/bin/prlimit", "--nofile=" + limit + ":" + limit, "--"});
+  }
   process->log_path_ = process->data_dir_ + "/mmsgate-" +
                        std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) +
                        ".log";

@@ -19,6 +19,8 @@ class MmsgateProcess {
     // Reuse a data directory (restart tests); empty makes a fresh one.
     std::string data_dir;
     std::vector<std::string> extra_args;
+    // When positive, the process runs with this open-file limit (soft and hard), as `ulimit -n`.
+    int max_open_files = 0;
   };
 
   // Starts mmsgate and waits for its ready line. Throws std::runtime_error with the process's
