@@ -3,7 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <cmath>
 
-#include "mmsgate/errors.h"
+#include "carriers/base/errors.h"
 
 namespace mmsgate::carriers {
 namespace {

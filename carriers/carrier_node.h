@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "carriers/handsets.h"
-#include "mmsgate/clock.h"
+#include "carriers/base/clock.h"
 #include "mmsgate/v1/scenario.pb.h"
 #include "mmsgate/v1/simulator.pb.h"
 

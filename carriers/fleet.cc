@@ -1,6 +1,6 @@
 #include "carriers/fleet.h"
 
-#include "mmsgate/errors.h"
+#include "carriers/base/errors.h"
 
 namespace mmsgate::carriers {
 

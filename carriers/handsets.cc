@@ -1,6 +1,6 @@
 #include "carriers/handsets.h"
 
-#include "mmsgate/encoding.h"
+#include "carriers/base/encoding.h"
 
 #include <google/protobuf/util/time_util.h>
 #include <openssl/evp.h>

@@ -14,7 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "mmsgate/clock.h"
+#include "carriers/base/clock.h"
 #include "mmsgate/v1/simulator.pb.h"
 
 namespace mmsgate::carriers {

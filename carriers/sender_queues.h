@@ -41,7 +41,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "mmsgate/clock.h"
+#include "carriers/base/clock.h"
 
 namespace mmsgate::carriers {
 

@@ -8,7 +8,7 @@
 
 #include "mmsc/http_client.h"
 #include "mmsc/media_rules.h"
-#include "mmsgate/errors.h"
+#include "carriers/base/errors.h"
 
 namespace mmsgate::mmsc {
 namespace {

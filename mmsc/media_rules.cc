@@ -1,6 +1,6 @@
 #include "mmsc/media_rules.h"
 
-#include "mmsgate/encoding.h"
+#include "carriers/base/encoding.h"
 
 #include <openssl/rand.h>
 

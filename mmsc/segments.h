@@ -2,7 +2,7 @@
 
 #include <string_view>
 
-#include "mmsgate/text.h"
+#include "carriers/base/text.h"
 
 namespace mmsgate::mmsc {
 

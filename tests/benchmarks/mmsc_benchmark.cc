@@ -13,11 +13,11 @@
 #include <random>
 
 #include "carriers/number_plan.h"
-#include "gateway/admission.h"
-#include "gateway/directory.h"
-#include "gateway/message_store.h"
-#include "mmsc/database.h"
-#include "mmsc/media_store.h"
+#include "gateway/core/admission.h"
+#include "gateway/accounts/directory.h"
+#include "gateway/storage/message_store.h"
+#include "mmsc/storage/database.h"
+#include "mmsc/storage/media_store.h"
 
 namespace {
 

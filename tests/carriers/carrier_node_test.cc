@@ -11,7 +11,7 @@
 
 #include "carriers/handsets.h"
 #include "fakes/manual_clock.h"
-#include "mmsgate/errors.h"
+#include "carriers/base/errors.h"
 
 namespace mmsgate::carriers {
 namespace {

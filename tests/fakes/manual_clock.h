@@ -10,7 +10,7 @@
 #include <optional>
 #include <utility>
 
-#include "mmsgate/clock.h"
+#include "carriers/base/clock.h"
 
 namespace mmsgate::testing {
 

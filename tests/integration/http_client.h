@@ -8,7 +8,7 @@
 #include <string>
 #include <thread>
 
-#include "gateway/http_server.h"
+#include "gateway/http/http_server.h"
 
 namespace mmsgate::testing {
 

@@ -1,0 +1,84 @@
+#pragma once
+// Accounts, provider numbers and the usage ledger.
+//
+// Thread-safe: lookups take a shared lock and return copies, so the Accounts service can change
+// numbers and settings while messages are admitted. The scenario gives the starting state;
+// changes made at run time (provisioned, updated, released numbers; settings; fees) are stored
+// in the database's meta family and applied over the scenario at the next start, so they
+// survive restarts on the same data directory. Mutating calls block on a database write: call
+// them off the io_context.
+
+#include <rocksdb/write_batch.h>
+
+#include <map>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "mmsc/storage/database.h"
+#include "mmsgate/v1/accounts.pb.h"
+#include "mmsgate/v1/scenario.pb.h"
+
+namespace mmsgate::gateway {
+
+// One-time fee for adding MMS to a US short code, in US cents (recorded on the usage ledger).
+inline constexpr int64_t kShortCodeMmsFeeCents = 50000;
+
+class Directory {
+ public:
+  // `database` may be null (unit tests): changes then live in memory only.
+  explicit Directory(const mmsgate::v1::Scenario& scenario, mmsc::Database* database = nullptr);
+
+  // The account whose credentials an `authorization: Basic …` header carries. Unauthenticated
+  // (code 20003) when the header is missing, malformed or the token is wrong.
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::Account> Authenticate(
+      std::string_view authorization_header) const;
+  // The same for an AccountSid and AuthToken given separately (REST facade).
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::Account> AuthenticateCredentials(
+      const std::string& account_sid, const std::string& auth_token) const;
+
+  std::optional<mmsgate::v1::Account> FindAccount(const std::string& sid) const;
+  std::optional<mmsgate::v1::Number> FindNumber(const std::string& number) const;
+  std::vector<mmsgate::v1::Number> NumbersOf(const std::string& account_sid) const;
+  std::vector<mmsgate::v1::Account> Accounts() const;
+
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::Account> SetAccountSettings(
+      const std::string& account_sid, const mmsgate::v1::AccountSettings& settings);
+
+  // Adds a number to the account. Refuses a number that exists (21422), an invalid one, and MMS
+  // where rule 1 forbids it (21200, naming the rule).
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::Number> Provision(const std::string& account_sid,
+                                                              mmsgate::v1::Number number);
+  // Sets sms_url and status_callback (empty clears). NotFound unless the account owns it.
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::Number> UpdateWebhooks(
+      const std::string& account_sid, const std::string& number, const std::string& sms_url,
+      const std::string& status_callback);
+  // Adds MMS to a US short code and records the one-time fee. FailedPrecondition for anything
+  // but a US short code; a code that has MMS already is returned unchanged, with no new fee.
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::Number> EnableShortCodeMms(
+      const std::string& account_sid, const std::string& number);
+  [[nodiscard]] absl::Status Release(const std::string& account_sid, const std::string& number);
+
+  // The usage ledger of an account.
+  mmsgate::v1::Usage Usage(const std::string& account_sid) const;
+  // Adds to `batch` a usage record (merged counters), so it commits with what it counts.
+  void StageUsage(rocksdb::WriteBatch& batch, const std::string& account_sid,
+                  const std::string& category, int64_t count, int64_t segments,
+                  int64_t price_cents) const;
+
+ private:
+  void LoadOverrides();
+  [[nodiscard]] absl::Status Persist(rocksdb::WriteBatch batch);
+
+  mmsc::Database* database_;
+  mutable std::shared_mutex mutex_;
+  std::map<std::string, mmsgate::v1::Account, std::less<>> accounts_;
+  std::map<std::string, mmsgate::v1::Number, std::less<>> numbers_;
+  // Usage when there is no database (tests).
+  mutable std::mutex memory_usage_mutex_;
+  mutable std::map<std::string, int64_t> memory_usage_;
+};
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,725 @@
+#include "gateway/api/grpc/grpc_front_door.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_posix.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <mutex>
+
+#include "carriers/handsets.h"
+#include "carriers/phone_numbers.h"
+#include "gateway/accounts/directory.h"
+#include "gateway/core/events.h"
+#include "gateway/inbound/inbound.h"
+#include "gateway/storage/message_store.h"
+#include "gateway/core/pipeline.h"
+#include "gateway/config/scenario.h"
+#include "gateway/http/tcp_acceptor.h"
+#include "carriers/base/errors.h"
+#include "carriers/base/text.h"
+#include "mmsgate/v1/accounts.grpc.pb.h"
+#include "mmsgate/v1/messaging.grpc.pb.h"
+#include "mmsgate/v1/simulator.grpc.pb.h"
+
+namespace mmsgate::gateway {
+namespace {
+
+namespace v1 = mmsgate::v1;
+
+// Gives media room (5 MB of media plus a 1600-character body) with margin, so oversized
+// requests reach admission and get the provider's code (11751, 21617) instead of a transport
+// error.
+constexpr int kMaxReceiveMessageBytes = 16 * 1024 * 1024;
+// A watcher that falls this far behind is cut off rather than growing without bound.
+constexpr std::size_t kMaxQueuedEventsPerWatcher = 100000;
+
+// The single place absl::Status becomes grpc::Status: the provider code goes into the message
+// text, the `mmsgate-error-code` trailer and a structured ErrorDetail.
+grpc::Status ToGrpc(const absl::Status& status, grpc::CallbackServerContext* context) {
+  if (status.ok()) return grpc::Status::OK;
+  const int code = ProviderErrorCode(status);
+  const std::string message(status.message());
+  std::string details;
+  if (code != 0) {
+    context->AddTrailingMetadata("mmsgate-error-code", std::to_string(code));
+    v1::ErrorDetail detail;
+    detail.set_code(code);
+    detail.set_message(message);
+    detail.set_more_info("https://github.com/mmsgate/mmsgate/blob/main/docs/errors.md#" +
+                         std::to_string(code));
+    v1::RpcStatus rpc_status;
+    rpc_status.set_code(static_cast<int>(status.code()));
+    rpc_status.set_message(message);
+    rpc_status.add_details()->PackFrom(detail);
+    details = rpc_status.SerializeAsString();
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), message, details);
+}
+
+std::string Metadata(const grpc::CallbackServerContext* context, const std::string& key) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find(key);
+  if (it == metadata.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+absl::StatusOr<v1::Account> Authenticate(const FrontDoorDependencies& deps,
+                                         const grpc::CallbackServerContext* context) {
+  return deps.directory->Authenticate(Metadata(context, "authorization"));
+}
+
+absl::Status AuthorizeAdmin(const FrontDoorDependencies& deps,
+                            const grpc::CallbackServerContext* context) {
+  if (auto account = Authenticate(deps, context); !account.ok()) return account.status();
+  if (!deps.admin_token.empty() && Metadata(context, "x-admin-token") != deps.admin_token) {
+    return ProviderError(absl::StatusCode::kPermissionDenied, error_codes::kAuthenticationFailed,
+                         "simulator control needs the x-admin-token given with --admin-token");
+  }
+  return absl::OkStatus();
+}
+
+// Requests arrive as raw bytes and are parsed here rather than by gRPC's generated handlers,
+// which answer a request protobuf refuses (a string field that is not UTF-8, say) with
+// UNIMPLEMENTED and no message. Here it gets 21200 naming the field.
+template <class Request>
+absl::Status DecodeRequest(const grpc::ByteBuffer& raw, Request* request) {
+  grpc::ByteBuffer buffer(raw);  // shares the slices; the reader needs a mutable buffer
+  grpc::ProtoBufferReader reader(&buffer);
+  if (request->ParseFromZeroCopyStream(&reader)) return absl::OkStatus();
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (raw.Dump(&slices).ok()) {
+    for (const auto& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  const std::string type = Request::descriptor()->name();
+  if (auto field = FindInvalidUtf8InWire(*Request::descriptor(), bytes)) {
+    return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
+                         type + "." + *field +
+                             " is not valid UTF-8; protobuf string fields hold UTF-8 text "
+                             "(binary media go in media[].data, a bytes field)");
+  }
+  return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
+                       "the request is not a valid mmsgate.v1." + type +
+                           " (protobuf cannot parse its " + std::to_string(bytes.size()) +
+                           " bytes); check that the client uses mmsgate's .proto files");
+}
+
+// One unary call: owns its request and response, and frees itself when gRPC is done with it.
+// Reply() is called exactly once, from any thread.
+template <class Request, class Response>
+class UnaryCall final : public grpc::ServerUnaryReactor {
+ public:
+  UnaryCall(grpc::CallbackServerContext* context, grpc::ByteBuffer* raw_response)
+      : context_(context), raw_response_(raw_response) {}
+
+  grpc::CallbackServerContext* context() const { return context_; }
+
+  // Sends `response` when `status` is OK, else the refusal with its provider code.
+  void Reply(const absl::Status& status) {
+    if (!status.ok()) {
+      Finish(ToGrpc(status, context_));
+      return;
+    }
+    bool own_buffer = false;
+    Finish(grpc::SerializationTraits<Response>::Serialize(response, raw_response_, &own_buffer));
+  }
+
+  void OnDone() override { delete this; }
+
+  Request request;
+  Response response;
+
+ private:
+  grpc::CallbackServerContext* const context_;
+  grpc::ByteBuffer* const raw_response_;
+};
+
+// Decodes the request, then hands the call to `handler`, which must Reply() exactly once.
+template <class Request, class Response, class Handler>
+grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
+                                const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
+                                Handler&& handler) {
+  auto* call = new UnaryCall<Request, Response>(context, raw_response);
+  if (auto status = DecodeRequest(*raw_request, &call->request); !status.ok()) {
+    call->Reply(status);
+  } else {
+    handler(call);
+  }
+  return call;
+}
+
+// Streams events to one watcher. The bus callback and gRPC's completions meet in `State`, which
+// outlives the reactor, so an event published while the call ends is dropped safely. Events are
+// serialized as they are queued, so the queue holds bytes, not copies of messages.
+class EventWatcher : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  EventWatcher(EventBus& bus, EventFilter filter, std::vector<v1::Event> initial)
+      : bus_(bus), state_(std::make_shared<State>()) {
+    state_->reactor = this;
+    // Register first, then tell the client: a client that waits for the initial metadata sees
+    // every event that follows.
+    subscription_ = bus_.Subscribe(
+        std::move(filter), [state = state_](const v1::Event& event) { Enqueue(state, event); },
+        [state = state_] { Close(state); });
+    for (auto& event : initial) Enqueue(state_, event);
+    StartSendInitialMetadata();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(state_->mutex);
+    state_->queue.pop_front();
+    state_->writing = false;
+    if (!ok) {
+      // The client went away mid-write. Finish so that OnDone runs and the subscription ends.
+      FinishLocked(*state_, grpc::Status::CANCELLED);
+      return;
+    }
+    if (!state_->queue.empty() && !state_->finished) {
+      state_->writing = true;
+      StartWrite(&state_->queue.front());
+    }
+  }
+
+  void OnCancel() override {
+    std::lock_guard lock(state_->mutex);
+    FinishLocked(*state_, grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    bus_.Unsubscribe(subscription_);
+    {
+      std::lock_guard lock(state_->mutex);
+      state_->reactor = nullptr;
+    }
+    delete this;
+  }
+
+ private:
+  struct State {
+    std::mutex mutex;
+    EventWatcher* reactor = nullptr;
+    std::deque<grpc::ByteBuffer> queue;
+    bool writing = false;
+    // Finish was called: no more writes start, and it is not called again.
+    bool finished = false;
+  };
+
+  // Calls Finish exactly once over the call's life. `state.mutex` held.
+  static void FinishLocked(State& state, const grpc::Status& status) {
+    if (state.finished || state.reactor == nullptr) return;
+    state.finished = true;
+    state.reactor->Finish(status);
+  }
+
+ public:
+  // Ends the stream because the gateway is stopping, so shutdown need not wait for clients.
+  static void Close(const std::shared_ptr<State>& state) {
+    std::lock_guard lock(state->mutex);
+    FinishLocked(*state, grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                      "the gateway is shutting down; reconnect after restart"));
+  }
+
+ private:
+  static void Enqueue(const std::shared_ptr<State>& state, const v1::Event& event) {
+    grpc::ByteBuffer bytes;
+    bool own_buffer = false;
+    if (!grpc::SerializationTraits<v1::Event>::Serialize(event, &bytes, &own_buffer).ok()) return;
+    std::lock_guard lock(state->mutex);
+    if (state->reactor == nullptr || state->finished) return;
+    if (state->queue.size() >= kMaxQueuedEventsPerWatcher) {
+      FinishLocked(*state, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                        "20429: this watcher fell " +
+                                            std::to_string(kMaxQueuedEventsPerWatcher) +
+                                            " events behind; read faster or filter by SID"));
+      return;
+    }
+    state->queue.push_back(std::move(bytes));
+    if (!state->writing) {
+      state->writing = true;
+      state->reactor->StartWrite(&state->queue.front());
+    }
+  }
+
+  EventBus& bus_;
+  std::shared_ptr<State> state_;
+  uint64_t subscription_ = 0;
+};
+
+// A stream refused before it started (bad credentials, an undecodable request).
+class RefusedStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  RefusedStream(const absl::Status& status, grpc::CallbackServerContext* context) {
+    Finish(ToGrpc(status, context));
+  }
+  void OnDone() override { delete this; }
+};
+
+using MessagingBase = v1::Messaging::WithRawCallbackMethod_SendMessage<
+    v1::Messaging::WithRawCallbackMethod_GetMessage<
+        v1::Messaging::WithRawCallbackMethod_ListMessages<
+            v1::Messaging::WithRawCallbackMethod_ListMedia<
+                v1::Messaging::WithRawCallbackMethod_WatchEvents<v1::Messaging::Service>>>>>;
+
+class MessagingService final : public MessagingBase {
+ public:
+  explicit MessagingService(const FrontDoorDependencies& deps) : deps_(deps) {}
+
+  grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override {
+    return Serve<v1::SendMessageRequest, v1::Message>(
+        context, request, response, [this](auto* call) { HandleSendMessage(call); });
+  }
+  grpc::ServerUnaryReactor* GetMessage(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override {
+    return Serve<v1::GetMessageRequest, v1::Message>(
+        context, request, response, [this](auto* call) { HandleGetMessage(call); });
+  }
+  grpc::ServerUnaryReactor* ListMessages(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override {
+    return Serve<v1::ListMessagesRequest, v1::ListMessagesResponse>(
+        context, request, response, [this](auto* call) { HandleListMessages(call); });
+  }
+  grpc::ServerUnaryReactor* ListMedia(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override {
+    return Serve<v1::ListMediaRequest, v1::ListMediaResponse>(
+        context, request, response, [this](auto* call) { HandleListMedia(call); });
+  }
+
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request) override {
+    v1::WatchEventsRequest request;
+    if (auto status = DecodeRequest(*raw_request, &request); !status.ok()) {
+      return new RefusedStream(status, context);
+    }
+    auto account = Authenticate(deps_, context);
+    if (!account.ok()) return new RefusedStream(account.status(), context);
+    EventFilter filter;
+    filter.account_sid = account->sid();
+    filter.message_sids.insert(request.message_sids().begin(), request.message_sids().end());
+    std::vector<v1::Event> initial;
+    if (request.send_current()) {
+      for (const auto& sid : request.message_sids()) {
+        auto message = OwnMessage(*account, sid);
+        if (!message.ok()) continue;
+        v1::Event event;
+        event.set_kind(v1::Event::STATUS_CHANGED);
+        *event.mutable_message() = std::move(*message);
+        initial.push_back(std::move(event));
+      }
+    }
+    return new EventWatcher(*deps_.events, std::move(filter), std::move(initial));
+  }
+
+ private:
+  void HandleSendMessage(UnaryCall<v1::SendMessageRequest, v1::Message>* call) {
+    auto account = Authenticate(deps_, call->context());
+    if (!account.ok()) return call->Reply(account.status());
+    // The reply waits for the database writer's group commit without holding a gRPC thread.
+    deps_.pipeline->Send(*account, call->request, [call](absl::StatusOr<v1::Message> result) {
+      if (!result.ok()) return call->Reply(result.status());
+      call->response = std::move(*result);
+      call->Reply(absl::OkStatus());
+    });
+  }
+
+  void HandleGetMessage(UnaryCall<v1::GetMessageRequest, v1::Message>* call) {
+    auto account = Authenticate(deps_, call->context());
+    if (!account.ok()) return call->Reply(account.status());
+    auto message = OwnMessage(*account, call->request.sid());
+    if (!message.ok()) return call->Reply(message.status());
+    call->response = std::move(*message);
+    call->Reply(absl::OkStatus());
+  }
+
+  void HandleListMessages(UnaryCall<v1::ListMessagesRequest, v1::ListMessagesResponse>* call) {
+    auto account = Authenticate(deps_, call->context());
+    if (!account.ok()) return call->Reply(account.status());
+    auto page = deps_.store->List(account->sid(), call->request);
+    if (!page.ok()) return call->Reply(page.status());
+    call->response = std::move(*page);
+    call->Reply(absl::OkStatus());
+  }
+
+  void HandleListMedia(UnaryCall<v1::ListMediaRequest, v1::ListMediaResponse>* call) {
+    auto account = Authenticate(deps_, call->context());
+    if (!account.ok()) return call->Reply(account.status());
+    auto message = OwnMessage(*account, call->request.message_sid());
+    if (!message.ok()) return call->Reply(message.status());
+    for (const auto& media : message->media()) *call->response.add_media() = media;
+    call->Reply(absl::OkStatus());
+  }
+
+  // A message of another account is reported as not found, as the provider does.
+  absl::StatusOr<v1::Message> OwnMessage(const v1::Account& account, const std::string& sid) {
+    auto message = deps_.store->GetWithAttempts(sid);
+    if (message.ok() && message->account_sid() == account.sid()) return message;
+    if (message.ok() || absl::IsNotFound(message.status())) {
+      return ProviderError(
+          absl::StatusCode::kNotFound, error_codes::kNotFound,
+          "message " + QuoteText(sid, 64) + " was not found in account " + account.sid());
+    }
+    return message.status();
+  }
+
+  const FrontDoorDependencies& deps_;
+};
+
+using SimulatorBase = v1::Simulator::WithRawCallbackMethod_UpsertCarrier<
+    v1::Simulator::WithRawCallbackMethod_ListCarriers<
+        v1::Simulator::WithRawCallbackMethod_SetCarrierFault<
+            v1::Simulator::WithRawCallbackMethod_SendFromHandset<
+                v1::Simulator::WithRawCallbackMethod_GetHandsetInbox<v1::Simulator::Service>>>>>;
+
+class SimulatorService final : public SimulatorBase {
+ public:
+  explicit SimulatorService(const FrontDoorDependencies& deps) : deps_(deps) {}
+
+  grpc::ServerUnaryReactor* UpsertCarrier(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override {
+    return Serve<v1::UpsertCarrierRequest, v1::CarrierState>(
+        context, request, response, [this](auto* call) { HandleUpsertCarrier(call); });
+  }
+  grpc::ServerUnaryReactor* SetCarrierFault(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override {
+    return Serve<v1::SetCarrierFaultRequest, v1::CarrierState>(
+        context, request, response, [this](auto* call) { HandleSetCarrierFault(call); });
+  }
+  grpc::ServerUnaryReactor* ListCarriers(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override {
+    return Serve<v1::ListCarriersRequest, v1::ListCarriersResponse>(
+        context, request, response, [this](auto* call) { HandleListCarriers(call); });
+  }
+  grpc::ServerUnaryReactor* SendFromHandset(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override {
+    return Serve<v1::HandsetSend, v1::Message>(context, request, response,
+                                               [this](auto* call) { HandleSendFromHandset(call); });
+  }
+  grpc::ServerUnaryReactor* GetHandsetInbox(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override {
+    return Serve<v1::GetHandsetInboxRequest, v1::HandsetInbox>(
+        context, request, response, [this](auto* call) { HandleGetHandsetInbox(call); });
+  }
+
+ private:
+  void HandleUpsertCarrier(UnaryCall<v1::UpsertCarrierRequest, v1::CarrierState>* call) {
+    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
+      return call->Reply(status);
+    }
+    v1::Scenario probe;
+    auto* account = probe.add_accounts();
+    account->set_sid("AC00000000000000000000000000000000");
+    account->set_auth_token("placeholder");
+    *probe.add_carriers() = call->request.carrier();
+    // Reuse the scenario checks so a carrier is valid the same way at start and at run time.
+    if (auto status = ValidateScenario(probe); !status.ok()) {
+      return call->Reply(ProviderError(absl::StatusCode::kInvalidArgument,
+                                       error_codes::kInvalidParameter,
+                                       std::string(status.message())));
+    }
+    deps_.pipeline->fleet().Upsert(call->request.carrier());
+    for (auto& state : deps_.pipeline->fleet().States()) {
+      if (state.carrier().id() == call->request.carrier().id()) call->response = std::move(state);
+    }
+    call->Reply(absl::OkStatus());
+  }
+
+  void HandleSetCarrierFault(UnaryCall<v1::SetCarrierFaultRequest, v1::CarrierState>* call) {
+    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
+      return call->Reply(status);
+    }
+    const auto& fault = call->request.fault();
+    if (fault.kind() == v1::CarrierFault::KIND_UNSPECIFIED || fault.duration_seconds() <= 0 ||
+        fault.extra_latency_ms() < 0 || fault.extra_loss() < 0 || fault.extra_loss() > 1) {
+      return call->Reply(ProviderError(absl::StatusCode::kInvalidArgument,
+                                       error_codes::kInvalidParameter,
+                                       "a fault needs a kind (OUTAGE, MMS_UNSUPPORTED, "
+                                       "EXTRA_LATENCY, EXTRA_LOSS), a positive duration_seconds, "
+                                       "extra_latency_ms >= 0 and extra_loss within 0..1"));
+    }
+    const std::string& carrier_id = call->request.carrier_id();
+    if (auto status = deps_.pipeline->fleet().SetFault(carrier_id, fault); !status.ok()) {
+      return call->Reply(status);
+    }
+    if (auto node = deps_.pipeline->fleet().Node(carrier_id)) call->response = node->State();
+    call->Reply(absl::OkStatus());
+  }
+
+  void HandleListCarriers(UnaryCall<v1::ListCarriersRequest, v1::ListCarriersResponse>* call) {
+    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
+      return call->Reply(status);
+    }
+    for (auto& state : deps_.pipeline->fleet().States()) {
+      *call->response.add_carriers() = std::move(state);
+    }
+    call->Reply(absl::OkStatus());
+  }
+
+  void HandleSendFromHandset(UnaryCall<v1::HandsetSend, v1::Message>* call) {
+    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
+      return call->Reply(status);
+    }
+    deps_.inbound->Receive(call->request, [call](absl::StatusOr<v1::Message> got) {
+      if (!got.ok()) return call->Reply(got.status());
+      call->response = std::move(*got);
+      call->Reply(absl::OkStatus());
+    });
+  }
+
+  void HandleGetHandsetInbox(UnaryCall<v1::GetHandsetInboxRequest, v1::HandsetInbox>* call) {
+    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
+      return call->Reply(status);
+    }
+    std::string number = call->request.number();
+    if (auto parsed = carriers::ParseValidNumber(number)) number = parsed->e164;
+    call->response = deps_.handsets->Inbox(number);
+    call->Reply(absl::OkStatus());
+  }
+
+  const FrontDoorDependencies& deps_;
+};
+
+using AccountsBase = v1::Accounts::WithRawCallbackMethod_GetAccount<
+    v1::Accounts::WithRawCallbackMethod_UpdateAccountSettings<
+        v1::Accounts::WithRawCallbackMethod_ListNumbers<
+            v1::Accounts::WithRawCallbackMethod_ProvisionNumber<
+                v1::Accounts::WithRawCallbackMethod_UpdateNumber<
+                    v1::Accounts::WithRawCallbackMethod_EnableShortCodeMms<
+                        v1::Accounts::WithRawCallbackMethod_ReleaseNumber<
+                            v1::Accounts::WithRawCallbackMethod_GetUsage<
+                                v1::Accounts::Service>>>>>>>>;
+
+class AccountsService final : public AccountsBase {
+ public:
+  explicit AccountsService(const FrontDoorDependencies& deps) : deps_(deps) {}
+
+  grpc::ServerUnaryReactor* GetAccount(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override {
+    return Serve<v1::GetAccountRequest, v1::Account>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          call->response = std::move(*account);
+          call->response.clear_auth_token();
+          call->Reply(absl::OkStatus());
+        });
+  }
+
+  grpc::ServerUnaryReactor* UpdateAccountSettings(grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* request,
+                                                  grpc::ByteBuffer* response) override {
+    return Serve<v1::UpdateAccountSettingsRequest, v1::Account>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          auto updated =
+              deps_.directory->SetAccountSettings(account->sid(), call->request.settings());
+          if (!updated.ok()) return call->Reply(updated.status());
+          call->response = std::move(*updated);
+          call->response.clear_auth_token();
+          call->Reply(absl::OkStatus());
+        });
+  }
+
+  grpc::ServerUnaryReactor* ListNumbers(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override {
+    return Serve<v1::ListNumbersRequest, v1::ListNumbersResponse>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          for (auto& number : deps_.directory->NumbersOf(account->sid())) {
+            *call->response.add_numbers() = std::move(number);
+          }
+          call->Reply(absl::OkStatus());
+        });
+  }
+
+  grpc::ServerUnaryReactor* ProvisionNumber(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override {
+    return Serve<v1::ProvisionNumberRequest, v1::Number>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          auto number = deps_.directory->Provision(account->sid(), call->request.number());
+          if (!number.ok()) return call->Reply(number.status());
+          call->response = std::move(*number);
+          call->Reply(absl::OkStatus());
+        });
+  }
+
+  grpc::ServerUnaryReactor* UpdateNumber(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override {
+    return Serve<v1::UpdateNumberRequest, v1::Number>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          const auto& update = call->request;
+          auto number = deps_.directory->UpdateWebhooks(account->sid(), update.number(),
+                                                        update.sms_url(), update.status_callback());
+          if (!number.ok()) return call->Reply(number.status());
+          call->response = std::move(*number);
+          call->Reply(absl::OkStatus());
+        });
+  }
+
+  grpc::ServerUnaryReactor* EnableShortCodeMms(grpc::CallbackServerContext* context,
+                                               const grpc::ByteBuffer* request,
+                                               grpc::ByteBuffer* response) override {
+    return Serve<v1::EnableShortCodeMmsRequest, v1::Number>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          auto number = deps_.directory->EnableShortCodeMms(account->sid(), call->request.number());
+          if (!number.ok()) return call->Reply(number.status());
+          call->response = std::move(*number);
+          call->Reply(absl::OkStatus());
+        });
+  }
+
+  grpc::ServerUnaryReactor* ReleaseNumber(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override {
+    return Serve<v1::ReleaseNumberRequest, v1::ReleaseNumberResponse>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          call->Reply(deps_.directory->Release(account->sid(), call->request.number()));
+        });
+  }
+
+  grpc::ServerUnaryReactor* GetUsage(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override {
+    return Serve<v1::GetUsageRequest, v1::Usage>(context, request, response, [this](auto* call) {
+      auto account = Authenticate(deps_, call->context());
+      if (!account.ok()) return call->Reply(account.status());
+      call->response = deps_.directory->Usage(account->sid());
+      call->Reply(absl::OkStatus());
+    });
+  }
+
+ private:
+  const FrontDoorDependencies& deps_;
+};
+
+}  // namespace
+
+// Connections are accepted by a TcpAcceptor and handed to gRPC as file descriptors, so that
+// running out of descriptors is survivable (gRPC's own accept loop is not: grpc/grpc#20418).
+// `server` is read by the acceptor's callback; `mutex` keeps Shutdown from resetting it while a
+// connection is being handed over.
+struct GrpcFrontDoor::Impl {
+  FrontDoorDependencies deps;
+  std::unique_ptr<MessagingService> messaging;
+  std::unique_ptr<SimulatorService> simulator;
+  std::unique_ptr<AccountsService> accounts;
+  std::mutex mutex;
+  std::unique_ptr<grpc::Server> server;  // guarded by mutex
+  std::shared_ptr<TcpAcceptor> acceptor;
+  int port = 0;
+
+  // On the acceptor's strand.
+  void HandOver(boost::asio::ip::tcp::socket socket) {
+    boost::system::error_code ec;
+    // What gRPC's own accept path sets: without TCP_NODELAY small replies wait for Nagle.
+    socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+    socket.non_blocking(true, ec);
+    std::lock_guard lock(mutex);
+    if (!server) return;  // shutting down: `socket` closes on return
+    const int fd = socket.release(ec);
+    if (ec) return;
+    grpc::AddInsecureChannelFromFd(server.get(), fd);
+  }
+};
+
+absl::StatusOr<std::unique_ptr<GrpcFrontDoor>> GrpcFrontDoor::Start(
+    const std::string& address, FrontDoorDependencies dependencies) {
+  const auto colon = address.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    try {
+      port = std::stoi(address.substr(colon + 1));
+    } catch (const std::exception&) {
+    }
+  }
+  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError("--grpc " + address + " is not HOST:PORT");
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // [::1]
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->deps = std::move(dependencies);
+  impl->messaging = std::make_unique<MessagingService>(impl->deps);
+  impl->simulator = std::make_unique<SimulatorService>(impl->deps);
+  impl->accounts = std::make_unique<AccountsService>(impl->deps);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  builder.RegisterService(impl->messaging.get());
+  builder.RegisterService(impl->simulator.get());
+  builder.RegisterService(impl->accounts.get());
+  impl->server = builder.BuildAndStart();
+  if (!impl->server) return absl::InternalError("cannot start the gRPC server");
+
+  Impl* raw = impl.get();
+  auto acceptor = TcpAcceptor::Listen(
+      *impl->deps.io, host, static_cast<uint16_t>(port),
+      [raw](boost::asio::ip::tcp::socket socket) { raw->HandOver(std::move(socket)); },
+      [address](const std::string& reason) {
+        spdlog::error("gRPC listener {}: cannot accept ({}); retrying every 100 ms until "
+                      "descriptors are free",
+                      address, reason);
+      });
+  if (!acceptor.ok()) {
+    impl->server->Shutdown();
+    return absl::UnavailableError("cannot listen for gRPC on " + address + " (" +
+                                  std::string(acceptor.status().message()) +
+                                  "); pick another with --grpc");
+  }
+  impl->acceptor = std::move(*acceptor);
+  impl->port = impl->acceptor->local_endpoint().port();
+  return std::unique_ptr<GrpcFrontDoor>(new GrpcFrontDoor(std::move(impl)));
+}
+
+GrpcFrontDoor::GrpcFrontDoor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+GrpcFrontDoor::~GrpcFrontDoor() { Shutdown(std::chrono::milliseconds(0)); }
+
+int GrpcFrontDoor::port() const { return impl_->port; }
+
+void GrpcFrontDoor::Shutdown(std::chrono::milliseconds grace) {
+  if (impl_->acceptor) impl_->acceptor->Stop();
+  std::unique_ptr<grpc::Server> server;
+  {
+    std::lock_guard lock(impl_->mutex);
+    server = std::move(impl_->server);
+  }
+  if (!server) return;
+  server->Shutdown(std::chrono::system_clock::now() + grace);
+  server->Wait();
+}
+
+}  // namespace mmsgate::gateway

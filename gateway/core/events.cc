@@ -1,0 +1,63 @@
+#include "gateway/core/events.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <chrono>
+#include <vector>
+
+namespace mmsgate::gateway {
+
+uint64_t EventBus::Subscribe(EventFilter filter, Callback callback,
+                             std::function<void()> on_close) {
+  std::lock_guard lock(mutex_);
+  const uint64_t id = next_id_++;
+  subscribers_[id] = {std::move(filter), std::make_shared<Callback>(std::move(callback)),
+                      std::move(on_close)};
+  return id;
+}
+
+void EventBus::CloseAll() {
+  std::vector<std::function<void()>> closers;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [_, subscriber] : subscribers_) {
+      if (subscriber.on_close) closers.push_back(subscriber.on_close);
+    }
+  }
+  for (const auto& close : closers) close();
+}
+
+void EventBus::Unsubscribe(uint64_t id) {
+  std::lock_guard lock(mutex_);
+  subscribers_.erase(id);
+}
+
+void EventBus::Publish(mmsgate::v1::Event event) {
+  event.set_sequence(sequence_.fetch_add(1, std::memory_order_relaxed) + 1);
+  // TimeUtil::GetCurrentTime has whole-second precision in protobuf 3.21; events need better.
+  *event.mutable_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  std::vector<std::shared_ptr<Callback>> targets;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [_, subscriber] : subscribers_) {
+      const auto& filter = subscriber.filter;
+      if (filter.account_sid != event.message().account_sid()) continue;
+      if (!filter.message_sids.empty() && !filter.message_sids.contains(event.message().sid())) {
+        continue;
+      }
+      targets.push_back(subscriber.callback);
+    }
+  }
+  // Called outside the lock so a callback may unsubscribe.
+  for (const auto& callback : targets) (*callback)(event);
+}
+
+std::size_t EventBus::subscriber_count() const {
+  std::lock_guard lock(mutex_);
+  return subscribers_.size();
+}
+
+}  // namespace mmsgate::gateway
