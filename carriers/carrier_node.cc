@@ -37,13 +37,11 @@ uint64_t SplitMix64(uint64_t x) {
 }  // namespace
 
 CarrierNode::CarrierNode(boost::asio::io_context& io, Clock& clock, v1::Carrier config,
-                         SimulationSettings simulation, Handsets& handsets,
-                         DeliveryListener& listener)
+                         SimulationSettings simulation, Handsets& handsets)
     : id_(config.id()),
       strand_(boost::asio::make_strand(io)),
       clock_(clock),
       handsets_(handsets),
-      listener_(listener),
       config_(config),
       // Each carrier draws from its own stream, so adding a carrier does not change the others.
       carrier_seed_(SplitMix64(simulation.seed) ^ std::hash<std::string>{}(config.id())),
@@ -73,13 +71,13 @@ void CarrierNode::Submit(HandsetDelivery delivery) {
   });
 }
 
-void CarrierNode::Report(const std::string& sid, SimTime at, DeliveryReport::Outcome outcome,
-                         int code, std::string message) {
+void CarrierNode::Report(DeliveryListener* listener, const std::string& sid, SimTime at,
+                         DeliveryReport::Outcome outcome, int code, std::string message) {
   if (outcome != DeliveryReport::Outcome::kDelivered) {
     std::lock_guard lock(shared_mutex_);
     ++undelivered_by_code_[code];
   }
-  listener_.OnDeliveryReport({sid, at, outcome, code, std::move(message)});
+  if (listener) listener->OnDeliveryReport({sid, at, outcome, code, std::move(message)});
 }
 
 void CarrierNode::Enqueue(HandsetDelivery delivery) {
@@ -89,7 +87,7 @@ void CarrierNode::Enqueue(HandsetDelivery delivery) {
       config_.queue_capacity() > 0 ? config_.queue_capacity() : kDefaultQueueCapacity;
   if (static_cast<int64_t>(queue_.size()) >= capacity) {
     rejected_queue_full_.fetch_add(1, std::memory_order_relaxed);
-    Report(delivery.message_sid, clock_.Now(), DeliveryReport::Outcome::kFailed,
+    Report(delivery.listener, delivery.message_sid, clock_.Now(), DeliveryReport::Outcome::kFailed,
            error_codes::kQueueOverflow,
            "carrier " + id_ + " queue is full (" + std::to_string(capacity) +
                " messages); slow down or raise its queue_capacity");
@@ -122,10 +120,11 @@ void CarrierNode::ExpireOverdue(SimTime now) {
   for (auto it = queue_.begin(); it != queue_.end();) {
     if (it->delivery.deadline <= now) {
       const std::string sid = it->delivery.message_sid;
+      DeliveryListener* const listener = it->delivery.listener;
       it = queue_.erase(it);
       queued_now_.fetch_sub(1, std::memory_order_relaxed);
       expired_.fetch_add(1, std::memory_order_relaxed);
-      Report(sid, now, DeliveryReport::Outcome::kFailed, error_codes::kValidityExpired,
+      Report(listener, sid, now, DeliveryReport::Outcome::kFailed, error_codes::kValidityExpired,
              "the validity period expired while the message waited at carrier " + id_);
     } else {
       ++it;
@@ -212,7 +211,7 @@ double CarrierNode::DrawLatencyMs(std::mt19937_64& random) {
 }
 
 void CarrierNode::Send(HandsetDelivery delivery, SimTime slot) {
-  listener_.OnCarrierAccepted(delivery.message_sid, slot);
+  if (delivery.listener) delivery.listener->OnCarrierAccepted(delivery.message_sid, slot);
   const SimTime now = slot;
   // Each message draws from its own stream, keyed by the seed, the carrier and the message's
   // acceptance order: the same scenario, seed and input give the same outcomes however the
@@ -254,7 +253,8 @@ void CarrierNode::Send(HandsetDelivery delivery, SimTime slot) {
                                 delivery = std::move(delivery)](bool fired) mutable {
     if (!fired) return;  // io_context stopping: the message stays in the gateway's outbox.
     if (failure_code != 0) {
-      self->Report(delivery.message_sid, outcome_at, DeliveryReport::Outcome::kUndelivered,
+      self->Report(delivery.listener, delivery.message_sid, outcome_at,
+                   DeliveryReport::Outcome::kUndelivered,
                    failure_code,
                    failure_code == error_codes::kUnreachableHandset
                        ? "unreachable destination handset"
@@ -268,10 +268,11 @@ void CarrierNode::Send(HandsetDelivery delivery, SimTime slot) {
     // The report waits until the phone's entry is durable: a message reads DELIVERED only once
     // its inbox entry would survive a restart.
     delivery.received_at = outcome_at;
-    self->handsets_.Receive(delivery, [self, sid = delivery.message_sid, outcome_at] {
-      boost::asio::post(self->strand_, [self, sid, outcome_at] {
+    self->handsets_.Receive(delivery, [self, sid = delivery.message_sid,
+                                       listener = delivery.listener, outcome_at] {
+      boost::asio::post(self->strand_, [self, sid, listener, outcome_at] {
         self->delivered_.fetch_add(1, std::memory_order_relaxed);
-        self->Report(sid, outcome_at, DeliveryReport::Outcome::kDelivered, 0, "");
+        self->Report(listener, sid, outcome_at, DeliveryReport::Outcome::kDelivered, 0, "");
       });
     });
   });

@@ -41,29 +41,6 @@
 
 namespace mmsgate::carriers {
 
-struct DeliveryReport {
-  enum class Outcome { kDelivered, kUndelivered, kFailed };
-  std::string message_sid;
-  // When the outcome happened in the simulation's schedule (the send slot plus the drawn
-  // latency), however late the io_context ran the report.
-  SimTime at{};
-  Outcome outcome = Outcome::kDelivered;
-  // Provider code when not delivered (30003, 30008, 30036…); 0 when delivered.
-  int error_code = 0;
-  std::string error_message;
-  bool delivered() const { return outcome == Outcome::kDelivered; }
-};
-
-// How delivery results travel back up to the gateway (implemented there).
-class DeliveryListener {
- public:
-  virtual ~DeliveryListener() = default;
-  // The carrier took the message from its queue (the provider's SENT) in the slot at `at`.
-  virtual void OnCarrierAccepted(const std::string& message_sid, SimTime at) = 0;
-  // The final outcome of a submitted message.
-  virtual void OnDeliveryReport(DeliveryReport report) = 0;
-};
-
 struct SimulationSettings {
   // Keys every random draw of the run (with the carrier and the message's acceptance order).
   uint64_t seed = 0;
@@ -72,7 +49,7 @@ struct SimulationSettings {
 class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
  public:
   CarrierNode(boost::asio::io_context& io, Clock& clock, mmsgate::v1::Carrier config,
-              SimulationSettings simulation, Handsets& handsets, DeliveryListener& listener);
+              SimulationSettings simulation, Handsets& handsets);
 
   // Queues a message. `delivery.deadline` (simulated) bounds how long it may wait here.
   void Submit(HandsetDelivery delivery);
@@ -114,8 +91,8 @@ class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
   void ArmPumpTimer(SimTime when);
   // Sends in the slot at `slot` (simulated): the outcome comes at slot + latency.
   void Send(HandsetDelivery delivery, SimTime slot);
-  void Report(const std::string& sid, SimTime at, DeliveryReport::Outcome outcome, int code,
-              std::string message);
+  void Report(DeliveryListener* listener, const std::string& sid, SimTime at,
+              DeliveryReport::Outcome outcome, int code, std::string message);
   void ExpireOverdue(SimTime now);
   bool FaultActive(mmsgate::v1::CarrierFault::Kind kind, SimTime now) const;
   double FaultSum(double (mmsgate::v1::CarrierFault::*field)() const,
@@ -129,7 +106,6 @@ class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   Clock& clock_;
   Handsets& handsets_;
-  DeliveryListener& listener_;
 
   // Strand only.
   mmsgate::v1::Carrier config_;

@@ -6,9 +6,8 @@ namespace mmsgate::carriers {
 
 CarrierFleet::CarrierFleet(boost::asio::io_context& io, Clock& clock,
                            const std::vector<mmsgate::v1::Carrier>& carriers,
-                           SimulationSettings simulation, Handsets& handsets,
-                           DeliveryListener& listener)
-    : io_(io), clock_(clock), simulation_(simulation), handsets_(handsets), listener_(listener) {
+                           SimulationSettings simulation, Handsets& handsets)
+    : io_(io), clock_(clock), simulation_(simulation), handsets_(handsets) {
   for (const auto& carrier : carriers) Upsert(carrier);
   std::lock_guard lock(mutex_);
   RebuildPlan();
@@ -37,8 +36,7 @@ void CarrierFleet::Upsert(const mmsgate::v1::Carrier& carrier) {
   std::lock_guard lock(mutex_);
   auto it = nodes_.find(carrier.id());
   if (it == nodes_.end()) {
-    auto node = std::make_shared<CarrierNode>(io_, clock_, carrier, simulation_, handsets_,
-                                              listener_);
+    auto node = std::make_shared<CarrierNode>(io_, clock_, carrier, simulation_, handsets_);
     node->OnMmsSuspensionChanged([this] {
       std::lock_guard lock(mutex_);
       RebuildPlan();

@@ -19,7 +19,7 @@ class CarrierFleet {
  public:
   CarrierFleet(boost::asio::io_context& io, Clock& clock,
                const std::vector<mmsgate::v1::Carrier>& carriers, SimulationSettings simulation,
-               Handsets& handsets, DeliveryListener& listener);
+               Handsets& handsets);
 
   // The plan as routing sees it: a carrier under an MMS_UNSUPPORTED fault has supports_mms off.
   std::shared_ptr<const NumberPlan> plan() const;
@@ -39,7 +39,6 @@ class CarrierFleet {
   Clock& clock_;
   SimulationSettings simulation_;
   Handsets& handsets_;
-  DeliveryListener& listener_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<CarrierNode>> nodes_;
   std::vector<mmsgate::v1::Carrier> configs_;

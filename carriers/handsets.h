@@ -15,36 +15,10 @@
 #include <vector>
 
 #include "carriers/base/clock.h"
+#include "carriers/delivery.h"
 #include "mmsgate/v1/simulator.pb.h"
 
 namespace mmsgate::carriers {
-
-// Media as it travels to a handset: the bytes themselves, shared, not copied per recipient.
-struct MediaPayload {
-  std::string content_type;
-  std::shared_ptr<const std::string> data;
-};
-
-// One message as a carrier hands it to a phone.
-struct HandsetDelivery {
-  std::string message_sid;
-  std::string from;
-  std::string to;
-  std::string carrier_id;
-  mmsgate::v1::HandsetMessage::Kind kind = mmsgate::v1::HandsetMessage::SMS;
-  std::string text;
-  int segments = 1;
-  std::vector<MediaPayload> media;
-  // The message's acceptance order; with the seed it fixes this message's random draws.
-  uint64_t sequence = 0;
-  // Simulated time after which the message may no longer wait in a queue (validity period).
-  SimTime deadline = kNever;
-  // Simulated time the gateway handed it to the carrier: the carrier's schedule starts there.
-  SimTime submitted_at{};
-  // Simulated time the phone received it (set by the carrier on delivery; the epoch means now
-  // on the wall clock).
-  SimTime received_at{};
-};
 
 // Where phones keep what they received across restarts (implemented by the gateway over its
 // database, so this layer stays free of storage).

@@ -269,28 +269,48 @@ SenderQueues::SenderQueues(boost::asio::io_context& io, Clock& clock, bool disab
 
 SenderQueues::~SenderQueues() { Stop(); }
 
-bool SenderQueues::Enqueue(const std::string& sender, SenderLimit limit, Item item) {
+std::shared_ptr<SenderQueues::Sender> SenderQueues::StateOf(const std::string& sender) {
+  std::lock_guard lock(senders_mutex_);
+  auto& slot = senders_[sender];
+  if (!slot) slot = std::make_shared<Sender>(io_, shared_);
+  return slot;
+}
+
+bool SenderQueues::Reserve(const std::string& sender, std::size_t max) {
   if (shared_->stopped.load()) return false;
-  // Taken before any lock or post: the item is booked at the time the caller handed it over.
-  const double enqueued_at = shared_->Now();
-  std::shared_ptr<Sender> state;
-  {
-    std::lock_guard lock(senders_mutex_);
-    auto& slot = senders_[sender];
-    if (!slot) slot = std::make_shared<Sender>(io_, shared_);
-    state = slot;
-  }
-  // Reserve a place without a lock: concurrent Enqueues for one sender cannot overshoot the bound.
+  // SIZE_MAX counts without any bound (messages resumed after a restart were accepted already).
+  const std::size_t bound =
+      max == std::numeric_limits<std::size_t>::max() ? max : std::min(max, max_queued_per_sender_);
+  auto state = StateOf(sender);
+  // Without a lock: concurrent reservations for one sender cannot overshoot the bound.
   std::size_t queued = state->queued.load();
   do {
-    if (queued >= max_queued_per_sender_) return false;
+    if (queued >= bound) return false;
   } while (!state->queued.compare_exchange_weak(queued, queued + 1));
   shared_->total_queued.fetch_add(1);
+  return true;
+}
+
+void SenderQueues::CancelReservation(const std::string& sender) {
+  auto state = StateOf(sender);
+  state->Uncount(1);
+}
+
+bool SenderQueues::Enqueue(const std::string& sender, SenderLimit limit, Item item) {
+  if (!Reserve(sender, max_queued_per_sender_)) return false;
+  EnqueueReserved(sender, limit, std::move(item));
+  return true;
+}
+
+void SenderQueues::EnqueueReserved(const std::string& sender, SenderLimit limit, Item item) {
+  // Taken before any post: the item is booked at the time the caller handed it over.
+  const double enqueued_at = shared_->Now();
+  auto state = StateOf(sender);
   // Posted, never dispatched: a caller inside a callback must not re-enter the queue it iterates.
+  // After Stop, Add drops the item and its count.
   boost::asio::post(state->strand, [state, limit, item = std::move(item), enqueued_at]() mutable {
     state->Add(limit, std::move(item), enqueued_at);
   });
-  return true;
 }
 
 std::size_t SenderQueues::Queued(const std::string& sender) const {

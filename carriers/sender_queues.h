@@ -79,6 +79,16 @@ class SenderQueues {
   // applies from then on.
   bool Enqueue(const std::string& sender, SenderLimit limit, Item item);
 
+  // Counts an item for `sender` before it is enqueued (a message from its acceptance on, while it
+  // is stored and queued), refusing (false, counting nothing) when the sender already holds
+  // `max` items, counted or queued, or the queue's own bound (SIZE_MAX: no bound at all). Check and count are one step, so
+  // concurrent callers cannot both slip under the limit. Each successful Reserve is followed by
+  // exactly one EnqueueReserved or CancelReservation.
+  bool Reserve(const std::string& sender, std::size_t max);
+  void CancelReservation(const std::string& sender);
+  // Enqueue for an item counted by Reserve; never refuses (after Stop the item is dropped).
+  void EnqueueReserved(const std::string& sender, SenderLimit limit, Item item);
+
   // Items accepted and not yet released, expired or dropped. Exact as soon as Enqueue returns;
   // an item no longer counts when its callback is called.
   std::size_t Queued(const std::string& sender) const;
@@ -91,6 +101,8 @@ class SenderQueues {
  private:
   class Sender;
   struct Shared;
+
+  std::shared_ptr<Sender> StateOf(const std::string& sender);
 
   boost::asio::io_context& io_;
   const std::size_t max_queued_per_sender_;

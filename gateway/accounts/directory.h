@@ -1,22 +1,26 @@
 #pragma once
 // Accounts, provider numbers and the usage ledger.
 //
-// Thread-safe: lookups take a shared lock and return copies, so the Accounts service can change
-// numbers and settings while messages are admitted. The scenario gives the starting state;
-// changes made at run time (provisioned, updated, released numbers; settings; fees) are stored
-// in the database's meta family and applied over the scenario at the next start, so they
-// survive restarts on the same data directory. Mutating calls block on a database write: call
-// them off the io_context.
-
-#include <rocksdb/write_batch.h>
+// Thread-safe: lookups take a shared lock for a map lookup and return copies, so the Accounts
+// service can change numbers and settings while messages are admitted. The scenario gives the
+// starting state; changes made at run time (provisioned, updated, released numbers; settings;
+// fees) are kept by a DirectoryStore and applied over the scenario at the next start, so they
+// survive restarts on the same data directory.
+//
+// Threading rule: lookups never block. Changes commit to the database and block until the commit
+// is durable, so they run on the storage executor only; no lock is held while they wait, so
+// admission's lookups never stall behind an fsync. Two changes of the same number (or account's
+// settings) at once: the second is refused with Aborted, retry.
 
 #include <map>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gateway/storage/directory_store.h"
 #include "mmsc/storage/database.h"
 #include "mmsgate/v1/accounts.pb.h"
 #include "mmsgate/v1/scenario.pb.h"
@@ -28,8 +32,9 @@ inline constexpr int64_t kShortCodeMmsFeeCents = 50000;
 
 class Directory {
  public:
-  // `database` may be null (unit tests): changes then live in memory only.
-  explicit Directory(const mmsgate::v1::Scenario& scenario, mmsc::Database* database = nullptr);
+  // Loads what `store` kept over the scenario (blocking: call at start).
+  Directory(const mmsgate::v1::Scenario& scenario, storage::Database& database,
+            DirectoryStore& store);
 
   // The account whose credentials an `authorization: Basic …` header carries. Unauthenticated
   // (code 20003) when the header is missing, malformed or the token is wrong.
@@ -61,24 +66,24 @@ class Directory {
       const std::string& account_sid, const std::string& number);
   [[nodiscard]] absl::Status Release(const std::string& account_sid, const std::string& number);
 
-  // The usage ledger of an account.
+  // The usage ledger of an account. Blocking (storage executor).
   mmsgate::v1::Usage Usage(const std::string& account_sid) const;
-  // Adds to `batch` a usage record (merged counters), so it commits with what it counts.
-  void StageUsage(rocksdb::WriteBatch& batch, const std::string& account_sid,
+  // Adds to `batch` a usage record, so it commits with what it counts.
+  void StageUsage(storage::Batch& batch, const std::string& account_sid,
                   const std::string& category, int64_t count, int64_t segments,
                   int64_t price_cents) const;
 
  private:
-  void LoadOverrides();
-  [[nodiscard]] absl::Status Persist(rocksdb::WriteBatch batch);
+  // Marks `key` (a number, or "settings/<account>") as being changed; false when it already is.
+  bool BeginChange(const std::string& key);
+  absl::Status ChangeInProgress(const std::string& what) const;
 
-  mmsc::Database* database_;
+  storage::Database& database_;
+  DirectoryStore& store_;
   mutable std::shared_mutex mutex_;
   std::map<std::string, mmsgate::v1::Account, std::less<>> accounts_;
   std::map<std::string, mmsgate::v1::Number, std::less<>> numbers_;
-  // Usage when there is no database (tests).
-  mutable std::mutex memory_usage_mutex_;
-  mutable std::map<std::string, int64_t> memory_usage_;
+  std::set<std::string> changing_;  // guarded by mutex_
 };
 
 }  // namespace mmsgate::gateway

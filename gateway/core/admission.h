@@ -13,6 +13,7 @@
 #include "carriers/handsets.h"
 #include "carriers/number_plan.h"
 #include "gateway/accounts/directory.h"
+#include "gateway/core/router.h"
 #include "mmsc/media_rules.h"
 #include "mmsgate/v1/messaging.pb.h"
 
@@ -43,22 +44,6 @@ struct AdmittedMessage {
   // When the media stop being served (wall clock, ns since the epoch); 0: never.
   int64_t media_expires_at_ns = 0;
 };
-
-// The route decision on its own (rules 3-5): which carrier, and MMS, SMS or SMS-plus-link.
-struct RouteDecision {
-  const mmsgate::v1::Carrier* carrier = nullptr;
-  mmsgate::v1::DeliveredAs delivered_as = mmsgate::v1::SMS;
-  mmsgate::v1::FallbackReason fallback_reason = mmsgate::v1::NONE;
-};
-
-// Routes a parsed destination. `media_bytes` is the total size of the media (0 for SMS).
-// Fails with 21612 when no carrier serves the destination, and with 30011 for an MMS abroad
-// when the account disabled international conversion.
-[[nodiscard]] absl::StatusOr<RouteDecision> Route(const carriers::NumberPlan& plan,
-                                                  const mmsgate::v1::Account& account,
-                                                  const std::string& e164,
-                                                  const std::string& region, bool has_media,
-                                                  int64_t media_bytes);
 
 // The body rules every message meets, whichever way it comes: valid UTF-8 (21200), at most
 // 1600 characters (21617).

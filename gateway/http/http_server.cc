@@ -170,7 +170,11 @@ class ServerState : public std::enable_shared_from_this<ServerState> {
   const HttpHandler& handler() const { return handler_; }
 
   std::optional<tcp::endpoint> Listen(const std::string& host, uint16_t port,
-                                      std::string* error);
+                                      std::string* error, bool start);
+  void StartAccepting() {
+    std::lock_guard lock(mutex_);
+    if (acceptor_ && !stopped_) acceptor_->Start();
+  }
   void Stop();
   std::size_t open_connections() const {
     std::lock_guard lock(mutex_);
@@ -483,7 +487,7 @@ void Session::CloseNow() {
 }
 
 std::optional<tcp::endpoint> ServerState::Listen(const std::string& host, uint16_t port,
-                                                 std::string* error) {
+                                                 std::string* error, bool start) {
   auto fail = [error](std::string text) -> std::optional<tcp::endpoint> {
     if (error != nullptr) *error = std::move(text);
     return std::nullopt;
@@ -499,7 +503,7 @@ std::optional<tcp::endpoint> ServerState::Listen(const std::string& host, uint16
       io_, host, port, [weak](tcp::socket socket) {
         if (auto self = weak.lock()) self->OnAccept(std::move(socket));
       },
-      options_.on_descriptors_exhausted);
+      options_.on_descriptors_exhausted, start);
   if (!acceptor.ok()) return fail(std::string(acceptor.status().message()));
   acceptor_ = std::move(*acceptor);
   listening_ = true;
@@ -553,8 +557,15 @@ HttpServer::~HttpServer() { Stop(); }
 std::optional<boost::asio::ip::tcp::endpoint> HttpServer::Listen(const std::string& host,
                                                                  uint16_t port,
                                                                  std::string* error) {
-  return state_->Listen(host, port, error);
+  return state_->Listen(host, port, error, /*start=*/true);
 }
+
+std::optional<boost::asio::ip::tcp::endpoint> HttpServer::Bind(const std::string& host,
+                                                               uint16_t port, std::string* error) {
+  return state_->Listen(host, port, error, /*start=*/false);
+}
+
+void HttpServer::StartAccepting() { state_->StartAccepting(); }
 
 void HttpServer::Stop() { state_->Stop(); }
 

@@ -106,6 +106,11 @@ class HttpServer {
   // description in `*error` (if non-null). May be called once; fails after Stop().
   std::optional<boost::asio::ip::tcp::endpoint> Listen(const std::string& host, uint16_t port,
                                                        std::string* error);
+  // Listen in two steps: Bind takes the address (so that its port is known) without accepting,
+  // and StartAccepting begins serving (connections made before wait in the backlog).
+  std::optional<boost::asio::ip::tcp::endpoint> Bind(const std::string& host, uint16_t port,
+                                                     std::string* error);
+  void StartAccepting();
 
   // Stops accepting and closes every open connection (without waiting for responses in
   // progress); afterwards io.run() returns once nothing else is pending on it. Safe to call from

@@ -96,7 +96,8 @@ class TcpAcceptor::State : public std::enable_shared_from_this<State> {
 absl::StatusOr<std::shared_ptr<TcpAcceptor>> TcpAcceptor::Listen(net::io_context& io,
                                                                  const std::string& host,
                                                                  uint16_t port, OnAccept on_accept,
-                                                                 OnExhausted on_exhausted) {
+                                                                 OnExhausted on_exhausted,
+                                                                 bool start) {
   const std::string where = host + ":" + std::to_string(port);
   boost::system::error_code ec;
   const net::ip::address address = net::ip::make_address(host, ec);
@@ -117,7 +118,7 @@ absl::StatusOr<std::shared_ptr<TcpAcceptor>> TcpAcceptor::Listen(net::io_context
     acceptor.close(ignored);
     return absl::UnavailableError("cannot listen on " + where + ": " + ec.message());
   }
-  state->Start();
+  if (start) state->Start();
   return std::shared_ptr<TcpAcceptor>(new TcpAcceptor(std::move(state), bound));
 }
 
@@ -127,5 +128,7 @@ TcpAcceptor::TcpAcceptor(std::shared_ptr<State> state, tcp::endpoint endpoint)
 TcpAcceptor::~TcpAcceptor() { Stop(); }
 
 void TcpAcceptor::Stop() { state_->Stop(); }
+
+void TcpAcceptor::Start() { state_->Start(); }
 
 }  // namespace mmsgate::gateway

@@ -27,11 +27,15 @@ class TcpAcceptor {
   // the reason, so that the log says it once rather than ten times a second.
   using OnExhausted = std::function<void(const std::string& reason)>;
 
-  // Binds `host` (an IP literal) and `port` (0: any free port) and starts accepting. The error
-  // names the address and why (in use, not local).
+  // Binds `host` (an IP literal) and `port` (0: any free port) and, with `start`, starts
+  // accepting. The error names the address and why (in use, not local).
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<TcpAcceptor>> Listen(
       boost::asio::io_context& io, const std::string& host, uint16_t port, OnAccept on_accept,
-      OnExhausted on_exhausted = {});
+      OnExhausted on_exhausted = {}, bool start = true);
+
+  // Starts accepting on a listener made with start = false (connections wait in the backlog
+  // until then). Once.
+  void Start();
 
   ~TcpAcceptor();
   TcpAcceptor(const TcpAcceptor&) = delete;

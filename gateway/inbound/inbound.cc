@@ -8,6 +8,7 @@
 #include "carriers/phone_numbers.h"
 #include "carriers/base/sids.h"
 #include "gateway/webhooks/status_callbacks.h"
+#include "mmsc/storage/database.h"
 #include "gateway/inbound/twiml.h"
 #include "mmsc/media_rules.h"
 #include "mmsc/segments.h"
@@ -26,21 +27,26 @@ absl::Status Refuse(absl::StatusCode status, int code, const std::string& text) 
 
 }  // namespace
 
-InboundHandler::InboundHandler(Clock& clock, Pipeline& pipeline, Directory& directory,
-                               MessageStore& store, mmsc::Database& database, EventBus& events,
-                               WebhookSender& webhooks)
-    : clock_(clock),
-      pipeline_(pipeline),
-      directory_(directory),
-      store_(store),
+InboundHandler::InboundHandler(boost::asio::io_context& io,
+                               boost::asio::any_io_executor storage_executor, Clock& clock,
+                               storage::Database& database, MessageStore& store,
+                               mmsc::MediaStore& media_store, AttemptLog& attempts,
+                               Directory& directory, carriers::CarrierFleet& fleet,
+                               EventBus& events, WebhookSender& webhooks, SendService& sender,
+                               InboundSettings settings)
+    : io_(io),
+      storage_executor_(std::move(storage_executor)),
+      clock_(clock),
       database_(database),
+      store_(store),
+      media_store_(media_store),
+      attempts_(attempts),
+      directory_(directory),
+      fleet_(fleet),
       events_(events),
-      webhooks_(webhooks) {}
-
-void InboundHandler::SetPublicBaseUrl(std::string url) {
-  std::lock_guard lock(base_url_mutex_);
-  public_base_url_ = std::move(url);
-}
+      webhooks_(webhooks),
+      sender_(sender),
+      settings_(std::move(settings)) {}
 
 void InboundHandler::Receive(const v1::HandsetSend& send, Callback done) {
   auto number = directory_.FindNumber(send.to());
@@ -60,7 +66,7 @@ void InboundHandler::Receive(const v1::HandsetSend& send, Callback done) {
                        "'From' " + QuoteText(send.from()) +
                            " is not a valid phone number; use E.164"));
   }
-  auto plan = pipeline_.fleet().plan();
+  auto plan = fleet_.plan();
   const v1::Carrier* carrier = plan->CarrierFor(from->e164, from->region);
   if (!carrier) {
     return done(Refuse(absl::StatusCode::kFailedPrecondition, error_codes::kUnroutable,
@@ -131,44 +137,59 @@ void InboundHandler::Receive(const v1::HandsetSend& send, Callback done) {
   }
   message.set_num_media(message.media_size());
 
-  std::vector<std::string> blobs;
-  for (const auto& media : message.media()) blobs.push_back(media.sha256());
-  rocksdb::WriteBatch batch;
-  auto staged = store_.StageNew(batch, admitted);
-  // Received is final: it never waits in the outbox.
-  if (staged.ok()) staged = store_.StageUpdate(batch, message, /*finished=*/true);
-  directory_.StageUsage(batch, message.account_sid(), keep_media ? "mms-inbound" : "sms-inbound",
-                        1, message.num_segments(), 0);
-  if (!staged.ok()) {
-    store_.media_store().StagingDone(blobs);
-    return done(staged);
+  auto owned = std::make_shared<AdmittedMessage>(std::move(admitted));
+  auto store_it = [this, owned, number = *number, done = std::move(done)]() mutable {
+    Store(std::move(owned), std::move(number), std::move(done));
+  };
+  // Staging media reads the store (is the blob there already?): the storage executor's work.
+  if (owned->message.media_size() > 0) {
+    boost::asio::post(storage_executor_, std::move(store_it));
+  } else {
+    store_it();
   }
-  database_.Write(std::move(batch), [this, message, blobs, number = *number,
-                                     done = std::move(done)](absl::Status status) {
-    store_.media_store().StagingDone(blobs);
-    if (!status.ok()) return done(status);
-    v1::Event event;
-    event.set_kind(v1::Event::INBOUND_RECEIVED);
-    *event.mutable_message() = message;
-    events_.Publish(std::move(event));
-    done(message);
-    if (!number.sms_url().empty()) CallWebhook(message, number);
-  });
 }
 
-void InboundHandler::CallWebhook(const v1::Message& message, const v1::Number& number) {
+void InboundHandler::Store(std::shared_ptr<AdmittedMessage> admitted, v1::Number number,
+                           Callback done) {
+  const v1::Message& message = admitted->message;
+  auto batch = database_.NewBatch();
+  std::vector<std::string> blobs;
+  NewMessageExtras extras;
+  extras.finished = true;  // RECEIVED is final: it never waits in the outbox.
+  absl::Status staged = StageAdmitted(media_store_, store_, *batch, *admitted, extras, &blobs);
+  directory_.StageUsage(*batch, message.account_sid(),
+                        message.num_media() > 0 ? "mms-inbound" : "sms-inbound", 1,
+                        message.num_segments(), 0);
+  if (!staged.ok()) {
+    media_store_.StagingDone(blobs);
+    return done(staged);
+  }
+  auto inbound = std::make_shared<Inbound>(io_);
+  inbound->message = message;
+  database_.Commit(std::move(batch), inbound->strand,
+                   [this, inbound, blobs, number = std::move(number),
+                    done = std::move(done)](absl::Status status) {
+                     media_store_.StagingDone(blobs);
+                     if (!status.ok()) return done(status);
+                     v1::Event event;
+                     event.set_kind(v1::Event::INBOUND_RECEIVED);
+                     *event.mutable_message() = inbound->message;
+                     events_.Publish(std::move(event));
+                     done(inbound->message);
+                     if (!number.sms_url().empty()) CallWebhook(inbound, number);
+                   });
+}
+
+void InboundHandler::CallWebhook(const InboundPtr& inbound, const v1::Number& number) {
+  const v1::Message& message = inbound->message;
   auto account = directory_.FindAccount(message.account_sid());
   if (!account) return;
-  std::string base;
-  {
-    std::lock_guard lock(base_url_mutex_);
-    base = public_base_url_;
-  }
+  const std::string& base = settings_.public_base_url;
   auto from = carriers::ParseValidNumber(message.from());
   WebhookRequest request;
   request.url = number.sms_url();
   request.auth_token = account->auth_token();
-  request.timeout = webhook_timeout_;
+  request.timeout = settings_.webhook_timeout;
   request.params = {
       {"ToCountry", number.country()},
       {"ToState", ""},
@@ -197,45 +218,50 @@ void InboundHandler::CallWebhook(const v1::Message& message, const v1::Number& n
                                 base + "/2010-04-01/Accounts/" + message.account_sid() +
                                     "/Messages/" + message.sid() + "/Media/" + media.sid());
   }
-  webhooks_.Post(std::move(request), [this, message, account = *account,
+  webhooks_.Post(std::move(request), [this, inbound, account = *account,
                                       url = number.sms_url()](WebhookResult result) {
-    // Recording and TwiML handling touch the store: off the io_context.
-    boost::asio::post(pipeline_.storage_pool(), [this, message, account, url,
-                                                 result = std::move(result)] {
-      rocksdb::WriteBatch batch;
+    boost::asio::post(inbound->strand, [this, inbound, account, url,
+                                        result = std::move(result)] {
+      auto batch = database_.NewBatch();
       for (const auto& attempt : result.attempts) {
-        if (auto status = store_.StageAttempt(
-                batch, message.sid(),
+        if (auto status = attempts_.StageAttempt(
+                *batch, inbound->message.sid(),
                 ToAttemptRecord(attempt, v1::WebhookAttempt::INBOUND_WEBHOOK, url));
             !status.ok()) {
           spdlog::error("{}", std::string(status.message()));
         }
       }
-      if (auto status = database_.WriteNow(std::move(batch)); !status.ok()) {
-        spdlog::warn("cannot record webhook attempts of {}: {}", message.sid(),
-                     std::string(status.message()));
-      }
-      if (!result.ok) {
-        const std::string why =
-            result.attempts.empty() ? "no attempt was made" : result.attempts.back().error;
-        RecordError(message.sid(), kWebhookRetrievalFailure,
-                    "the webhook " + url + " failed after " +
-                        std::to_string(result.attempts.size()) + " attempts: " + why);
-        return;
-      }
-      HandleTwiml(message, account, result.response_body);
+      database_.Commit(std::move(batch), inbound->strand,
+                       [this, inbound, account, url, result](absl::Status status) {
+                         if (!status.ok()) {
+                           spdlog::warn("cannot record webhook attempts of {}: {}",
+                                        inbound->message.sid(), std::string(status.message()));
+                         }
+                         if (!result.ok) {
+                           const std::string why = result.attempts.empty()
+                                                       ? "no attempt was made"
+                                                       : result.attempts.back().error;
+                           RecordError(inbound, kWebhookRetrievalFailure,
+                                       "the webhook " + url + " failed after " +
+                                           std::to_string(result.attempts.size()) +
+                                           " attempts: " + why);
+                           return;
+                         }
+                         HandleTwiml(inbound, account, result.response_body);
+                       });
     });
   });
 }
 
-void InboundHandler::HandleTwiml(const v1::Message& message, const v1::Account& account,
+void InboundHandler::HandleTwiml(const InboundPtr& inbound, const v1::Account& account,
                                  const std::string& twiml) {
   auto replies = ParseMessagingTwiml(twiml);
   if (!replies.ok()) {
-    RecordError(message.sid(), ProviderErrorCode(replies.status()),
+    RecordError(inbound, ProviderErrorCode(replies.status()),
                 "the webhook's TwiML was not used: " + std::string(replies.status().message()));
     return;
   }
+  const v1::Message& message = inbound->message;
   for (std::size_t i = 0; i < replies->size(); ++i) {
     const auto& reply = (*replies)[i];
     v1::SendMessageRequest request;
@@ -244,40 +270,49 @@ void InboundHandler::HandleTwiml(const v1::Message& message, const v1::Account& 
     request.set_body(reply.body);
     for (const auto& url : reply.media_urls) request.add_media_url(url);
     request.set_status_callback(reply.status_callback);
-    Pipeline::SendOptions options;
+    SendOptions options;
     options.direction = v1::OUTBOUND_REPLY;
     options.reply_to_sid = message.sid();
-    pipeline_.Send(
+    sender_.Send(
         account, request,
-        [this, sid = message.sid(), i](absl::StatusOr<v1::Message> sent) {
+        [this, inbound, i](absl::StatusOr<v1::Message> sent) {
           if (sent.ok()) return;
-          // The refusal goes on the inbound message, where the application will look.
+          // The refusal goes on the inbound message, where the application will look. Refusals
+          // of several replies come from several threads: the strand puts them one after
+          // another, so none overwrites another's record.
           const std::string text = "reply " + std::to_string(i + 1) + " was refused: " +
                                    std::string(sent.status().message());
           const int code = ProviderErrorCode(sent.status());
-          boost::asio::post(pipeline_.storage_pool(),
-                            [this, sid, code, text] { RecordError(sid, code, text); });
+          boost::asio::post(inbound->strand,
+                            [this, inbound, code, text] { RecordError(inbound, code, text); });
         },
         options);
   }
 }
 
-void InboundHandler::RecordError(const std::string& sid, int code, const std::string& text) {
-  spdlog::info("inbound {}: {}", sid, text);
+void InboundHandler::RecordError(const InboundPtr& inbound, int code, const std::string& text) {
+  v1::Message& message = inbound->message;
+  spdlog::info("inbound {}: {}", message.sid(), text);
   // The text may quote what the application answered; the record must stay readable.
   const std::string clean = ToValidUtf8(text);
-  auto message = store_.Get(sid);
-  if (!message.ok()) return;
   // A media refusal (30011) found at receipt stays the message's code; later problems append.
-  if (message->error_code() == 0) message->set_error_code(code);
-  message->set_error_message(message->error_message().empty()
-                                 ? clean
-                                 : message->error_message() + "; " + clean);
-  *message->mutable_date_updated() = TimeUtil::NanosecondsToTimestamp(ToNanoseconds(clock_.Now()));
-  rocksdb::WriteBatch batch;
-  if (store_.StageUpdate(batch, *message, /*finished=*/true).ok()) {
-    database_.WriteNow(std::move(batch)).IgnoreError();
+  if (message.error_code() == 0) message.set_error_code(code);
+  message.set_error_message(message.error_message().empty()
+                                ? clean
+                                : message.error_message() + "; " + clean);
+  *message.mutable_date_updated() =
+      TimeUtil::NanosecondsToTimestamp(ToNanoseconds(clock_.Now()));
+  auto batch = database_.NewBatch();
+  if (auto status = store_.StageStatus(*batch, message, /*finished=*/true); !status.ok()) {
+    spdlog::error("{}", std::string(status.message()));
+    return;
   }
+  database_.Commit(std::move(batch), inbound->strand, [sid = message.sid()](absl::Status status) {
+    if (!status.ok()) {
+      spdlog::error("cannot record the error of inbound {}: {}", sid,
+                    std::string(status.message()));
+    }
+  });
 }
 
 }  // namespace mmsgate::gateway

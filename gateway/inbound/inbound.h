@@ -2,20 +2,36 @@
 // Inbound messages: a subscriber's handset texts a provider number (rule 7); the number's
 // sms_url is told over a signed webhook; its TwiML answer becomes outbound replies (rule 8).
 //
-// Thread-safe. Receive validates and stores synchronously-ish (its reply waits for the durable
-// write), then the webhook and the replies run asynchronously. Whatever goes wrong after the
-// message was stored (webhook timeout, malformed TwiML, a refused reply) is recorded on the
-// inbound message (error_code, error_message, webhook_attempts), never thrown away.
+// Receive validates and stores (its reply waits for the durable write); then the webhook and the
+// replies run asynchronously. Whatever goes wrong after the message was stored (webhook timeout,
+// malformed TwiML, a refused reply) is recorded on the inbound message (error_code,
+// error_message, webhook attempts), never thrown away.
+//
+// Threading rule: Receive may be called from any thread and never blocks it (a message with
+// media is staged on the storage executor). Each stored inbound message has its own strand:
+// every later change to its record (attempts, errors) happens there, one after another, on the
+// copy kept in memory, so concurrent refusals of several replies cannot lose each other's update.
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "carriers/base/clock.h"
+#include "carriers/fleet.h"
 #include "gateway/accounts/directory.h"
+#include "gateway/core/admission.h"
 #include "gateway/core/events.h"
+#include "gateway/core/send_service.h"
+#include "gateway/storage/attempt_log.h"
 #include "gateway/storage/message_store.h"
-#include "gateway/core/pipeline.h"
 #include "gateway/webhooks/webhooks.h"
+#include "mmsc/storage/database.h"
+#include "mmsc/storage/media_store.h"
 #include "mmsgate/v1/simulator.pb.h"
 
 namespace mmsgate::gateway {
@@ -23,15 +39,19 @@ namespace mmsgate::gateway {
 // The provider's error for a webhook that could not be retrieved (timeout, 5xx, refused).
 inline constexpr int kWebhookRetrievalFailure = 11200;
 
+struct InboundSettings {
+  // Base of MediaUrlN in webhooks ("http://127.0.0.1:8080").
+  std::string public_base_url;
+  std::chrono::milliseconds webhook_timeout{15000};
+};
+
 class InboundHandler {
  public:
-  InboundHandler(Clock& clock, Pipeline& pipeline, Directory& directory, MessageStore& store,
-                 mmsc::Database& database, EventBus& events, WebhookSender& webhooks);
-
-  void SetWebhookTimeout(std::chrono::milliseconds timeout) { webhook_timeout_ = timeout; }
-
-  // Base of MediaUrlN in webhooks ("http://127.0.0.1:8080"); set once the HTTP listener is up.
-  void SetPublicBaseUrl(std::string url);
+  InboundHandler(boost::asio::io_context& io, boost::asio::any_io_executor storage_executor,
+                 Clock& clock, storage::Database& database, MessageStore& store,
+                 mmsc::MediaStore& media_store, AttemptLog& attempts, Directory& directory,
+                 carriers::CarrierFleet& fleet, EventBus& events, WebhookSender& webhooks,
+                 SendService& sender, InboundSettings settings);
 
   using Callback = std::function<void(absl::StatusOr<mmsgate::v1::Message>)>;
   // A handset sends `send`. Refusals (nothing stored): an unknown provider number (21211 with
@@ -41,22 +61,35 @@ class InboundHandler {
   void Receive(const mmsgate::v1::HandsetSend& send, Callback done);
 
  private:
-  void CallWebhook(const mmsgate::v1::Message& message, const mmsgate::v1::Number& number);
-  void HandleTwiml(const mmsgate::v1::Message& message, const mmsgate::v1::Account& account,
-                   const std::string& twiml);
-  // Sets error_code/message on a stored inbound message (blocking; storage pool).
-  void RecordError(const std::string& sid, int code, const std::string& text);
+  // One stored inbound message; `message` is touched only on `strand`.
+  struct Inbound {
+    explicit Inbound(boost::asio::io_context& io) : strand(boost::asio::make_strand(io)) {}
+    boost::asio::strand<boost::asio::io_context::executor_type> strand;
+    mmsgate::v1::Message message;
+  };
+  using InboundPtr = std::shared_ptr<Inbound>;
 
+  void Store(std::shared_ptr<AdmittedMessage> admitted, mmsgate::v1::Number number,
+             Callback done);
+  void CallWebhook(const InboundPtr& inbound, const mmsgate::v1::Number& number);
+  void HandleTwiml(const InboundPtr& inbound, const mmsgate::v1::Account& account,
+                   const std::string& twiml);
+  // Strand: adds an error to the inbound message's record.
+  void RecordError(const InboundPtr& inbound, int code, const std::string& text);
+
+  boost::asio::io_context& io_;
+  boost::asio::any_io_executor storage_executor_;
   Clock& clock_;
-  Pipeline& pipeline_;
-  Directory& directory_;
+  storage::Database& database_;
   MessageStore& store_;
-  mmsc::Database& database_;
+  mmsc::MediaStore& media_store_;
+  AttemptLog& attempts_;
+  Directory& directory_;
+  carriers::CarrierFleet& fleet_;
   EventBus& events_;
   WebhookSender& webhooks_;
-  std::chrono::milliseconds webhook_timeout_{15000};
-  std::mutex base_url_mutex_;
-  std::string public_base_url_;
+  SendService& sender_;
+  const InboundSettings settings_;
 };
 
 }  // namespace mmsgate::gateway

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
 #include <cctype>
 
 #include "carriers/base/text.h"
@@ -34,37 +35,37 @@ v1::WebhookAttempt ToAttemptRecord(const WebhookAttempt& attempt, v1::WebhookAtt
   return record;
 }
 
-StatusCallbacks::StatusCallbacks(WebhookSender& sender, Directory& directory, MessageStore& store,
-                                 mmsc::Database& database)
-    : sender_(sender), directory_(directory), store_(store), database_(database) {}
+StatusCallbacks::StatusCallbacks(boost::asio::io_context& io, WebhookSender& sender,
+                                 const Directory& directory, storage::Database& database,
+                                 AttemptLog& attempts, std::chrono::milliseconds timeout)
+    : io_(io),
+      sender_(sender),
+      directory_(directory),
+      database_(database),
+      attempts_(attempts),
+      timeout_(timeout) {}
 
 void StatusCallbacks::OnStatus(const v1::Message& message) {
   if (message.status_callback().empty()) return;
-  bool start = false;
+  pending_.fetch_add(1, std::memory_order_relaxed);
+  ChainPtr chain;
   {
     std::lock_guard lock(mutex_);
-    auto& queue = queues_[message.sid()];
-    queue.push_back(message);
-    start = queue.size() == 1;
+    auto& slot = chains_[message.sid()];
+    if (!slot) slot = std::make_shared<Chain>(io_);
+    chain = slot;
+    ++chain->outstanding;
   }
-  if (start) PostNext(message.sid());
+  boost::asio::post(chain->strand, [this, chain, message] {
+    chain->queue.push_back(message);
+    if (chain->queue.size() == 1) PostFront(chain);
+  });
 }
 
-std::size_t StatusCallbacks::pending() const {
-  std::lock_guard lock(mutex_);
-  std::size_t count = 0;
-  for (const auto& [_, queue] : queues_) count += queue.size();
-  return count;
-}
+std::size_t StatusCallbacks::pending() const { return pending_.load(std::memory_order_relaxed); }
 
-void StatusCallbacks::PostNext(const std::string& sid) {
-  v1::Message message;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = queues_.find(sid);
-    if (it == queues_.end() || it->second.empty()) return;
-    message = it->second.front();
-  }
+void StatusCallbacks::PostFront(const ChainPtr& chain) {
+  const v1::Message& message = chain->queue.front();
   auto account = directory_.FindAccount(message.account_sid());
   WebhookRequest request;
   request.url = message.status_callback();
@@ -88,34 +89,38 @@ void StatusCallbacks::PostNext(const std::string& sid) {
     request.params.emplace_back("ErrorCode", std::to_string(message.error_code()));
     request.params.emplace_back("ErrorMessage", message.error_message());
   }
-  sender_.Post(std::move(request), [this, sid, message](WebhookResult result) {
-    rocksdb::WriteBatch batch;
-    for (const auto& attempt : result.attempts) {
-      auto record = ToAttemptRecord(attempt, v1::WebhookAttempt::STATUS_CALLBACK,
-                                    message.status_callback());
-      record.set_reported_status(message.status());
-      if (auto status = store_.StageAttempt(batch, sid, record); !status.ok()) {
-        spdlog::error("{}", std::string(status.message()));
-      }
-    }
-    if (!result.ok) {
-      spdlog::info("status callback for {} ({}) failed after {} attempts", sid,
-                   StatusName(message.status()), result.attempts.size());
-    }
-    database_.Write(std::move(batch), [this, sid](absl::Status) {
-      bool more = false;
-      {
-        std::lock_guard lock(mutex_);
-        auto it = queues_.find(sid);
-        if (it != queues_.end()) {
-          it->second.pop_front();
-          more = !it->second.empty();
-          if (!more) queues_.erase(it);
+  sender_.Post(std::move(request), [this, chain](WebhookResult result) {
+    boost::asio::post(chain->strand, [this, chain, result = std::move(result)] {
+      const v1::Message& message = chain->queue.front();
+      auto batch = database_.NewBatch();
+      for (const auto& attempt : result.attempts) {
+        auto record = ToAttemptRecord(attempt, v1::WebhookAttempt::STATUS_CALLBACK,
+                                      message.status_callback());
+        record.set_reported_status(message.status());
+        if (auto status = attempts_.StageAttempt(*batch, message.sid(), record); !status.ok()) {
+          spdlog::error("{}", std::string(status.message()));
         }
       }
-      if (more) PostNext(sid);
+      if (!result.ok) {
+        spdlog::info("status callback for {} ({}) failed after {} attempts", message.sid(),
+                     StatusName(message.status()), result.attempts.size());
+      }
+      // The next post starts once these attempts are stored, so the record is in order too.
+      database_.Commit(std::move(batch), chain->strand, [this, chain](absl::Status) { Next(chain); });
     });
   });
+}
+
+void StatusCallbacks::Next(const ChainPtr& chain) {
+  const std::string sid = chain->queue.front().sid();
+  chain->queue.pop_front();
+  pending_.fetch_sub(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(mutex_);
+    // Nothing else on its way: the chain ends, and a later status starts a new one.
+    if (--chain->outstanding == 0) chains_.erase(sid);
+  }
+  if (!chain->queue.empty()) PostFront(chain);
 }
 
 }  // namespace mmsgate::gateway

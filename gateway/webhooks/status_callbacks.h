@@ -1,17 +1,27 @@
 #pragma once
 // Status callbacks: a signed POST to a message's status_callback for each status change.
 //
-// Thread-safe. Posts for one message go out one after another, in the order the changes were
-// made (the next starts when the previous succeeded or gave up), so an application sees
-// queued, sending, sent, delivered in that order. Each attempt is recorded with the message.
+// Posts for one message go out one after another, in the order the changes were made (the next
+// starts when the previous succeeded or gave up), so an application sees queued, sending, sent,
+// delivered in that order. Each attempt is recorded with the message (AttemptLog).
+//
+// Threading rule: OnStatus may be called from any thread and never blocks. Each message with
+// posts under way has its own strand; its queue is touched only there. A map from SID to that
+// state is locked only for a lookup.
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "gateway/accounts/directory.h"
-#include "gateway/storage/message_store.h"
+#include "gateway/core/lifecycle.h"
+#include "gateway/storage/attempt_log.h"
 #include "gateway/webhooks/webhooks.h"
 #include "mmsc/storage/database.h"
 #include "mmsgate/v1/message.pb.h"
@@ -26,30 +36,45 @@ mmsgate::v1::WebhookAttempt ToAttemptRecord(const WebhookAttempt& attempt,
                                             mmsgate::v1::WebhookAttempt::Kind kind,
                                             const std::string& url);
 
-class StatusCallbacks {
+class StatusCallbacks final : public StatusListener {
  public:
-  StatusCallbacks(WebhookSender& sender, Directory& directory, MessageStore& store,
-                  mmsc::Database& database);
+  StatusCallbacks(boost::asio::io_context& io, WebhookSender& sender, const Directory& directory,
+                  storage::Database& database, AttemptLog& attempts,
+                  std::chrono::milliseconds timeout);
 
-  void SetTimeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
-
-  // Queues the POST for `message`'s current status if it has a status_callback.
-  void OnStatus(const mmsgate::v1::Message& message);
+  // StatusListener: queues the POST for `message`'s current status if it has a status_callback.
+  void OnStatus(const mmsgate::v1::Message& message) override;
 
   // Posts not yet finished (for tests and shutdown logs).
   std::size_t pending() const;
 
  private:
-  void PostNext(const std::string& sid);
+  struct Chain {
+    explicit Chain(boost::asio::io_context& io) : strand(boost::asio::make_strand(io)) {}
+    boost::asio::strand<boost::asio::io_context::executor_type> strand;
+    // Snapshots waiting; the front one is being posted. Strand only.
+    std::deque<mmsgate::v1::Message> queue;
+    // Statuses handed to this chain and not finished, queued or still on their way to the
+    // strand; guarded by the map's mutex, so that a chain leaves the map only when nothing more
+    // can reach it.
+    std::size_t outstanding = 0;
+  };
+  using ChainPtr = std::shared_ptr<Chain>;
 
+  // Strand: posts the front of the queue.
+  void PostFront(const ChainPtr& chain);
+  // Strand: the front is done; starts the next, or ends the chain.
+  void Next(const ChainPtr& chain);
+
+  boost::asio::io_context& io_;
   WebhookSender& sender_;
-  Directory& directory_;
-  MessageStore& store_;
-  mmsc::Database& database_;
-  std::chrono::milliseconds timeout_{15000};
+  const Directory& directory_;
+  storage::Database& database_;
+  AttemptLog& attempts_;
+  const std::chrono::milliseconds timeout_;
   mutable std::mutex mutex_;
-  // Per message: snapshots waiting; the front one is being posted.
-  std::unordered_map<std::string, std::deque<mmsgate::v1::Message>> queues_;
+  std::unordered_map<std::string, ChainPtr> chains_;  // guarded by mutex_
+  std::atomic<std::size_t> pending_{0};
 };
 
 }  // namespace mmsgate::gateway

@@ -1,41 +1,24 @@
 #pragma once
-// The one RocksDB database of an mmsgate process, with a column family per kind of record, and
-// a group-commit writer.
+// The storage layer's foundation: an atomic, durable unit of work (Batch) and the database that
+// commits it (Database), grouped with concurrent commits.
 //
-// Why one database: a message, its media and its outbox entry are written in one atomic
-// WriteBatch, so a crash never leaves a message half-stored.
+// Stores (mmsc/storage/media_store.h, gateway/storage/*) each declare their column families,
+// key layout and record format, and add their writes to a Batch with their own Stage methods.
+// One Batch may carry writes of several stores, so that a message, its media and its outbox
+// entry become durable together or not at all. A Batch belongs to the Database that made it,
+// and only stores of that Database may stage into it.
 //
-// Column families:
-//   messages  sid -> serialized mmsgate.v1.Message
-//   index     <account>/<inverted creation time>/<sid> -> "" (newest-first listing)
-//   outbox    sid -> "" while a message is not finished (a restart resumes these)
-//   media     sha256 (hex) -> bytes; BlobDB keeps large values out of the LSM tree
-//   media_refs <sha256>/<message sid> -> "" (who still uses a blob)
-//   links     token -> message sid
-//   expiry    <16 hex digits of expiry ns>/<message sid> -> "" (media retention)
-//   meta      small process-wide values: next_sequence; usage/<account>/<category>/<field>
-//             counters (merge-added); number/<number> provisioned numbers; settings/<account>
-//   inbox     <handset number>/<20-digit received ns>/<message sid> -> HandsetMessage
-//   attempts  <message sid>/<20-digit ns>/<n> -> serialized WebhookAttempt (kept apart from the
-//             message record, which the pipeline rewrites on every status change)
-//   quarantine <family>/<key> -> the value of a record that could not be read at start, moved
-//             aside (not deleted) so that a person can look at it; see Quarantine()
-//
-// Records are protobuf messages written with EncodeRecord, which refuses one that could not be
-// parsed back (a string field that is not UTF-8) before anything is committed.
+// Threading rule (the same for every store): staging never blocks and may run on any thread;
+// Commit never blocks its caller and completes on the executor the caller names; reads and
+// CommitNow block and run only on the storage executor (a thread pool kept for that), never on
+// an io_context or gRPC callback thread.
 
-#include <rocksdb/db.h>
-#include <rocksdb/write_batch.h>
-
-#include <atomic>
-#include <condition_variable>
-#include <deque>
+#include <boost/asio/any_io_executor.hpp>
+#include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -44,105 +27,68 @@ namespace google::protobuf {
 class Message;
 }  // namespace google::protobuf
 
-namespace mmsgate::mmsc {
+namespace mmsgate::storage {
 
-enum class Family {
-  kMessages,
-  kIndex,
-  kOutbox,
-  kMedia,
-  kMediaRefs,
-  kLinks,
-  kExpiry,
-  kMeta,
-  kAttempts,
-  kInbox,
-  kQuarantine,
-  kCount
+// How a family is used, so the database can tune it (RocksDB options are the database's
+// business, not the store's).
+enum class FamilyKind {
+  kRecords,   // point lookups of records by key
+  kIndex,     // ordered keys read by prefix scans; small or empty values
+  kBlobs,     // large write-once values (media): kept out of compactions
+  kCounters,  // 8-byte signed counters that AddCounter adds to without reading
 };
 
-struct DatabaseOptions {
-  // fsync the write-ahead log on each group commit, so acknowledged writes survive power loss,
-  // not only a process crash.
-  bool sync_writes = true;
-  // Values at least this large go to blob files (media).
-  uint64_t min_blob_size = 4096;
-  // Table files RocksDB keeps open (its default, -1, keeps every one open: unbounded).
-  int max_open_files = 1000;
+struct FamilySpec {
+  std::string name;
+  FamilyKind kind = FamilyKind::kRecords;
+};
+
+// An atomic set of writes, filled by stores and committed once.
+class Batch {
+ public:
+  virtual ~Batch() = default;
+  // Writes staged so far.
+  [[nodiscard]] virtual std::size_t size() const = 0;
+};
+
+struct DatabaseStats {
+  uint64_t groups_committed = 0;   // group commits (one fsync each when durable)
+  uint64_t batches_committed = 0;  // batches in those groups
+  uint64_t quarantined = 0;        // records kept aside because they could not be read
 };
 
 class Database {
  public:
-  // Opens (creating if missing) the database at `path`.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
-                                                                      DatabaseOptions options);
-  ~Database();
+  using Done = std::function<void(absl::Status)>;
 
-  rocksdb::DB* db() const { return db_.get(); }
-  rocksdb::ColumnFamilyHandle* family(Family f) const {
-    return handles_[static_cast<std::size_t>(f)];
-  }
+  virtual ~Database() = default;
 
-  // Reads one value. NotFound when the key is absent. Blocking: call off the io_context.
-  [[nodiscard]] absl::StatusOr<std::string> Get(Family f, const std::string& key) const;
+  [[nodiscard]] virtual std::unique_ptr<Batch> NewBatch() = 0;
 
-  // Applies `batch` atomically and durably, blocking the calling thread until it has.
-  [[nodiscard]] absl::Status WriteNow(rocksdb::WriteBatch batch);
+  // Applies `batch` atomically (and durably, unless the database was opened without sync),
+  // grouped with concurrent commits into one write; then posts `done` to `executor`. Never
+  // blocks the caller. After Close, `done` gets Unavailable (30500) and nothing is written.
+  virtual void Commit(std::unique_ptr<Batch> batch, boost::asio::any_io_executor executor,
+                      Done done) = 0;
 
-  // Applies `batch` atomically and durably on the writer thread, grouped with other pending
-  // batches into one write; then calls `done` on the writer thread (keep it short: post
-  // elsewhere for real work). Never blocks the caller.
-  void Write(rocksdb::WriteBatch batch, std::function<void(absl::Status)> done);
+  // The same, waiting for the result. Blocks: storage executor (or start-up) only.
+  [[nodiscard]] virtual absl::Status CommitNow(std::unique_ptr<Batch> batch) = 0;
 
-  // Finishes every queued write, then stops the writer thread. Idempotent.
-  void Close();
+  // Finishes every commit already queued, then refuses new ones. Idempotent.
+  virtual void Close() = 0;
 
-  // Moves the record at `key` of family `from` into the quarantine family (as
-  // "<family>/<key>") in one atomic write, for a record that exists but cannot be read. Blocking.
-  [[nodiscard]] absl::Status Quarantine(Family from, const std::string& key);
-  // Records in the quarantine family (counted at open, plus those moved since).
-  uint64_t quarantined() const { return quarantined_.load(std::memory_order_relaxed); }
-  static const char* FamilyName(Family f);
-
-  // The bytes to store for `record`. kInternal with code 30500, naming `what` and the field,
-  // when a string field is not valid UTF-8: protobuf would write such a record but never parse
-  // it again, so it must not be committed. Every entry point validates text first; this is the
-  // last line that keeps an acknowledged record readable.
-  [[nodiscard]] static absl::StatusOr<std::string> EncodeRecord(
-      const google::protobuf::Message& record, std::string_view what);
-
-  // Counters in the meta family are 8-byte little-endian integers, added with
-  // batch.Merge(family(kMeta), key, EncodeCounter(delta)).
-  static std::string EncodeCounter(int64_t value);
-  static int64_t DecodeCounter(const std::string& bytes);
-
-  // Write groups committed so far and batches in them (for benchmarks and stats).
-  uint64_t groups_committed() const;
-  uint64_t batches_committed() const;
-
- private:
-  Database(DatabaseOptions options) : options_(options) {}
-  void WriterLoop();
-
-  DatabaseOptions options_;
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-
-  struct PendingWrite {
-    rocksdb::WriteBatch batch;
-    std::function<void(absl::Status)> done;
-  };
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<PendingWrite> pending_;
-  bool closing_ = false;
-  uint64_t groups_ = 0;
-  uint64_t batches_ = 0;
-  std::atomic<uint64_t> quarantined_{0};
-  std::thread writer_;
+  [[nodiscard]] virtual DatabaseStats stats() const = 0;
 };
 
-// Converts a RocksDB status; the only place rocksdb::Status becomes absl::Status.
-absl::Status FromRocksDb(const rocksdb::Status& status, const std::string& what);
+// The bytes to store for `record`. kInternal with code 30500, naming `what` and the field, when
+// a string field is not valid UTF-8: protobuf would write such a record but never parse it
+// again, so it must not be committed. Every entry point validates text first; this is the last
+// line that keeps an acknowledged record readable.
+[[nodiscard]] absl::StatusOr<std::string> EncodeRecord(const google::protobuf::Message& record,
+                                                       std::string_view what);
 
-}  // namespace mmsgate::mmsc
+// 8-byte little-endian signed counters, as kCounters families hold them.
+[[nodiscard]] std::string EncodeCounter(int64_t value);
+[[nodiscard]] int64_t DecodeCounter(std::string_view bytes);
+
+}  // namespace mmsgate::storage

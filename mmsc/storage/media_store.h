@@ -1,16 +1,12 @@
 #pragma once
-// Content-addressed media storage in the process database.
+// Content-addressed media: each blob is stored once under its SHA-256, however many messages
+// carry it; each message that uses a blob holds a reference to it.
 //
-// A blob is stored once under its SHA-256, however many messages carry it; each message that
-// uses it adds a reference (media_refs: <sha256>/<message sid>). Blocking (RocksDB reads): call
-// from the admission thread or a storage worker, never from an io_context thread.
+// Threading (see mmsc/storage/database.h): Stage* and StagingDone never block and may run on any
+// thread; Read, DeleteUnreferenced and CountBlobs block (storage executor only).
 
-#include <rocksdb/write_batch.h>
-
-#include <array>
-#include <mutex>
+#include <cstdint>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -20,41 +16,30 @@ namespace mmsgate::mmsc {
 
 class MediaStore {
  public:
-  explicit MediaStore(Database& database) : database_(database) {}
+  virtual ~MediaStore() = default;
 
   // Adds to `batch` the blob (only when no message refers to it yet, so a blob sent to
   // thousands of recipients is written once) and the reference from `message_sid`. The blob
   // is protected from deletion until StagingDone is called for it, after the batch was
   // committed or abandoned.
-  [[nodiscard]] absl::Status StageMedia(rocksdb::WriteBatch& batch, const std::string& sha256,
-                                        const std::string& data, const std::string& message_sid);
+  [[nodiscard]] virtual absl::Status StageMedia(storage::Batch& batch, const std::string& sha256,
+                                                const std::string& data,
+                                                const std::string& message_sid) = 0;
+  // Adds to `batch` the removal of `message_sid`'s reference to the blob.
+  virtual void StageRelease(storage::Batch& batch, const std::string& sha256,
+                            const std::string& message_sid) = 0;
+  virtual void StagingDone(const std::vector<std::string>& sha256s) = 0;
 
   // The bytes of a blob. NotFound when it is not stored.
-  [[nodiscard]] absl::StatusOr<std::string> Read(const std::string& sha256) const;
-
-  // True when some message refers to the blob.
-  [[nodiscard]] bool IsReferenced(const std::string& sha256) const;
-
-  void StagingDone(const std::vector<std::string>& sha256s);
+  [[nodiscard]] virtual absl::StatusOr<std::string> Read(const std::string& sha256) const = 0;
 
   // Deletes the blobs among `sha256s` that no message refers to any more and that no batch
   // is staging. Returns how many were deleted.
-  [[nodiscard]] absl::StatusOr<int> DeleteUnreferenced(const std::vector<std::string>& sha256s);
+  [[nodiscard]] virtual absl::StatusOr<int> DeleteUnreferenced(
+      const std::vector<std::string>& sha256s) = 0;
 
   // Distinct blobs stored (a full scan of keys: for tests and stats, not hot paths).
-  [[nodiscard]] uint64_t CountBlobs() const;
-
- private:
-  Database& database_;
-  // Blobs a batch staged and has not committed yet, with how many batches; striped by hash so
-  // concurrent messages with different media do not wait on each other.
-  struct Stripe {
-    std::mutex mutex;
-    std::unordered_map<std::string, int> staging;
-  };
-  static constexpr std::size_t kStripes = 16;
-  std::array<Stripe, kStripes> stripes_;
-  Stripe& StripeFor(const std::string& sha256);
+  [[nodiscard]] virtual uint64_t CountBlobs() const = 0;
 };
 
 }  // namespace mmsgate::mmsc

@@ -15,9 +15,11 @@
 #include "carriers/number_plan.h"
 #include "gateway/core/admission.h"
 #include "gateway/accounts/directory.h"
-#include "gateway/storage/message_store.h"
-#include "mmsc/storage/database.h"
-#include "mmsc/storage/media_store.h"
+#include "gateway/core/send_service.h"
+#include "gateway/storage/rocks_directory_store.h"
+#include "gateway/storage/rocks_message_store.h"
+#include "mmsc/storage/rocks_database.h"
+#include "mmsc/storage/rocks_media_store.h"
 
 namespace {
 
@@ -53,15 +55,22 @@ void BM_MmscStoreAndCompose(benchmark::State& state) {
                    ("mmsgate-bench-" + std::to_string(::getpid()) + "-" +
                     std::to_string(state.range(0)) + "-" + std::to_string(state.range(1)));
   std::filesystem::remove_all(dir);
-  auto database = mmsgate::mmsc::Database::Open(dir.string(), {});
+  std::vector<mmsgate::storage::FamilySpec> families;
+  for (auto part : {mmsgate::mmsc::RocksMediaStore::Families(),
+                    mmsgate::gateway::RocksMessageStore::Families(),
+                    mmsgate::gateway::RocksDirectoryStore::Families()}) {
+    families.insert(families.end(), part.begin(), part.end());
+  }
+  auto database = mmsgate::storage::RocksDatabase::Open(dir.string(), {}, families);
   if (!database.ok()) {
     state.SkipWithError("cannot open RocksDB");
     return;
   }
-  mmsgate::mmsc::MediaStore media_store(**database);
-  mmsgate::gateway::MessageStore store(**database, media_store);
+  mmsgate::mmsc::RocksMediaStore media_store(**database);
+  mmsgate::gateway::RocksMessageStore store(**database);
+  mmsgate::gateway::RocksDirectoryStore directory_store(**database);
   const v1::Scenario scenario = BenchScenario();
-  mmsgate::gateway::Directory directory(scenario);
+  mmsgate::gateway::Directory directory(scenario, **database, directory_store);
   std::vector<v1::Carrier> carriers(scenario.carriers().begin(), scenario.carriers().end());
   mmsgate::carriers::NumberPlan plan(carriers);
   mmsgate::gateway::AdmissionContext context;
@@ -93,13 +102,13 @@ void BM_MmscStoreAndCompose(benchmark::State& state) {
       state.SkipWithError(std::string(admitted.status().message()).c_str());
       break;
     }
-    rocksdb::WriteBatch batch;
-    if (!store.StageNew(batch, *admitted).ok() ||
-        !(*database)->WriteNow(std::move(batch)).ok()) {
+    auto batch = (*database)->NewBatch();
+    std::vector<std::string> shas;
+    if (!mmsgate::gateway::StageAdmitted(media_store, store, *batch, *admitted, {}, &shas).ok() ||
+        !(*database)->CommitNow(std::move(batch)).ok()) {
       state.SkipWithError("store failed");
       break;
     }
-    std::vector<std::string> shas{admitted->message.media(0).sha256()};
     media_store.StagingDone(shas);
     benchmark::DoNotOptimize(admitted->message.num_segments());
   }

@@ -56,8 +56,10 @@ v1::Carrier MakeCarrier(double median_ms, double failure_rate = 0.0) {
   return carrier;
 }
 
-HandsetDelivery MakeMms(const std::string& sid, const std::string& bytes) {
+HandsetDelivery MakeMms(const std::string& sid, const std::string& bytes,
+                        DeliveryListener* listener = nullptr) {
   HandsetDelivery delivery;
+  delivery.listener = listener;
   delivery.message_sid = sid;
   delivery.from = "+12025550100";
   delivery.to = "+12025550123";
@@ -96,8 +98,8 @@ TEST(CarrierNode, DeliversMmsToHandsetThenReportsDeliveredOnce) {
   Handsets handsets;
   RecordingListener listener;
   auto node = std::make_shared<CarrierNode>(io, clock, MakeCarrier(5), SimulationSettings{7},
-                                            handsets, listener);
-  node->Submit(MakeMms(kSid, "abc"));
+                                            handsets);
+  node->Submit(MakeMms(kSid, "abc", &listener));
   Advance(clock, io, std::chrono::milliseconds(5));
 
   EXPECT_EQ(listener.events(),
@@ -137,8 +139,8 @@ TEST(CarrierNode, FailureRateOneReportsUnreachableHandsetAndDeliversNothing) {
   Handsets handsets;
   RecordingListener listener;
   auto node = std::make_shared<CarrierNode>(io, clock, MakeCarrier(5, /*failure_rate=*/1.0),
-                                            SimulationSettings{7}, handsets, listener);
-  node->Submit(MakeMms(kSid, "abc"));
+                                            SimulationSettings{7}, handsets);
+  node->Submit(MakeMms(kSid, "abc", &listener));
   Advance(clock, io, std::chrono::milliseconds(5));
 
   const auto reports = listener.reports();
@@ -161,9 +163,9 @@ TEST(CarrierNode, SameMessageSidDeliveredTwiceShowsOnceInInbox) {
   Handsets handsets;
   RecordingListener listener;
   auto node = std::make_shared<CarrierNode>(io, clock, MakeCarrier(1), SimulationSettings{7},
-                                            handsets, listener);
-  node->Submit(MakeMms(kSid, "abc"));
-  node->Submit(MakeMms(kSid, "abc"));
+                                            handsets);
+  node->Submit(MakeMms(kSid, "abc", &listener));
+  node->Submit(MakeMms(kSid, "abc", &listener));
   Advance(clock, io, std::chrono::milliseconds(1));
 
   // Each submission is reported (at-least-once towards the carrier)…
@@ -187,9 +189,9 @@ TEST(CarrierNode, LatencyIsSpentInSimulatedTime) {
   RecordingListener listener;
   // A fixed 10 simulated seconds: nothing before, the report exactly then.
   auto node = std::make_shared<CarrierNode>(io, clock, MakeCarrier(10000), SimulationSettings{7},
-                                            handsets, listener);
+                                            handsets);
   const SimTime start = clock.Now();
-  node->Submit(MakeMms(kSid, "abc"));
+  node->Submit(MakeMms(kSid, "abc", &listener));
   Advance(clock, io, std::chrono::milliseconds(9999));
   EXPECT_TRUE(listener.reports().empty());
   Advance(clock, io, std::chrono::milliseconds(1));
@@ -220,11 +222,10 @@ TEST(CarrierNode, AFullQueueFailsNewMessagesWith30001AndKeepsTheRest) {
   // One message per simulated second, room for two waiting.
   carrier.set_max_mps(1);
   carrier.set_queue_capacity(2);
-  auto node = std::make_shared<CarrierNode>(io, clock, carrier, SimulationSettings{7}, handsets,
-                                            listener);
+  auto node = std::make_shared<CarrierNode>(io, clock, carrier, SimulationSettings{7}, handsets);
   // Submitted before the io_context runs, so all four reach the queue together: the first is
   // sent at once, the next two wait, the fourth finds the queue full.
-  for (int i = 0; i < 4; ++i) node->Submit(MakeMms("MM" + std::string(31, '0') + std::to_string(i), "x"));
+  for (int i = 0; i < 4; ++i) node->Submit(MakeMms("MM" + std::string(31, '0') + std::to_string(i), "x", &listener));
   Advance(clock, io, std::chrono::seconds(3));
 
   int delivered = 0, overflowed = 0;

@@ -16,7 +16,9 @@
 #include "gateway/core/events.h"
 #include "gateway/inbound/inbound.h"
 #include "gateway/storage/message_store.h"
-#include "gateway/core/pipeline.h"
+#include "gateway/core/messages.h"
+#include "gateway/core/send_service.h"
+#include "carriers/fleet.h"
 #include "gateway/config/scenario.h"
 #include "gateway/http/tcp_acceptor.h"
 #include "carriers/base/errors.h"
@@ -154,20 +156,35 @@ grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
   return call;
 }
 
+// The same for a handler that blocks (reads the store, or commits to it): it runs on the storage
+// executor, never on a gRPC callback thread.
+template <class Request, class Response, class Handler>
+grpc::ServerUnaryReactor* ServeBlocking(const FrontDoorDependencies& deps,
+                                        grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* raw_request,
+                                        grpc::ByteBuffer* raw_response, Handler&& handler) {
+  return Serve<Request, Response>(
+      context, raw_request, raw_response,
+      [&deps, handler = std::forward<Handler>(handler)](auto* call) mutable {
+        deps.run_on_storage([call, handler]() mutable { handler(call); });
+      });
+}
+
 // Streams events to one watcher. The bus callback and gRPC's completions meet in `State`, which
 // outlives the reactor, so an event published while the call ends is dropped safely. Events are
 // serialized as they are queued, so the queue holds bytes, not copies of messages.
 class EventWatcher : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  EventWatcher(EventBus& bus, EventFilter filter, std::vector<v1::Event> initial)
+  // Not `primed`: events are held back until Prime queues what must come first.
+  EventWatcher(EventBus& bus, EventFilter filter, bool primed)
       : bus_(bus), state_(std::make_shared<State>()) {
     state_->reactor = this;
+    state_->primed = primed;
     // Register first, then tell the client: a client that waits for the initial metadata sees
     // every event that follows.
     subscription_ = bus_.Subscribe(
         std::move(filter), [state = state_](const v1::Event& event) { Enqueue(state, event); },
         [state = state_] { Close(state); });
-    for (auto& event : initial) Enqueue(state_, event);
     StartSendInitialMetadata();
   }
 
@@ -205,6 +222,9 @@ class EventWatcher : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     std::mutex mutex;
     EventWatcher* reactor = nullptr;
     std::deque<grpc::ByteBuffer> queue;
+    // Until primed, published events wait in `held`.
+    bool primed = true;
+    std::vector<grpc::ByteBuffer> held;
     bool writing = false;
     // Finish was called: no more writes start, and it is not called again.
     bool finished = false;
@@ -218,6 +238,25 @@ class EventWatcher : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   }
 
  public:
+  std::shared_ptr<State> state() const { return state_; }
+
+  // Queues `initial` (the current states asked for), then the events held back meanwhile.
+  static void Prime(const std::shared_ptr<State>& state, std::vector<v1::Event> initial) {
+    std::vector<grpc::ByteBuffer> first;
+    for (const auto& event : initial) {
+      grpc::ByteBuffer bytes;
+      bool own_buffer = false;
+      if (grpc::SerializationTraits<v1::Event>::Serialize(event, &bytes, &own_buffer).ok()) {
+        first.push_back(std::move(bytes));
+      }
+    }
+    std::lock_guard lock(state->mutex);
+    state->primed = true;
+    for (auto& bytes : first) PushLocked(*state, std::move(bytes));
+    for (auto& bytes : state->held) PushLocked(*state, std::move(bytes));
+    state->held.clear();
+  }
+
   // Ends the stream because the gateway is stopping, so shutdown need not wait for clients.
   static void Close(const std::shared_ptr<State>& state) {
     std::lock_guard lock(state->mutex);
@@ -231,18 +270,27 @@ class EventWatcher : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     bool own_buffer = false;
     if (!grpc::SerializationTraits<v1::Event>::Serialize(event, &bytes, &own_buffer).ok()) return;
     std::lock_guard lock(state->mutex);
-    if (state->reactor == nullptr || state->finished) return;
-    if (state->queue.size() >= kMaxQueuedEventsPerWatcher) {
-      FinishLocked(*state, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                        "20429: this watcher fell " +
-                                            std::to_string(kMaxQueuedEventsPerWatcher) +
-                                            " events behind; read faster or filter by SID"));
+    if (!state->primed) {
+      state->held.push_back(std::move(bytes));
       return;
     }
-    state->queue.push_back(std::move(bytes));
-    if (!state->writing) {
-      state->writing = true;
-      state->reactor->StartWrite(&state->queue.front());
+    PushLocked(*state, std::move(bytes));
+  }
+
+  // `state.mutex` held.
+  static void PushLocked(State& state, grpc::ByteBuffer bytes) {
+    if (state.reactor == nullptr || state.finished) return;
+    if (state.queue.size() >= kMaxQueuedEventsPerWatcher) {
+      FinishLocked(state, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                       "20429: this watcher fell " +
+                                           std::to_string(kMaxQueuedEventsPerWatcher) +
+                                           " events behind; read faster or filter by SID"));
+      return;
+    }
+    state.queue.push_back(std::move(bytes));
+    if (!state.writing) {
+      state.writing = true;
+      state.reactor->StartWrite(&state.queue.front());
     }
   }
 
@@ -279,20 +327,20 @@ class MessagingService final : public MessagingBase {
   grpc::ServerUnaryReactor* GetMessage(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
                                        grpc::ByteBuffer* response) override {
-    return Serve<v1::GetMessageRequest, v1::Message>(
-        context, request, response, [this](auto* call) { HandleGetMessage(call); });
+    return ServeBlocking<v1::GetMessageRequest, v1::Message>(
+        deps_, context, request, response, [this](auto* call) { HandleGetMessage(call); });
   }
   grpc::ServerUnaryReactor* ListMessages(grpc::CallbackServerContext* context,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override {
-    return Serve<v1::ListMessagesRequest, v1::ListMessagesResponse>(
-        context, request, response, [this](auto* call) { HandleListMessages(call); });
+    return ServeBlocking<v1::ListMessagesRequest, v1::ListMessagesResponse>(
+        deps_, context, request, response, [this](auto* call) { HandleListMessages(call); });
   }
   grpc::ServerUnaryReactor* ListMedia(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override {
-    return Serve<v1::ListMediaRequest, v1::ListMediaResponse>(
-        context, request, response, [this](auto* call) { HandleListMedia(call); });
+    return ServeBlocking<v1::ListMediaRequest, v1::ListMediaResponse>(
+        deps_, context, request, response, [this](auto* call) { HandleListMedia(call); });
   }
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(
@@ -306,18 +354,27 @@ class MessagingService final : public MessagingBase {
     EventFilter filter;
     filter.account_sid = account->sid();
     filter.message_sids.insert(request.message_sids().begin(), request.message_sids().end());
-    std::vector<v1::Event> initial;
-    if (request.send_current()) {
-      for (const auto& sid : request.message_sids()) {
-        auto message = OwnMessage(*account, sid);
+    if (!request.send_current() || request.message_sids().empty()) {
+      return new EventWatcher(*deps_.events, std::move(filter), /*primed=*/true);
+    }
+    // The current states come from the store, read on the storage executor; events published
+    // meanwhile wait in the watcher until those are queued, so the current states come first.
+    auto* watcher = new EventWatcher(*deps_.events, std::move(filter), /*primed=*/false);
+    std::vector<std::string> sids(request.message_sids().begin(), request.message_sids().end());
+    deps_.run_on_storage([this, state = watcher->state(), account = *account,
+                          sids = std::move(sids)] {
+      std::vector<v1::Event> initial;
+      for (const auto& sid : sids) {
+        auto message = deps_.messages->Get(account.sid(), sid);
         if (!message.ok()) continue;
         v1::Event event;
         event.set_kind(v1::Event::STATUS_CHANGED);
         *event.mutable_message() = std::move(*message);
         initial.push_back(std::move(event));
       }
-    }
-    return new EventWatcher(*deps_.events, std::move(filter), std::move(initial));
+      EventWatcher::Prime(state, std::move(initial));
+    });
+    return watcher;
   }
 
  private:
@@ -325,7 +382,7 @@ class MessagingService final : public MessagingBase {
     auto account = Authenticate(deps_, call->context());
     if (!account.ok()) return call->Reply(account.status());
     // The reply waits for the database writer's group commit without holding a gRPC thread.
-    deps_.pipeline->Send(*account, call->request, [call](absl::StatusOr<v1::Message> result) {
+    deps_.sender->Send(*account, call->request, [call](absl::StatusOr<v1::Message> result) {
       if (!result.ok()) return call->Reply(result.status());
       call->response = std::move(*result);
       call->Reply(absl::OkStatus());
@@ -335,7 +392,7 @@ class MessagingService final : public MessagingBase {
   void HandleGetMessage(UnaryCall<v1::GetMessageRequest, v1::Message>* call) {
     auto account = Authenticate(deps_, call->context());
     if (!account.ok()) return call->Reply(account.status());
-    auto message = OwnMessage(*account, call->request.sid());
+    auto message = deps_.messages->Get(account->sid(), call->request.sid());
     if (!message.ok()) return call->Reply(message.status());
     call->response = std::move(*message);
     call->Reply(absl::OkStatus());
@@ -344,7 +401,7 @@ class MessagingService final : public MessagingBase {
   void HandleListMessages(UnaryCall<v1::ListMessagesRequest, v1::ListMessagesResponse>* call) {
     auto account = Authenticate(deps_, call->context());
     if (!account.ok()) return call->Reply(account.status());
-    auto page = deps_.store->List(account->sid(), call->request);
+    auto page = deps_.messages->List(account->sid(), call->request);
     if (!page.ok()) return call->Reply(page.status());
     call->response = std::move(*page);
     call->Reply(absl::OkStatus());
@@ -353,22 +410,11 @@ class MessagingService final : public MessagingBase {
   void HandleListMedia(UnaryCall<v1::ListMediaRequest, v1::ListMediaResponse>* call) {
     auto account = Authenticate(deps_, call->context());
     if (!account.ok()) return call->Reply(account.status());
-    auto message = OwnMessage(*account, call->request.message_sid());
+    auto message =
+        deps_.messages->Get(account->sid(), call->request.message_sid(), /*with_attempts=*/false);
     if (!message.ok()) return call->Reply(message.status());
     for (const auto& media : message->media()) *call->response.add_media() = media;
     call->Reply(absl::OkStatus());
-  }
-
-  // A message of another account is reported as not found, as the provider does.
-  absl::StatusOr<v1::Message> OwnMessage(const v1::Account& account, const std::string& sid) {
-    auto message = deps_.store->GetWithAttempts(sid);
-    if (message.ok() && message->account_sid() == account.sid()) return message;
-    if (message.ok() || absl::IsNotFound(message.status())) {
-      return ProviderError(
-          absl::StatusCode::kNotFound, error_codes::kNotFound,
-          "message " + QuoteText(sid, 64) + " was not found in account " + account.sid());
-    }
-    return message.status();
   }
 
   const FrontDoorDependencies& deps_;
@@ -431,8 +477,8 @@ class SimulatorService final : public SimulatorBase {
                                        error_codes::kInvalidParameter,
                                        std::string(status.message())));
     }
-    deps_.pipeline->fleet().Upsert(call->request.carrier());
-    for (auto& state : deps_.pipeline->fleet().States()) {
+    deps_.fleet->Upsert(call->request.carrier());
+    for (auto& state : deps_.fleet->States()) {
       if (state.carrier().id() == call->request.carrier().id()) call->response = std::move(state);
     }
     call->Reply(absl::OkStatus());
@@ -452,10 +498,10 @@ class SimulatorService final : public SimulatorBase {
                                        "extra_latency_ms >= 0 and extra_loss within 0..1"));
     }
     const std::string& carrier_id = call->request.carrier_id();
-    if (auto status = deps_.pipeline->fleet().SetFault(carrier_id, fault); !status.ok()) {
+    if (auto status = deps_.fleet->SetFault(carrier_id, fault); !status.ok()) {
       return call->Reply(status);
     }
-    if (auto node = deps_.pipeline->fleet().Node(carrier_id)) call->response = node->State();
+    if (auto node = deps_.fleet->Node(carrier_id)) call->response = node->State();
     call->Reply(absl::OkStatus());
   }
 
@@ -463,7 +509,7 @@ class SimulatorService final : public SimulatorBase {
     if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
       return call->Reply(status);
     }
-    for (auto& state : deps_.pipeline->fleet().States()) {
+    for (auto& state : deps_.fleet->States()) {
       *call->response.add_carriers() = std::move(state);
     }
     call->Reply(absl::OkStatus());
@@ -523,8 +569,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* UpdateAccountSettings(grpc::CallbackServerContext* context,
                                                   const grpc::ByteBuffer* request,
                                                   grpc::ByteBuffer* response) override {
-    return Serve<v1::UpdateAccountSettingsRequest, v1::Account>(
-        context, request, response, [this](auto* call) {
+    return ServeBlocking<v1::UpdateAccountSettingsRequest, v1::Account>(
+        deps_, context, request, response, [this](auto* call) {
           auto account = Authenticate(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           auto updated =
@@ -553,8 +599,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* ProvisionNumber(grpc::CallbackServerContext* context,
                                             const grpc::ByteBuffer* request,
                                             grpc::ByteBuffer* response) override {
-    return Serve<v1::ProvisionNumberRequest, v1::Number>(
-        context, request, response, [this](auto* call) {
+    return ServeBlocking<v1::ProvisionNumberRequest, v1::Number>(
+        deps_, context, request, response, [this](auto* call) {
           auto account = Authenticate(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           auto number = deps_.directory->Provision(account->sid(), call->request.number());
@@ -567,8 +613,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* UpdateNumber(grpc::CallbackServerContext* context,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override {
-    return Serve<v1::UpdateNumberRequest, v1::Number>(
-        context, request, response, [this](auto* call) {
+    return ServeBlocking<v1::UpdateNumberRequest, v1::Number>(
+        deps_, context, request, response, [this](auto* call) {
           auto account = Authenticate(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           const auto& update = call->request;
@@ -583,8 +629,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* EnableShortCodeMms(grpc::CallbackServerContext* context,
                                                const grpc::ByteBuffer* request,
                                                grpc::ByteBuffer* response) override {
-    return Serve<v1::EnableShortCodeMmsRequest, v1::Number>(
-        context, request, response, [this](auto* call) {
+    return ServeBlocking<v1::EnableShortCodeMmsRequest, v1::Number>(
+        deps_, context, request, response, [this](auto* call) {
           auto account = Authenticate(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           auto number = deps_.directory->EnableShortCodeMms(account->sid(), call->request.number());
@@ -597,8 +643,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* ReleaseNumber(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override {
-    return Serve<v1::ReleaseNumberRequest, v1::ReleaseNumberResponse>(
-        context, request, response, [this](auto* call) {
+    return ServeBlocking<v1::ReleaseNumberRequest, v1::ReleaseNumberResponse>(
+        deps_, context, request, response, [this](auto* call) {
           auto account = Authenticate(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           call->Reply(deps_.directory->Release(account->sid(), call->request.number()));
@@ -608,7 +654,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* GetUsage(grpc::CallbackServerContext* context,
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override {
-    return Serve<v1::GetUsageRequest, v1::Usage>(context, request, response, [this](auto* call) {
+    return ServeBlocking<v1::GetUsageRequest, v1::Usage>(
+        deps_, context, request, response, [this](auto* call) {
       auto account = Authenticate(deps_, call->context());
       if (!account.ok()) return call->Reply(account.status());
       call->response = deps_.directory->Usage(account->sid());

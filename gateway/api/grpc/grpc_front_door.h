@@ -3,6 +3,7 @@
 // server reflection. This header does not include gRPC, so only grpc_front_door.cc pays for it.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -13,24 +14,30 @@ class io_context;
 }  // namespace boost::asio
 
 namespace mmsgate::carriers {
+class CarrierFleet;
 class Handsets;
-}
+}  // namespace mmsgate::carriers
 
 namespace mmsgate::gateway {
 
 class Directory;
-class InboundHandler;
 class EventBus;
-class MessageStore;
-class Pipeline;
+class InboundHandler;
+class MessageService;
+class SendService;
 
+// What the services use. Threading rule: a call that would block (a store read, a directory
+// change that commits) is posted to `storage_executor`; nothing blocks a gRPC callback thread.
 struct FrontDoorDependencies {
   // Runs the listener that accepts gRPC connections.
   boost::asio::io_context* io = nullptr;
+  // Where blocking work runs (a thread pool's executor).
+  std::function<void(std::function<void()>)> run_on_storage;
   Directory* directory = nullptr;
-  Pipeline* pipeline = nullptr;
-  MessageStore* store = nullptr;
+  SendService* sender = nullptr;
+  MessageService* messages = nullptr;
   EventBus* events = nullptr;
+  carriers::CarrierFleet* fleet = nullptr;
   carriers::Handsets* handsets = nullptr;
   InboundHandler* inbound = nullptr;
   // When non-empty, Simulator and Accounts control calls need `x-admin-token: <token>` too.

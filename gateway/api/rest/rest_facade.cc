@@ -292,12 +292,16 @@ json NumberJson(const v1::Number& number) {
 
 class Facade : public std::enable_shared_from_this<Facade> {
  public:
-  Facade(Directory& directory, Pipeline& pipeline, MessageStore& store)
-      : directory_(directory), pipeline_(pipeline), store_(store) {}
+  Facade(Directory& directory, SendService& sender, MessageService& messages,
+         boost::asio::any_io_executor storage_executor)
+      : directory_(directory),
+        sender_(sender),
+        messages_(messages),
+        storage_executor_(std::move(storage_executor)) {}
 
   void Handle(HttpRequest request, std::function<void(HttpResponse)> respond) {
     // Nothing here may block the io_context: the whole request is served on the storage pool.
-    boost::asio::post(pipeline_.storage_pool(), [self = shared_from_this(),
+    boost::asio::post(storage_executor_, [self = shared_from_this(),
                                                  request = std::move(request),
                                                  respond = std::move(respond)]() mutable {
       try {
@@ -349,7 +353,7 @@ class Facade : public std::enable_shared_from_this<Facade> {
       const std::string sid = rest[1].substr(0, rest[1].size() - 5);
       if (read) return respond(FetchMessage(request, *account, path, sid));
       if (method == http::verb::delete_) {
-        return respond(Deleted(request, path, store_.Delete(account->sid(), sid)));
+        return respond(Deleted(request, path, messages_.Delete(account->sid(), sid)));
       }
       return respond(MethodNotAllowed(request, "GET, HEAD, DELETE"));
     }
@@ -367,7 +371,7 @@ class Facade : public std::enable_shared_from_this<Facade> {
       if (read) return respond(FetchMedia(request, *account, path, rest[1], media_sid));
       if (method == http::verb::delete_) {
         return respond(
-            Deleted(request, path, store_.DeleteMedia(account->sid(), rest[1], media_sid)));
+            Deleted(request, path, messages_.DeleteMedia(account->sid(), rest[1], media_sid)));
       }
       return respond(MethodNotAllowed(request, "GET, HEAD, DELETE"));
     }
@@ -490,7 +494,7 @@ class Facade : public std::enable_shared_from_this<Facade> {
           request, "mmsgate does not simulate Messaging Services; give From (one of your numbers)",
           error_codes::kFromRequired));
     }
-    pipeline_.Send(account, send, [request, respond](absl::StatusOr<v1::Message> result) {
+    sender_.Send(account, send, [request, respond](absl::StatusOr<v1::Message> result) {
       if (!result.ok()) return respond(ErrorResponse(request, result.status()));
       respond(JsonResponse(request, http::status::created, MessageJson(*result)));
     });
@@ -542,7 +546,7 @@ class Facade : public std::enable_shared_from_this<Facade> {
       }
       for (int i = 0; i < page; ++i) {
         list.set_page_token(token);
-        auto skipped = store_.List(account.sid(), list, also);
+        auto skipped = messages_.List(account.sid(), list, also);
         if (!skipped.ok()) return respond(ErrorResponse(request, skipped.status()));
         token = skipped->next_page_token();
         if (token.empty()) break;
@@ -555,7 +559,7 @@ class Facade : public std::enable_shared_from_this<Facade> {
       }
     }
     list.set_page_token(token);
-    auto result = store_.List(account.sid(), list, also);
+    auto result = messages_.List(account.sid(), list, also);
     if (!result.ok()) return respond(ErrorResponse(request, result.status()));
     json records = json::array();
     for (const auto& message : result->messages()) records.push_back(MessageJson(message));
@@ -569,9 +573,8 @@ class Facade : public std::enable_shared_from_this<Facade> {
   // The account's message, or 404 for an unknown SID and for another account's.
   absl::StatusOr<v1::Message> OwnMessage(const v1::Account& account, const std::string& sid,
                                          const std::string& path) {
-    auto message = store_.Get(sid);
-    if ((message.ok() && message->account_sid() != account.sid()) ||
-        absl::IsNotFound(message.status())) {
+    auto message = messages_.Get(account.sid(), sid, /*with_attempts=*/false);
+    if (absl::IsNotFound(message.status())) {
       return ProviderError(absl::StatusCode::kNotFound, error_codes::kNotFound,
                            "The requested resource " + path.substr(0, 200) + " was not found");
     }
@@ -723,8 +726,9 @@ class Facade : public std::enable_shared_from_this<Facade> {
   }
 
   Directory& directory_;
-  Pipeline& pipeline_;
-  MessageStore& store_;
+  SendService& sender_;
+  MessageService& messages_;
+  boost::asio::any_io_executor storage_executor_;
 };
 
 }  // namespace
@@ -759,8 +763,9 @@ int HttpStatusFor(absl::StatusCode code) {
   }
 }
 
-HttpHandler MakeRestFacade(Directory& directory, Pipeline& pipeline, MessageStore& store) {
-  auto facade = std::make_shared<Facade>(directory, pipeline, store);
+HttpHandler MakeRestFacade(Directory& directory, SendService& sender, MessageService& messages,
+                           boost::asio::any_io_executor storage_executor) {
+  auto facade = std::make_shared<Facade>(directory, sender, messages, std::move(storage_executor));
   return [facade](HttpRequest request, std::function<void(HttpResponse)> respond) {
     facade->Handle(std::move(request), std::move(respond));
   };

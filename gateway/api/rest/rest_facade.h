@@ -10,24 +10,25 @@
 //   GET|POST  /2010-04-01/Accounts/{AC}/IncomingPhoneNumbers.json
 //   GET|POST|DELETE /2010-04-01/Accounts/{AC}/IncomingPhoneNumbers/{PN}.json
 // (HEAD wherever GET is allowed.) The media content (the same URI as a media item without
-// `.json`) is served by the HTTP routes (gateway/http_routes.h), which pass every other
+// `.json`) is served by the HTTP routes (gateway/http/http_routes.h), which pass every other
 // /2010-04-01/ request here.
 //
-// Sends go through Pipeline::Send, the admission and router the gRPC front door uses. Every
+// Sends go through SendService, the admission and router the gRPC front door uses. Every
 // request is authenticated with HTTP Basic AccountSid:AuthToken (401, code 20003, otherwise);
 // a URL naming another account than the credentials' answers 404 (20404), as does another
 // account's resource. Errors are the provider's JSON {code, message, more_info, status}.
 //
-// Threading: the handler only posts the request to the pipeline's storage pool; everything that
-// may block (Directory lookups and writes, store reads and deletes) runs there, and sends are
-// answered from Pipeline::Send's callback. Nothing runs on the io_context thread that calls the
-// handler.
+// Threading rule: the handler only posts the request to the storage executor; everything that
+// may block (directory changes, store reads and deletes) runs there, and sends are answered from
+// SendService's callback. Nothing runs on the io_context thread that calls the handler.
 
 #include "absl/status/status.h"
 #include "gateway/accounts/directory.h"
 #include "gateway/http/http_server.h"
-#include "gateway/storage/message_store.h"
-#include "gateway/core/pipeline.h"
+#include <boost/asio/any_io_executor.hpp>
+
+#include "gateway/core/messages.h"
+#include "gateway/core/send_service.h"
 
 namespace mmsgate::gateway {
 
@@ -44,8 +45,9 @@ namespace mmsgate::gateway {
 [[nodiscard]] int HttpStatusFor(absl::StatusCode code);
 
 // The handler for /2010-04-01/ requests. The references must outlive every request in flight
-// (in mmsgate: until the storage pool was drained).
-[[nodiscard]] HttpHandler MakeRestFacade(Directory& directory, Pipeline& pipeline,
-                                         MessageStore& store);
+// (in mmsgate: until the storage executor was drained).
+[[nodiscard]] HttpHandler MakeRestFacade(Directory& directory, SendService& sender,
+                                         MessageService& messages,
+                                         boost::asio::any_io_executor storage_executor);
 
 }  // namespace mmsgate::gateway

@@ -1,5 +1,7 @@
 #include "gateway/core/admission.h"
 
+#include "fakes/in_memory_stores.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -84,7 +86,7 @@ class AdmissionTest : public ::testing::Test {
  protected:
   AdmissionTest()
       : scenario_(MakeScenario()),
-        directory_(scenario_),
+        directory_(scenario_, database_, directory_store_),
         plan_({scenario_.carriers().begin(), scenario_.carriers().end()}) {
     context_.directory = &directory_;
     context_.number_plan = &plan_;
@@ -125,6 +127,8 @@ class AdmissionTest : public ::testing::Test {
   }
 
   v1::Scenario scenario_;
+  testing::InMemoryDatabase database_;
+  testing::InMemoryDirectoryStore directory_store_{database_};
   Directory directory_;
   carriers::NumberPlan plan_;
   AdmissionContext context_;

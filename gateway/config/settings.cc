@@ -1,0 +1,55 @@
+#include "gateway/config/settings.h"
+
+#include "gateway/config/scenario.h"
+
+namespace mmsgate::gateway {
+
+absl::StatusOr<Settings> MakeSettings(const Flags& flags) {
+  auto scenario = flags.scenario_path.empty()
+                      ? ParseScenario(DefaultScenarioText(), "(built-in default scenario)")
+                      : LoadScenarioFile(flags.scenario_path);
+  if (!scenario.ok()) return scenario.status();
+  Settings settings;
+  settings.scenario = std::move(*scenario);
+
+  const auto colon = flags.http_address.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos && colon > 0) {
+    try {
+      port = std::stoi(flags.http_address.substr(colon + 1));
+    } catch (const std::exception&) {
+    }
+  }
+  if (port < 0 || port > 65535) {
+    return absl::InvalidArgumentError("--http " + flags.http_address + " is not HOST:PORT");
+  }
+  settings.http_host = flags.http_address.substr(0, colon);
+  settings.http_port = static_cast<uint16_t>(port);
+  settings.grpc_address = flags.grpc_address;
+  if (flags.data_dir.empty()) return absl::InvalidArgumentError("--data-dir must not be empty");
+  settings.data_dir = flags.data_dir;
+  settings.admin_token = flags.admin_token;
+  if (flags.threads < 1 || flags.threads > 64) {
+    return absl::InvalidArgumentError("--threads must be within 1..64");
+  }
+  settings.io_threads = flags.threads;
+  settings.sync_writes = !flags.no_sync;
+
+  const auto& simulation = settings.scenario.simulation();
+  settings.time_scale = simulation.time_scale() > 0 ? simulation.time_scale() : 1.0;
+  settings.seed = simulation.seed();
+  settings.disable_sender_rate_limits = simulation.disable_sender_rate_limits();
+  if (simulation.media_retention_seconds() > 0) {
+    settings.media_retention = SimSeconds(simulation.media_retention_seconds());
+  }
+  if (simulation.media_fetch_timeout_ms() > 0) {
+    settings.media_fetch_timeout = std::chrono::milliseconds(simulation.media_fetch_timeout_ms());
+  }
+  if (simulation.webhook_timeout_ms() > 0) {
+    settings.webhook_timeout = std::chrono::milliseconds(simulation.webhook_timeout_ms());
+  }
+  settings.public_base_url = simulation.public_base_url();
+  return settings;
+}
+
+}  // namespace mmsgate::gateway

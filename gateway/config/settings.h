@@ -1,0 +1,53 @@
+#pragma once
+// Everything a gateway runs with, made once at start from the command line and the scenario, and
+// validated then: components get the values they need from here, already checked, and nothing is
+// set on them afterwards.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "carriers/base/clock.h"
+#include "mmsgate/v1/scenario.pb.h"
+
+namespace mmsgate::gateway {
+
+// The command line, as given (DESIGN.md "Process contract").
+struct Flags {
+  std::string scenario_path;  // empty: the built-in default scenario
+  std::string data_dir = "./var/mmsgate";
+  std::string grpc_address = "127.0.0.1:50051";
+  std::string http_address = "127.0.0.1:8080";
+  std::string admin_token;
+  int threads = 2;
+  bool no_sync = false;
+};
+
+struct Settings {
+  mmsgate::v1::Scenario scenario;
+  std::string data_dir;
+  std::string grpc_address;
+  std::string http_host;
+  uint16_t http_port = 0;
+  std::string admin_token;
+  int io_threads = 2;
+  // Threads of the storage executor, where blocking store work runs.
+  int storage_threads = 2;
+  bool sync_writes = true;
+
+  // From the scenario's simulation block, defaults applied.
+  double time_scale = 1.0;
+  uint64_t seed = 0;
+  bool disable_sender_rate_limits = false;
+  SimDuration media_retention{std::chrono::hours(24 * 7)};
+  std::chrono::milliseconds media_fetch_timeout{15000};
+  std::chrono::milliseconds webhook_timeout{15000};
+  // Empty: "http://" + the HTTP listener's bound address.
+  std::string public_base_url;
+};
+
+// Loads the scenario and checks everything. The error says what is wrong and how to fix it.
+[[nodiscard]] absl::StatusOr<Settings> MakeSettings(const Flags& flags);
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,310 @@
+#include "gateway/core/lifecycle.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+
+#include "carriers/base/errors.h"
+
+namespace mmsgate::gateway {
+namespace {
+
+namespace v1 = mmsgate::v1;
+using google::protobuf::util::TimeUtil;
+using Action = MessageLifecycle::Action;
+
+SimTime TimeOf(const google::protobuf::Timestamp& timestamp) {
+  return FromNanoseconds(TimeUtil::TimestampToNanoseconds(timestamp));
+}
+
+}  // namespace
+
+const std::vector<MessageLifecycle::Rule>& MessageLifecycle::Rules() {
+  static const std::vector<Rule> kRules = {
+      {v1::ACCEPTED, {v1::QUEUED, v1::FAILED}, Action::kQueue, Action::kQueue},
+      {v1::QUEUED, {v1::SENDING, v1::FAILED}, Action::kWaitForSender, Action::kWaitForSender},
+      // A carrier reports SENT before the outcome; the outcome straight from SENDING covers a
+      // SENT that a restart lost, and a carrier that refuses at once (30001, 30036).
+      {v1::SENDING,
+       {v1::SENT, v1::DELIVERED, v1::UNDELIVERED, v1::FAILED},
+       Action::kSubmitToCarrier,
+       Action::kSubmitToCarrier},
+      // A restart cannot know whether the carrier still has it: submit again (the handset keeps
+      // one copy per SID).
+      {v1::SENT,
+       {v1::DELIVERED, v1::UNDELIVERED, v1::FAILED},
+       Action::kNone,
+       Action::kSubmitToCarrier},
+      {v1::DELIVERED, {}, Action::kFinish, Action::kNone},
+      {v1::UNDELIVERED, {}, Action::kFinish, Action::kNone},
+      {v1::FAILED, {}, Action::kFinish, Action::kNone},
+  };
+  return kRules;
+}
+
+namespace {
+const MessageLifecycle::Rule* RuleFor(v1::MessageStatus status) {
+  for (const auto& rule : MessageLifecycle::Rules()) {
+    if (rule.status == status) return &rule;
+  }
+  return nullptr;
+}
+}  // namespace
+
+bool MessageLifecycle::Allowed(v1::MessageStatus from, v1::MessageStatus to) {
+  const Rule* rule = RuleFor(from);
+  return rule != nullptr && std::find(rule->next.begin(), rule->next.end(), to) != rule->next.end();
+}
+
+bool MessageLifecycle::IsFinal(v1::MessageStatus status) {
+  const Rule* rule = RuleFor(status);
+  return rule != nullptr && rule->next.empty();
+}
+
+MessageLifecycle::MessageLifecycle(boost::asio::io_context& io, Clock& clock,
+                                   storage::Database& database, MessageStore& store,
+                                   SenderLimits& senders, carriers::CarrierFleet& fleet,
+                                   EventBus& events, StatusListener& status_listener)
+    : io_(io),
+      clock_(clock),
+      database_(database),
+      store_(store),
+      senders_(senders),
+      fleet_(fleet),
+      events_(events),
+      status_listener_(status_listener) {}
+
+MessageLifecycle::Shard& MessageLifecycle::ShardFor(const std::string& sid) {
+  return shards_[std::hash<std::string>{}(sid) % kShards];
+}
+
+void MessageLifecycle::Register(const FlightPtr& flight) {
+  Shard& shard = ShardFor(flight->message.sid());
+  std::lock_guard lock(shard.mutex);
+  shard.flights[flight->message.sid()] = flight;
+}
+
+MessageLifecycle::FlightPtr MessageLifecycle::Find(const std::string& sid) {
+  Shard& shard = ShardFor(sid);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.flights.find(sid);
+  return it == shard.flights.end() ? nullptr : it->second;
+}
+
+void MessageLifecycle::Forget(const std::string& sid) {
+  Shard& shard = ShardFor(sid);
+  std::lock_guard lock(shard.mutex);
+  shard.flights.erase(sid);
+}
+
+std::size_t MessageLifecycle::in_flight() const {
+  std::size_t count = 0;
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    count += shard.flights.size();
+  }
+  return count;
+}
+
+void MessageLifecycle::Start(v1::Message message, std::vector<carriers::MediaPayload> media) {
+  auto flight = std::make_shared<Flight>(io_);
+  flight->message = std::move(message);
+  flight->media = std::move(media);
+  Register(flight);
+  boost::asio::post(flight->strand, [this, flight] {
+    Publish(flight->message);
+    Run(flight, RuleFor(flight->message.status())->on_stored);
+  });
+}
+
+void MessageLifecycle::Resume(v1::Message message, std::vector<carriers::MediaPayload> media,
+                              bool media_lost) {
+  auto flight = std::make_shared<Flight>(io_);
+  flight->message = std::move(message);
+  flight->media = std::move(media);
+  flight->resumed = true;
+  Register(flight);
+  const v1::MessageStatus status = flight->message.status();
+  // Counted against its sender again until its sender queue lets it go.
+  if (status == v1::ACCEPTED || status == v1::QUEUED) {
+    senders_.ReserveResumed(flight->message.from());
+  }
+  if (media_lost) {
+    if (status == v1::ACCEPTED || status == v1::QUEUED) senders_.Cancel(flight->message.from());
+    Apply(flight, {v1::FAILED, error_codes::kStorageFailure,
+                   "the message's media were lost from the store"});
+    return;
+  }
+  const Rule* rule = RuleFor(status);
+  if (rule == nullptr) {
+    spdlog::error("outbox holds {} in status {}, which no rule resumes", flight->message.sid(),
+                  v1::MessageStatus_Name(status));
+    Forget(flight->message.sid());
+    return;
+  }
+  boost::asio::post(flight->strand,
+                    [this, flight, action = rule->on_resume] { Run(flight, action); });
+}
+
+void MessageLifecycle::Apply(const FlightPtr& flight, Change change) {
+  boost::asio::post(flight->strand, [this, flight, change = std::move(change)]() mutable {
+    flight->pending.push_back(std::move(change));
+    if (!flight->writing) StoreNext(flight);
+  });
+}
+
+void MessageLifecycle::StoreNext(const FlightPtr& flight) {
+  while (!flight->pending.empty()) {
+    Change change = std::move(flight->pending.front());
+    flight->pending.pop_front();
+    const v1::MessageStatus from = flight->message.status();
+    if (!Allowed(from, change.status)) {
+      spdlog::debug("{}: {} after {} dropped", flight->message.sid(),
+                    v1::MessageStatus_Name(change.status), v1::MessageStatus_Name(from));
+      continue;
+    }
+    v1::Message updated = flight->message;
+    const auto at = TimeUtil::NanosecondsToTimestamp(
+        ToNanoseconds(change.at != SimTime{} ? change.at : clock_.Now()));
+    updated.set_status(change.status);
+    *updated.mutable_date_updated() = at;
+    if (change.status == v1::SENT) *updated.mutable_date_sent() = at;
+    if (change.error_code != 0) {
+      updated.set_error_code(change.error_code);
+      updated.set_error_message(change.error_message);
+    }
+    auto batch = database_.NewBatch();
+    if (auto staged = store_.StageStatus(*batch, updated, IsFinal(change.status)); !staged.ok()) {
+      OnStored(flight, std::move(updated), staged);
+      return;
+    }
+    flight->writing = true;
+    database_.Commit(std::move(batch), flight->strand,
+                     [this, flight, updated = std::move(updated)](absl::Status status) mutable {
+                       OnStored(flight, std::move(updated), status);
+                     });
+    return;
+  }
+}
+
+void MessageLifecycle::OnStored(const FlightPtr& flight, v1::Message updated, absl::Status status) {
+  flight->writing = false;
+  if (!status.ok()) {
+    // Not durable: the message stays in the outbox at its last stored status, and the next
+    // start resumes it from there. Nothing more happens to it in this process.
+    stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("cannot store status {} of {}: {}", v1::MessageStatus_Name(updated.status()),
+                  updated.sid(), std::string(status.message()));
+    flight->pending.clear();
+    Forget(updated.sid());
+    return;
+  }
+  flight->message = std::move(updated);
+  Publish(flight->message);
+  if (flight->message.status() != v1::ACCEPTED) status_listener_.OnStatus(flight->message);
+  Run(flight, RuleFor(flight->message.status())->on_stored);
+  StoreNext(flight);
+}
+
+void MessageLifecycle::Run(const FlightPtr& flight, Action action) {
+  switch (action) {
+    case Action::kNone:
+      return;
+    case Action::kQueue:
+      Apply(flight, {v1::QUEUED});
+      return;
+    case Action::kWaitForSender:
+      WaitForSender(flight);
+      return;
+    case Action::kSubmitToCarrier:
+      SubmitToCarrier(flight);
+      return;
+    case Action::kFinish: {
+      const v1::MessageStatus status = flight->message.status();
+      auto& counter = status == v1::DELIVERED     ? stats_.delivered
+                      : status == v1::UNDELIVERED ? stats_.undelivered
+                                                  : stats_.failed;
+      counter.fetch_add(1, std::memory_order_relaxed);
+      Forget(flight->message.sid());
+      return;
+    }
+  }
+}
+
+SimTime MessageLifecycle::Deadline(const v1::Message& message) {
+  // The validity period runs from creation, in simulated seconds.
+  return TimeOf(message.date_created()) + SimSeconds(message.validity_period_seconds());
+}
+
+void MessageLifecycle::WaitForSender(const FlightPtr& flight) {
+  const std::string sender = flight->message.from();
+  carriers::SenderQueues::Item item;
+  item.message_sid = flight->message.sid();
+  item.deadline = Deadline(flight->message);
+  item.release = [this, flight](SimTime released_at) {
+    Apply(flight, {v1::SENDING, 0, "", released_at});
+  };
+  item.expire = [this, flight] {
+    Apply(flight, {v1::FAILED, error_codes::kValidityExpired,
+                   "the validity period expired while the message waited for its sender's rate "
+                   "limit"});
+  };
+  senders_.Enqueue(sender, std::move(item));
+}
+
+void MessageLifecycle::SubmitToCarrier(const FlightPtr& flight) {
+  const v1::Message& message = flight->message;
+  carriers::HandsetDelivery delivery;
+  delivery.message_sid = message.sid();
+  delivery.from = message.from();
+  delivery.to = message.to();
+  delivery.carrier_id = message.carrier_id();
+  delivery.kind =
+      message.delivered_as() == v1::MMS ? v1::HandsetMessage::MMS : v1::HandsetMessage::SMS;
+  delivery.text = message.delivered_text();
+  delivery.segments = message.num_segments();
+  if (message.delivered_as() == v1::MMS) delivery.media = flight->media;
+  delivery.deadline = Deadline(message);
+  // A fresh message continues the schedule from its SENDING time; a resumed one starts now.
+  delivery.submitted_at = flight->resumed ? clock_.Now() : TimeOf(message.date_updated());
+  delivery.sequence = message.sequence();
+  delivery.listener = this;
+  auto node = fleet_.Node(delivery.carrier_id);
+  if (!node) {
+    Apply(flight, {v1::FAILED, error_codes::kUnroutable,
+                   "carrier " + delivery.carrier_id + " no longer exists in the scenario"});
+    return;
+  }
+  node->Submit(std::move(delivery));
+}
+
+void MessageLifecycle::OnCarrierAccepted(const std::string& message_sid, SimTime at) {
+  if (auto flight = Find(message_sid)) Apply(flight, {v1::SENT, 0, "", at});
+}
+
+void MessageLifecycle::OnDeliveryReport(carriers::DeliveryReport report) {
+  auto flight = Find(report.message_sid);
+  if (!flight) return;
+  switch (report.outcome) {
+    case carriers::DeliveryReport::Outcome::kDelivered:
+      Apply(flight, {v1::DELIVERED, 0, "", report.at});
+      break;
+    case carriers::DeliveryReport::Outcome::kUndelivered:
+      Apply(flight, {v1::UNDELIVERED, report.error_code, report.error_message, report.at});
+      break;
+    case carriers::DeliveryReport::Outcome::kFailed:
+      Apply(flight, {v1::FAILED, report.error_code, report.error_message, report.at});
+      break;
+  }
+}
+
+void MessageLifecycle::Publish(const v1::Message& message) {
+  v1::Event event;
+  event.set_kind(v1::Event::STATUS_CHANGED);
+  *event.mutable_message() = message;
+  events_.Publish(std::move(event));
+}
+
+}  // namespace mmsgate::gateway

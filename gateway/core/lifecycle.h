@@ -1,0 +1,152 @@
+#pragma once
+// The life of an outbound message, from ACCEPTED to a final status, as one table.
+//
+//   status       may become                            once stored                after a restart
+//   ACCEPTED     QUEUED, FAILED                        move on to QUEUED          the same
+//   QUEUED       SENDING, FAILED                       wait for its sender        the same
+//   SENDING      SENT, DELIVERED, UNDELIVERED, FAILED  submit to its carrier      the same
+//   SENT         DELIVERED, UNDELIVERED, FAILED        (wait for the report)      submit again
+//   DELIVERED, UNDELIVERED, FAILED: final             forget it                   —
+//
+// Every change is committed to the database before it is published (WatchEvents, status
+// callbacks) or acted on. A change the table does not allow is dropped: a report repeated after
+// a restart (SENT again), a late duplicate delivery report. A change that cannot be stored stops
+// the message where it is: it stays in the outbox at its last stored status, and the next start
+// resumes it from there.
+//
+// Threading rule: each message lives on its own strand of the io_context, and every step of it
+// (a change arriving, its commit completing, the action after it) runs there, one at a time; no
+// step blocks. Start, Resume and the DeliveryListener calls may come from any thread.
+
+#include <array>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "carriers/base/clock.h"
+#include "carriers/delivery.h"
+#include "carriers/fleet.h"
+#include "gateway/core/events.h"
+#include "gateway/core/sender_limits.h"
+#include "gateway/storage/message_store.h"
+#include "mmsc/storage/database.h"
+#include "mmsgate/v1/message.pb.h"
+
+namespace mmsgate::gateway {
+
+// Told of every stored status change after ACCEPTED, on the message's strand, in status order
+// (status callbacks). Must not block.
+class StatusListener {
+ public:
+  virtual ~StatusListener() = default;
+  virtual void OnStatus(const mmsgate::v1::Message& message) = 0;
+};
+
+struct LifecycleStats {
+  std::atomic<int64_t> delivered{0};
+  std::atomic<int64_t> undelivered{0};
+  std::atomic<int64_t> failed{0};
+  // Changes that could not be stored (the message then waits for a restart).
+  std::atomic<int64_t> store_errors{0};
+};
+
+class MessageLifecycle final : public carriers::DeliveryListener {
+ public:
+  // What happens once a status is stored, or when a message stored in it is resumed.
+  enum class Action { kNone, kQueue, kWaitForSender, kSubmitToCarrier, kFinish };
+  struct Rule {
+    mmsgate::v1::MessageStatus status;
+    std::vector<mmsgate::v1::MessageStatus> next;
+    Action on_stored;
+    Action on_resume;
+  };
+  // The table above, as code reads it.
+  static const std::vector<Rule>& Rules();
+  [[nodiscard]] static bool Allowed(mmsgate::v1::MessageStatus from, mmsgate::v1::MessageStatus to);
+  [[nodiscard]] static bool IsFinal(mmsgate::v1::MessageStatus status);
+
+  MessageLifecycle(boost::asio::io_context& io, Clock& clock, storage::Database& database,
+                   MessageStore& store, SenderLimits& senders, carriers::CarrierFleet& fleet,
+                   EventBus& events, StatusListener& status_listener);
+
+  // A message just stored as ACCEPTED (its sender already reserved): publishes it and moves it
+  // on. `media` are its bytes, parallel to message.media().
+  void Start(mmsgate::v1::Message message, std::vector<carriers::MediaPayload> media);
+  // A message read from the outbox at start: picks it up where its stored status says. With
+  // `media_lost` its media could not be read, and it fails with 30500.
+  void Resume(mmsgate::v1::Message message, std::vector<carriers::MediaPayload> media,
+              bool media_lost);
+
+  // carriers::DeliveryListener
+  void OnCarrierAccepted(const std::string& message_sid, SimTime at) override;
+  void OnDeliveryReport(carriers::DeliveryReport report) override;
+
+  const LifecycleStats& stats() const { return stats_; }
+  // Messages between acceptance and a final status in this process.
+  [[nodiscard]] std::size_t in_flight() const;
+
+ private:
+  struct Change {
+    mmsgate::v1::MessageStatus status;
+    int error_code = 0;
+    std::string error_message;
+    // When it happened in the simulation's schedule; the epoch means "now".
+    SimTime at{};
+  };
+  // One message on its way. Everything in it is touched only on `strand`.
+  struct Flight {
+    explicit Flight(boost::asio::io_context& io) : strand(boost::asio::make_strand(io)) {}
+    boost::asio::strand<boost::asio::io_context::executor_type> strand;
+    mmsgate::v1::Message message;
+    std::vector<carriers::MediaPayload> media;
+    std::deque<Change> pending;
+    bool writing = false;
+    // Loaded from the outbox at start rather than accepted by this process.
+    bool resumed = false;
+  };
+  using FlightPtr = std::shared_ptr<Flight>;
+
+  void Register(const FlightPtr& flight);
+  FlightPtr Find(const std::string& sid);
+  void Forget(const std::string& sid);
+
+  // Any thread: hands a change to the message's strand.
+  void Apply(const FlightPtr& flight, Change change);
+  // Strand: stores the next pending change the table allows.
+  void StoreNext(const FlightPtr& flight);
+  void OnStored(const FlightPtr& flight, mmsgate::v1::Message updated, absl::Status status);
+  void Run(const FlightPtr& flight, Action action);
+  void WaitForSender(const FlightPtr& flight);
+  void SubmitToCarrier(const FlightPtr& flight);
+  void Publish(const mmsgate::v1::Message& message);
+  // Simulated time at which the message's validity period ends.
+  static SimTime Deadline(const mmsgate::v1::Message& message);
+
+  boost::asio::io_context& io_;
+  Clock& clock_;
+  storage::Database& database_;
+  MessageStore& store_;
+  SenderLimits& senders_;
+  carriers::CarrierFleet& fleet_;
+  EventBus& events_;
+  StatusListener& status_listener_;
+  LifecycleStats stats_;
+
+  // Messages between acceptance and a final status, for the carriers' reports to find them;
+  // sharded so concurrent messages do not contend on one lock (held for a lookup only).
+  static constexpr std::size_t kShards = 16;
+  struct Shard {
+    mutable std::mutex mutex;
+    std::unordered_map<std::string, FlightPtr> flights;
+  };
+  std::array<Shard, kShards> shards_;
+  Shard& ShardFor(const std::string& sid);
+};
+
+}  // namespace mmsgate::gateway

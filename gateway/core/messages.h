@@ -1,0 +1,73 @@
+#pragma once
+// Stored messages as an account sees them: reads with their webhook attempts, lists, deletes,
+// and the end of media retention.
+//
+// Threading rule: every method reads or commits to the database and blocks until it has: call
+// it on the storage executor only. No lock is held while a commit waits; two deletes of the same
+// message at once: the second is refused with Aborted (20009), retry.
+
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "gateway/storage/attempt_log.h"
+#include "gateway/storage/message_store.h"
+#include "mmsc/link_server.h"
+#include "mmsc/storage/database.h"
+#include "mmsc/storage/media_store.h"
+
+namespace mmsgate::gateway {
+
+class MessageService final : public mmsc::LinkResolver {
+ public:
+  MessageService(storage::Database& database, MessageStore& store, AttemptLog& attempts,
+                 mmsc::MediaStore& media_store);
+
+  // The account's message; NotFound (20404) for an unknown SID and for another account's, alike,
+  // so SIDs cannot be probed. With its webhook attempts when `with_attempts`.
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::Message> Get(const std::string& account_sid,
+                                                         const std::string& sid,
+                                                         bool with_attempts = true) const;
+
+  // The account's messages, newest first, with their webhook attempts (MessageStore::List).
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::ListMessagesResponse> List(
+      const std::string& account_sid, const mmsgate::v1::ListMessagesRequest& request,
+      const MessageStore::Filter& also = nullptr) const;
+
+  // Deletes a finished message of the account: record, index entry, webhook attempts, link,
+  // media references, and the blobs no other message uses. NotFound (20404) as Get; Aborted
+  // (20009) while the message is unfinished, which nothing then changes.
+  [[nodiscard]] absl::Status Delete(const std::string& account_sid, const std::string& sid);
+
+  // Deletes one media item of a finished message (the record keeps its other media; the blob
+  // goes when nothing uses it). Errors as Delete, and NotFound for an unknown media SID.
+  [[nodiscard]] absl::Status DeleteMedia(const std::string& account_sid,
+                                         const std::string& message_sid,
+                                         const std::string& media_sid);
+
+  // Ends media retention for messages whose media expired by `now_ns`: their links stop
+  // working, their media references go, and blobs no message uses any more are deleted.
+  // Returns how many messages were swept.
+  [[nodiscard]] absl::StatusOr<int> SweepExpiredMedia(int64_t now_ns, int max_messages = 1000);
+
+  // mmsc::LinkResolver: the media a link token stands for.
+  absl::StatusOr<std::vector<mmsc::LinkedMedia>> Resolve(const std::string& token) const override;
+
+ private:
+  // A finished message that may be deleted, or why not.
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::Message> Deletable(const std::string& account_sid,
+                                                               const std::string& sid,
+                                                               const char* what) const;
+  bool BeginDelete(const std::string& sid);
+  void EndDelete(const std::string& sid);
+
+  storage::Database& database_;
+  MessageStore& store_;
+  AttemptLog& attempts_;
+  mmsc::MediaStore& media_store_;
+  std::mutex mutex_;
+  std::set<std::string> deleting_;  // guarded by mutex_
+};
+
+}  // namespace mmsgate::gateway

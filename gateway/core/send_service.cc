@@ -1,0 +1,167 @@
+#include "gateway/core/send_service.h"
+
+#include <boost/asio/post.hpp>
+
+#include "carriers/base/errors.h"
+#include "mmsc/media_fetcher.h"
+
+namespace mmsgate::gateway {
+
+namespace v1 = mmsgate::v1;
+
+absl::Status StageAdmitted(mmsc::MediaStore& media_store, MessageStore& store,
+                           storage::Batch& batch, const AdmittedMessage& admitted,
+                           const NewMessageExtras& extras, std::vector<std::string>* staged_blobs) {
+  const v1::Message& message = admitted.message;
+  for (int i = 0; i < message.media_size(); ++i) {
+    const std::string& sha256 = message.media(i).sha256();
+    if (auto status = media_store.StageMedia(batch, sha256, *admitted.media[i].data, message.sid());
+        !status.ok()) {
+      return status;
+    }
+    staged_blobs->push_back(sha256);
+  }
+  return store.StageNew(batch, message, extras);
+}
+
+SendService::SendService(boost::asio::io_context& io, boost::asio::any_io_executor storage_executor,
+                         Clock& clock, storage::Database& database, MessageStore& store,
+                         mmsc::MediaStore& media_store, Directory& directory,
+                         carriers::CarrierFleet& fleet, SenderLimits& senders,
+                         MessageLifecycle& lifecycle, SendSettings settings)
+    : io_(io),
+      storage_executor_(std::move(storage_executor)),
+      clock_(clock),
+      database_(database),
+      store_(store),
+      media_store_(media_store),
+      directory_(directory),
+      fleet_(fleet),
+      senders_(senders),
+      lifecycle_(lifecycle),
+      settings_(std::move(settings)),
+      next_sequence_(settings_.first_sequence) {}
+
+AdmissionContext SendService::MakeAdmissionContext() const {
+  AdmissionContext context;
+  context.directory = &directory_;
+  context.number_plan_owner = fleet_.plan();
+  context.number_plan = context.number_plan_owner.get();
+  context.public_base_url = settings_.public_base_url;
+  context.now_ns = ToNanoseconds(clock_.Now());
+  return context;
+}
+
+void SendService::Send(const v1::Account& account, const v1::SendMessageRequest& request, Done done,
+                       SendOptions options) {
+  if (request.media_url_size() == 0 && request.media_size() == 0) {
+    // Nothing to fetch and no blob to look up: nothing here blocks, so no hop to another thread.
+    AdmitAndStore(account, request, {}, std::move(done), options);
+    return;
+  }
+  if (request.media_url_size() == 0) {
+    boost::asio::post(storage_executor_,
+                      [this, account, request, options, done = std::move(done)]() mutable {
+                        AdmitAndStore(account, request, {}, std::move(done), options);
+                      });
+    return;
+  }
+  // Media URLs: check what needs no media first, so a doomed request costs no fetch.
+  if (auto status = CheckEnvelope(account, request, MakeAdmissionContext()); !status.ok()) {
+    stats_.refused.fetch_add(1, std::memory_order_relaxed);
+    done(status);
+    return;
+  }
+  int64_t inline_bytes = 0;
+  for (const auto& media : request.media())
+    inline_bytes += static_cast<int64_t>(media.data().size());
+  mmsc::FetchOptions fetch;
+  fetch.total_timeout = settings_.media_fetch_timeout;
+  fetch.connect_timeout = std::min(fetch.connect_timeout, settings_.media_fetch_timeout);
+  fetch.max_total_bytes = std::max<int64_t>(0, mmsc::kMaxTotalMediaBytes - inline_bytes);
+  std::vector<std::string> urls(request.media_url().begin(), request.media_url().end());
+  auto owned_request = std::make_shared<v1::SendMessageRequest>(request);
+  mmsc::FetchMedia(io_, std::move(urls), fetch,
+                   [this, account, owned_request, options, done = std::move(done)](
+                       absl::StatusOr<std::vector<mmsc::FetchedMedia>> fetched) mutable {
+                     if (!fetched.ok()) {
+                       stats_.refused.fetch_add(1, std::memory_order_relaxed);
+                       done(fetched.status());
+                       return;
+                     }
+                     boost::asio::post(storage_executor_, [this, account, owned_request, options,
+                                                           fetched = std::move(*fetched),
+                                                           done = std::move(done)]() mutable {
+                       AdmitAndStore(account, *owned_request, fetched, std::move(done), options);
+                     });
+                   });
+}
+
+void SendService::AdmitAndStore(const v1::Account& account, const v1::SendMessageRequest& request,
+                                const std::vector<mmsc::FetchedMedia>& fetched, Done done,
+                                const SendOptions& options) {
+  auto admitted = Admit(account, request, MakeAdmissionContext(), fetched);
+  if (admitted.ok()) {
+    admitted->message.set_direction(options.direction);
+    admitted->message.set_reply_to_sid(options.reply_to_sid);
+    if (auto reserved = senders_.Reserve(admitted->message.from()); !reserved.ok()) {
+      admitted = reserved;
+    }
+  }
+  if (!admitted.ok()) {
+    stats_.refused.fetch_add(1, std::memory_order_relaxed);
+    done(admitted.status());
+    return;
+  }
+  v1::Message& message = admitted->message;
+  if (message.delivered_as() == v1::SMS_WITH_LINK) {
+    if (auto node = fleet_.Node(message.carrier_id())) node->CountFallback();
+  }
+  const uint64_t sequence = next_sequence_.fetch_add(1, std::memory_order_relaxed);
+  message.set_sequence(sequence);
+  NewMessageExtras extras;
+  extras.link_token = admitted->link_token;
+  extras.media_expires_at_ns =
+      message.media_size() > 0 ? ToNanoseconds(clock_.Now() + settings_.media_retention) : 0;
+
+  auto batch = database_.NewBatch();
+  std::vector<std::string> staged_blobs;
+  absl::Status staged =
+      StageAdmitted(media_store_, store_, *batch, *admitted, extras, &staged_blobs);
+  if (staged.ok()) {
+    // Where the sequence resumes after a restart (batches may commit out of order; a restart
+    // skips ahead past anything that could have been in flight).
+    store_.StageNextSequence(*batch, sequence + 1);
+    directory_.StageUsage(*batch, message.account_sid(),
+                          message.num_media() > 0 ? "mms-outbound" : "sms-outbound", 1,
+                          message.num_segments(), 0);
+  }
+  auto fail = [this](const v1::Message& message, const absl::Status& status, Done& done) {
+    senders_.Cancel(message.from());
+    stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
+    done(status);
+  };
+  if (!staged.ok()) {
+    media_store_.StagingDone(staged_blobs);
+    fail(message, staged, done);
+    return;
+  }
+  auto owned = std::make_shared<AdmittedMessage>(std::move(*admitted));
+  // The completion runs on the storage executor: releasing staged blobs takes their stripe
+  // lock, and the reply may serialize a large message.
+  database_.Commit(std::move(batch), storage_executor_,
+                   [this, owned, staged_blobs = std::move(staged_blobs), fail,
+                    done = std::move(done)](absl::Status status) mutable {
+                     media_store_.StagingDone(staged_blobs);
+                     if (!status.ok()) {
+                       // Not durable, so not accepted: the caller gets the error and may retry.
+                       fail(owned->message, status, done);
+                       return;
+                     }
+                     stats_.accepted.fetch_add(1, std::memory_order_relaxed);
+                     done(owned->message);
+                     lifecycle_.Start(std::move(owned->message), std::move(owned->media));
+                   });
+}
+
+}  // namespace mmsgate::gateway

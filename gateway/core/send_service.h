@@ -1,0 +1,106 @@
+#pragma once
+// Sending: a request from an application (gRPC, REST, a TwiML reply) becomes a durably stored
+// ACCEPTED message, or a refusal with nothing stored.
+//
+// The steps: the checks that need no media (so a doomed request costs no fetch), the media
+// fetch (asynchronous, on the io_context), admission (pure: validation, routing, the record),
+// the sender's backlog reservation (21611), one atomic commit of the message, its media, its
+// outbox entry and its usage, and then the reply. The message's life goes on in
+// MessageLifecycle.
+//
+// Threading rule: Send may be called from any thread and never blocks it: a message with media
+// is staged on the storage executor (staging a blob reads whether it is stored already); `done`
+// runs on the storage executor, an io_context thread, or (a refusal found at once) the caller's.
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "carriers/base/clock.h"
+#include "carriers/fleet.h"
+#include "gateway/accounts/directory.h"
+#include "gateway/core/admission.h"
+#include "gateway/core/lifecycle.h"
+#include "gateway/core/sender_limits.h"
+#include "gateway/storage/message_store.h"
+#include "mmsc/storage/database.h"
+#include "mmsc/storage/media_store.h"
+
+namespace mmsgate::gateway {
+
+struct SendStats {
+  std::atomic<int64_t> accepted{0};
+  std::atomic<int64_t> refused{0};
+  std::atomic<int64_t> store_errors{0};
+};
+
+struct SendOptions {
+  mmsgate::v1::Direction direction = mmsgate::v1::OUTBOUND_API;
+  // For a TwiML reply: the inbound message it answers.
+  std::string reply_to_sid;
+};
+
+struct SendSettings {
+  // Base of media links, e.g. "http://127.0.0.1:8080".
+  std::string public_base_url;
+  // Real time one media URL may take, redirects included.
+  std::chrono::milliseconds media_fetch_timeout{15000};
+  // How long links and media are kept (simulated).
+  SimDuration media_retention{std::chrono::hours(24 * 7)};
+  // The sequence of the first message this process accepts (kept increasing across restarts).
+  uint64_t first_sequence = 0;
+};
+
+// Stages everything an admitted message needs (its media blobs and references, its records, and
+// `extras`) into `batch`. `staged_blobs` gets the blobs to pass to MediaStore::StagingDone once
+// the batch is committed or abandoned. Staging media reads the store: storage executor only.
+[[nodiscard]] absl::Status StageAdmitted(mmsc::MediaStore& media_store, MessageStore& store,
+                                         storage::Batch& batch, const AdmittedMessage& admitted,
+                                         const NewMessageExtras& extras,
+                                         std::vector<std::string>* staged_blobs);
+
+class SendService {
+ public:
+  SendService(boost::asio::io_context& io, boost::asio::any_io_executor storage_executor,
+              Clock& clock, storage::Database& database, MessageStore& store,
+              mmsc::MediaStore& media_store, Directory& directory, carriers::CarrierFleet& fleet,
+              SenderLimits& senders, MessageLifecycle& lifecycle, SendSettings settings);
+
+  using Done = std::function<void(absl::StatusOr<mmsgate::v1::Message>)>;
+  // Admits `request` for `account`; `done` gets the ACCEPTED message once it is durably stored,
+  // or the refusal (nothing stored).
+  void Send(const mmsgate::v1::Account& account, const mmsgate::v1::SendMessageRequest& request,
+            Done done, SendOptions options = {});
+
+  // What admission needs to know now (the number plan as it is, the clock, the link base).
+  [[nodiscard]] AdmissionContext MakeAdmissionContext() const;
+
+  const SendStats& stats() const { return stats_; }
+
+ private:
+  // Admits with media already fetched, reserves the sender, stages and commits.
+  void AdmitAndStore(const mmsgate::v1::Account& account,
+                     const mmsgate::v1::SendMessageRequest& request,
+                     const std::vector<mmsc::FetchedMedia>& fetched, Done done,
+                     const SendOptions& options);
+
+  boost::asio::io_context& io_;
+  boost::asio::any_io_executor storage_executor_;
+  Clock& clock_;
+  storage::Database& database_;
+  MessageStore& store_;
+  mmsc::MediaStore& media_store_;
+  Directory& directory_;
+  carriers::CarrierFleet& fleet_;
+  SenderLimits& senders_;
+  MessageLifecycle& lifecycle_;
+  const SendSettings settings_;
+  std::atomic<uint64_t> next_sequence_;
+  SendStats stats_;
+};
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,317 @@
+#include "gateway/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <filesystem>
+#include <future>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "carriers/base/clock.h"
+#include "carriers/fleet.h"
+#include "carriers/handsets.h"
+#include "gateway/accounts/directory.h"
+#include "gateway/api/grpc/grpc_front_door.h"
+#include "gateway/api/rest/rest_facade.h"
+#include "gateway/config/descriptor_budget.h"
+#include "gateway/core/events.h"
+#include "gateway/core/fault_scheduler.h"
+#include "gateway/core/lifecycle.h"
+#include "gateway/core/media_retention.h"
+#include "gateway/core/messages.h"
+#include "gateway/core/resumer.h"
+#include "gateway/core/send_service.h"
+#include "gateway/core/sender_limits.h"
+#include "gateway/http/http_routes.h"
+#include "gateway/http/http_server.h"
+#include "gateway/inbound/inbound.h"
+#include "gateway/storage/rocks_attempt_log.h"
+#include "gateway/storage/rocks_directory_store.h"
+#include "gateway/storage/rocks_inbox_store.h"
+#include "gateway/storage/rocks_message_store.h"
+#include "gateway/webhooks/status_callbacks.h"
+#include "gateway/webhooks/webhooks.h"
+#include "mmsc/storage/rocks_database.h"
+#include "mmsc/storage/rocks_media_store.h"
+
+namespace mmsgate::gateway {
+
+namespace v1 = mmsgate::v1;
+
+// Members in the order they are built; they are destroyed in reverse.
+struct Server::Parts {
+  Settings settings;
+  DescriptorBudget budget;
+  boost::asio::io_context io;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+  std::vector<std::thread> io_threads;
+  boost::asio::thread_pool storage_pool;
+  std::unique_ptr<RealClock> clock;
+
+  std::unique_ptr<storage::RocksDatabase> database;
+  std::unique_ptr<mmsc::RocksMediaStore> media_store;
+  std::unique_ptr<RocksMessageStore> message_store;
+  std::unique_ptr<RocksAttemptLog> attempt_log;
+  std::unique_ptr<RocksDirectoryStore> directory_store;
+  std::unique_ptr<RocksInboxStore> inbox_store;
+
+  std::unique_ptr<Directory> directory;
+  std::unique_ptr<carriers::Handsets> handsets;
+  EventBus events;
+  std::unique_ptr<carriers::CarrierFleet> fleet;
+  std::unique_ptr<SenderLimits> senders;
+  std::unique_ptr<WebhookSender> webhooks;
+  std::unique_ptr<StatusCallbacks> status_callbacks;
+  std::unique_ptr<MessageLifecycle> lifecycle;
+  std::unique_ptr<MessageService> messages;
+  // The REST facade, made once SendService exists; the HTTP routes call it through here.
+  HttpHandler rest;
+  std::unique_ptr<HttpServer> http;
+  std::unique_ptr<SendService> sender;
+  std::unique_ptr<InboundHandler> inbound;
+  std::unique_ptr<MediaRetention> retention;
+  std::unique_ptr<FaultScheduler> faults;
+  std::unique_ptr<GrpcFrontDoor> grpc;
+
+  std::string grpc_address;
+  std::string http_address;
+  bool stopped = false;
+
+  explicit Parts(Settings s)
+      : settings(std::move(s)),
+        io(settings.io_threads),
+        storage_pool(static_cast<std::size_t>(settings.storage_threads)) {}
+
+  std::string Metrics() const;
+};
+
+namespace {
+
+template <typename T>
+void Metric(std::string& text, const char* name, const char* help, T value) {
+  text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
+          (std::string(name).ends_with("_total") ? " counter\n" : " gauge\n") + name + " " +
+          std::to_string(value) + "\n";
+}
+
+}  // namespace
+
+std::string Server::Parts::Metrics() const {
+  const auto& send = sender->stats();
+  const auto& life = lifecycle->stats();
+  const auto db = database->stats();
+  std::string text;
+  Metric(text, "mmsgate_messages_accepted_total", "Messages accepted.", send.accepted.load());
+  Metric(text, "mmsgate_messages_refused_total", "Sends refused.", send.refused.load());
+  Metric(text, "mmsgate_messages_delivered_total", "Messages delivered.", life.delivered.load());
+  Metric(text, "mmsgate_messages_undelivered_total", "Messages undelivered.",
+         life.undelivered.load());
+  Metric(text, "mmsgate_messages_failed_total", "Messages failed.", life.failed.load());
+  Metric(text, "mmsgate_store_errors_total", "Store writes that failed.",
+         send.store_errors.load() + life.store_errors.load());
+  Metric(text, "mmsgate_store_write_groups_total", "Group commits to RocksDB.",
+         db.groups_committed);
+  Metric(text, "mmsgate_store_write_batches_total", "Batches in those group commits.",
+         db.batches_committed);
+  Metric(text, "mmsgate_store_quarantined_records",
+         "Stored records that could not be read at start, kept aside.", db.quarantined);
+  Metric(text, "mmsgate_media_blobs", "Distinct media blobs stored.", media_store->CountBlobs());
+  Metric(text, "mmsgate_messages_in_flight", "Messages between acceptance and a final status.",
+         lifecycle->in_flight());
+  return text;
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
+  auto parts = std::make_unique<Parts>(std::move(settings));
+  Parts& p = *parts;
+  const Settings& s = p.settings;
+
+  // Descriptors first: the database, the listeners and outbound requests each get a share.
+  p.budget = RaiseOpenFileLimit();
+  spdlog::info(
+      "open files: limit {} (was {}); at most {} HTTP connections, {} for RocksDB tables, {} "
+      "for media fetches and webhooks, about {} left for gRPC connections",
+      p.budget.limit, p.budget.limit_before, p.budget.http_connections, p.budget.rocksdb_files,
+      p.budget.outbound, p.budget.grpc_connections);
+
+  std::error_code ec;
+  std::filesystem::create_directories(s.data_dir, ec);
+  if (ec) {
+    return absl::UnavailableError("cannot create --data-dir " + s.data_dir + ": " + ec.message());
+  }
+  p.clock = std::make_unique<RealClock>(s.time_scale);
+
+  // Storage: each store declares its families; one database holds them all, so one batch can
+  // make a message, its media and its outbox entry durable together.
+  std::vector<storage::FamilySpec> families;
+  for (auto part : {mmsc::RocksMediaStore::Families(), RocksMessageStore::Families(),
+                    RocksAttemptLog::Families(), RocksDirectoryStore::Families(),
+                    RocksInboxStore::Families()}) {
+    families.insert(families.end(), part.begin(), part.end());
+  }
+  storage::DatabaseOptions db_options;
+  db_options.sync_writes = s.sync_writes;
+  db_options.max_open_files = static_cast<int>(p.budget.rocksdb_files);
+  auto database = storage::RocksDatabase::Open(s.data_dir + "/db", db_options, families);
+  if (!database.ok()) return database.status();
+  p.database = std::move(*database);
+  auto& db = *p.database;
+  p.media_store = std::make_unique<mmsc::RocksMediaStore>(db);
+  p.message_store = std::make_unique<RocksMessageStore>(db);
+  p.attempt_log = std::make_unique<RocksAttemptLog>(db);
+  p.directory_store = std::make_unique<RocksDirectoryStore>(db);
+  p.inbox_store = std::make_unique<RocksInboxStore>(db, p.io.get_executor());
+
+  p.directory = std::make_unique<Directory>(s.scenario, db, *p.directory_store);
+  p.handsets = std::make_unique<carriers::Handsets>(p.inbox_store.get());
+  if (const auto restored = p.inbox_store->RestoreInto(*p.handsets); restored > 0) {
+    spdlog::info("restored {} handset inbox entries", restored);
+  }
+  p.work.emplace(p.io.get_executor());
+
+  std::vector<v1::Carrier> carriers(s.scenario.carriers().begin(), s.scenario.carriers().end());
+  p.fleet = std::make_unique<carriers::CarrierFleet>(
+      p.io, *p.clock, carriers, carriers::SimulationSettings{s.seed}, *p.handsets);
+  p.senders =
+      std::make_unique<SenderLimits>(p.io, *p.clock, *p.directory, s.disable_sender_rate_limits);
+  p.webhooks = std::make_unique<WebhookSender>(p.io, *p.clock);
+  p.status_callbacks = std::make_unique<StatusCallbacks>(p.io, *p.webhooks, *p.directory, db,
+                                                         *p.attempt_log, s.webhook_timeout);
+  p.lifecycle = std::make_unique<MessageLifecycle>(p.io, *p.clock, db, *p.message_store, *p.senders,
+                                                   *p.fleet, p.events, *p.status_callbacks);
+  p.messages =
+      std::make_unique<MessageService>(db, *p.message_store, *p.attempt_log, *p.media_store);
+
+  // The HTTP listener is bound first, so links can name its port, and accepts only once every
+  // part behind it exists.
+  const auto storage = p.storage_pool.get_executor();
+  auto http_options = RestFacadeServerOptions();
+  http_options.max_connections = p.budget.http_connections;
+  http_options.on_descriptors_exhausted = [](const std::string& reason) {
+    spdlog::error(
+        "HTTP listener: cannot accept ({}); retrying every 100 ms until descriptors "
+        "are free",
+        reason);
+  };
+  Parts* raw = &p;
+  p.http = std::make_unique<HttpServer>(
+      p.io, std::move(http_options),
+      MakeHttpRoutes(
+          *p.messages, *p.media_store, storage, [raw] { return raw->Metrics(); },
+          [raw](HttpRequest request, std::function<void(HttpResponse)> respond) {
+            raw->rest(std::move(request), std::move(respond));
+          }));
+  std::string http_error;
+  auto http_endpoint = p.http->Bind(s.http_host, s.http_port, &http_error);
+  if (!http_endpoint) {
+    return absl::UnavailableError("cannot listen for HTTP on " + s.http_host + ":" +
+                                  std::to_string(s.http_port) + ": " + http_error);
+  }
+  p.http_address = s.http_host + ":" + std::to_string(http_endpoint->port());
+  const std::string public_base_url =
+      s.public_base_url.empty() ? "http://" + p.http_address : s.public_base_url;
+
+  SendSettings send;
+  send.public_base_url = public_base_url;
+  send.media_fetch_timeout = s.media_fetch_timeout;
+  send.media_retention = s.media_retention;
+  send.first_sequence = FirstSequence(*p.message_store);
+  p.sender = std::make_unique<SendService>(p.io, storage, *p.clock, db, *p.message_store,
+                                           *p.media_store, *p.directory, *p.fleet, *p.senders,
+                                           *p.lifecycle, std::move(send));
+  p.inbound = std::make_unique<InboundHandler>(p.io, storage, *p.clock, db, *p.message_store,
+                                               *p.media_store, *p.attempt_log, *p.directory,
+                                               *p.fleet, p.events, *p.webhooks, *p.sender,
+                                               InboundSettings{public_base_url, s.webhook_timeout});
+  p.rest = MakeRestFacade(*p.directory, *p.sender, *p.messages, storage);
+
+  p.retention =
+      std::make_unique<MediaRetention>(p.io, storage, *p.clock, *p.messages, s.media_retention);
+  p.retention->Start();
+  p.faults = std::make_unique<FaultScheduler>(p.io, *p.clock, *p.fleet);
+  p.faults->Schedule({s.scenario.scheduled_faults().begin(), s.scenario.scheduled_faults().end()});
+
+  if (const std::size_t resumed = ResumeUnfinished(*p.message_store, *p.media_store, *p.lifecycle);
+      resumed > 0) {
+    spdlog::info("resuming {} unfinished messages", resumed);
+  }
+  for (int i = 0; i < s.io_threads; ++i) p.io_threads.emplace_back([raw] { raw->io.run(); });
+
+  FrontDoorDependencies deps;
+  deps.io = &p.io;
+  deps.run_on_storage = [storage](std::function<void()> work) {
+    boost::asio::post(storage, std::move(work));
+  };
+  deps.directory = p.directory.get();
+  deps.sender = p.sender.get();
+  deps.messages = p.messages.get();
+  deps.events = &p.events;
+  deps.fleet = p.fleet.get();
+  deps.handsets = p.handsets.get();
+  deps.inbound = p.inbound.get();
+  deps.admin_token = s.admin_token;
+  auto front_door = GrpcFrontDoor::Start(s.grpc_address, std::move(deps));
+  std::unique_ptr<Server> server(new Server(std::move(parts)));
+  if (!front_door.ok()) return front_door.status();  // ~Server stops what started
+  Parts& q = *server->parts_;
+  q.grpc = std::move(*front_door);
+  q.grpc_address = q.settings.grpc_address.substr(0, q.settings.grpc_address.rfind(':')) + ":" +
+                   std::to_string(q.grpc->port());
+  q.http->StartAccepting();
+  spdlog::info("serving: gRPC on {}, HTTP on {}, data in {}", q.grpc_address, q.http_address,
+               q.settings.data_dir);
+  return server;
+}
+
+Server::Server(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Server::~Server() { Stop(); }
+
+const std::string& Server::grpc_address() const { return parts_->grpc_address; }
+const std::string& Server::http_address() const { return parts_->http_address; }
+const v1::Account& Server::default_account() const { return parts_->settings.scenario.accounts(0); }
+
+int Server::WaitForSignal() {
+  std::promise<int> stop_signal;
+  boost::asio::signal_set signals(parts_->io, SIGTERM, SIGINT);
+  signals.async_wait([&stop_signal](const boost::system::error_code& error, int signal) {
+    if (!error) stop_signal.set_value(signal);
+  });
+  return stop_signal.get_future().get();
+}
+
+void Server::Stop() {
+  Parts& p = *parts_;
+  if (p.stopped) return;
+  p.stopped = true;
+  // Stop taking work, let replies in flight go out, then stop the simulation. Messages still
+  // with a carrier stay in the outbox and are resumed at the next start.
+  p.events.CloseAll();
+  // Accepted messages are already durable, so the grace only lets replies in flight go out;
+  // gRPC waits out the whole grace while any client keeps its connection open.
+  if (p.grpc) {
+    p.grpc->Shutdown(std::chrono::milliseconds(1000));
+    spdlog::info("gRPC stopped");
+  }
+  if (p.http) p.http->Stop();
+  if (p.retention) p.retention->Stop();
+  if (p.faults) p.faults->Stop();
+  if (p.senders) p.senders->Stop();
+  // Blocking work queued there finishes before the store closes.
+  p.storage_pool.join();
+  if (p.database) {
+    p.database->Close();
+    spdlog::info("store closed");
+  }
+  p.work.reset();
+  p.io.stop();
+  for (auto& thread : p.io_threads) thread.join();
+}
+
+}  // namespace mmsgate::gateway

@@ -1,0 +1,34 @@
+#pragma once
+// DirectoryStore on RocksDatabase.
+//
+// Families: numbers   <number> -> mmsgate.v1.Number, or "" once released
+//           settings  <account sid> -> mmsgate.v1.AccountSettings
+//           usage     <account>/<category>/<count|segments|price_cents> -> counter (kCounters)
+// Numbers and settings are stored as the scenario describes them: they are configuration.
+
+#include "gateway/storage/directory_store.h"
+#include "mmsc/storage/rocks_database.h"
+
+namespace mmsgate::gateway {
+
+class RocksDirectoryStore final : public DirectoryStore {
+ public:
+  static std::vector<storage::FamilySpec> Families();
+  explicit RocksDirectoryStore(storage::RocksDatabase& database);
+
+  StoredDirectory Load() override;
+  absl::Status StageNumber(storage::Batch& batch, const mmsgate::v1::Number& number) override;
+  void StageRelease(storage::Batch& batch, const std::string& number) override;
+  absl::Status StageSettings(storage::Batch& batch, const std::string& account_sid,
+                             const mmsgate::v1::AccountSettings& settings) override;
+  void StageUsage(storage::Batch& batch, const std::string& account_sid,
+                  const std::string& category, int64_t count, int64_t segments,
+                  int64_t price_cents) override;
+  mmsgate::v1::Usage Usage(const std::string& account_sid) const override;
+
+ private:
+  storage::RocksDatabase& database_;
+  const storage::RocksDatabase::FamilyId numbers_, settings_, usage_;
+};
+
+}  // namespace mmsgate::gateway
