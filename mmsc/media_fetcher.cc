@@ -1,13 +1,12 @@
 #include "mmsc/media_fetcher.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <mutex>
 
 #include "mmsc/http_client.h"
 #include "mmsc/media_rules.h"
+#include "carriers/base/encoding.h"
 #include "carriers/base/errors.h"
 
 namespace mmsgate::mmsc {
@@ -60,13 +59,6 @@ absl::Status FetchFailure(const std::string& url, const absl::Status& status, in
       break;
   }
   return UrlError(url, "cannot be fetched: " + reason);
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 // State shared by the fetches of one message: the byte budget and the single completion.
@@ -209,28 +201,13 @@ absl::StatusOr<FetchedMedia> DecodeDataUrl(const std::string& url) {
     for (char c : payload) {
       if (c != '\n' && c != '\r' && c != ' ') clean.push_back(c);
     }
-    if (clean.size() % 4 != 0) return UrlError(media.url, "has malformed base64 data");
-    bytes.resize(clean.size() / 4 * 3);
-    int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(bytes.data()),
-                                 reinterpret_cast<const unsigned char*>(clean.data()),
-                                 static_cast<int>(clean.size()));
-    if (length < 0) return UrlError(media.url, "has malformed base64 data");
-    if (!clean.empty() && clean.back() == '=') --length;
-    if (clean.size() > 1 && clean[clean.size() - 2] == '=') --length;
-    bytes.resize(static_cast<std::size_t>(length));
+    auto decoded = Base64Decode(clean);
+    if (!decoded.ok()) return UrlError(media.url, "has malformed base64 data");
+    bytes = std::move(*decoded);
   } else {
-    for (std::size_t i = 0; i < payload.size(); ++i) {
-      if (payload[i] == '%') {
-        if (i + 2 >= payload.size() + 0 || HexValue(payload[i + 1]) < 0 ||
-            HexValue(payload[i + 2]) < 0) {
-          return UrlError(media.url, "has a malformed percent-escape");
-        }
-        bytes.push_back(static_cast<char>(HexValue(payload[i + 1]) * 16 + HexValue(payload[i + 2])));
-        i += 2;
-      } else {
-        bytes.push_back(payload[i]);
-      }
-    }
+    auto decoded = PercentDecode(payload, /*plus_as_space=*/false);
+    if (!decoded.ok()) return UrlError(media.url, "has a malformed percent-escape");
+    bytes = std::move(*decoded);
   }
   if (bytes.empty()) return UrlError(media.url, "holds no data");
   if (auto status = CheckType(media.url, media.content_type); !status.ok()) return status;

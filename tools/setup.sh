@@ -10,6 +10,7 @@ packages=(
   librocksdb-dev
   libboost-dev
   libphonenumber-dev
+  liburiparser-dev
   libpugixml-dev
   libssl-dev
   libspdlog-dev libfmt-dev

@@ -1,21 +1,18 @@
 #include "carriers/base/encoding.h"
 
 #include <openssl/rand.h>
+#include <uriparser/Uri.h>
 
+#include <cctype>
 #include <stdexcept>
 #include <vector>
+
+#include "absl/strings/escaping.h"
 
 namespace mmsgate {
 
 std::string HexEncode(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(bytes.size() * 2);
-  for (unsigned char b : bytes) {
-    hex.push_back(kHex[b >> 4]);
-    hex.push_back(kHex[b & 0xf]);
-  }
-  return hex;
+  return absl::BytesToHexString(absl::string_view(bytes.data(), bytes.size()));
 }
 
 std::string RandomHex(std::size_t bytes) {
@@ -24,6 +21,51 @@ std::string RandomHex(std::size_t bytes) {
     throw std::runtime_error("OpenSSL RAND_bytes failed: cannot make an unguessable identifier");
   }
   return HexEncode(std::string_view(reinterpret_cast<const char*>(random.data()), random.size()));
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  return absl::Base64Escape(absl::string_view(bytes.data(), bytes.size()));
+}
+
+absl::StatusOr<std::string> Base64Decode(std::string_view text) {
+  std::string out;
+  if (!absl::Base64Unescape(absl::string_view(text.data(), text.size()), &out)) {
+    return absl::InvalidArgumentError("not base64");
+  }
+  return out;
+}
+
+std::string PercentEncode(std::string_view text, bool space_as_plus) {
+  // uriparser needs room for three bytes per input byte, and a terminating NUL.
+  std::string out(text.size() * 3 + 1, '\0');
+  const char* end = uriEscapeExA(text.data(), text.data() + text.size(), out.data(),
+                                 space_as_plus ? URI_TRUE : URI_FALSE, URI_FALSE);
+  out.resize(static_cast<std::size_t>(end - out.data()));
+  return out;
+}
+
+absl::StatusOr<std::string> PercentDecode(std::string_view text, bool plus_as_space,
+                                          std::size_t offset) {
+  // uriparser decodes in place and leaves a malformed escape as it is; what users want is to be
+  // told where it is, so the escapes are checked first.
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\0') {
+      return absl::InvalidArgumentError("a raw NUL byte at byte " + std::to_string(offset + i) +
+                                        "; percent-encode it as %00");
+    }
+    if (text[i] != '%') continue;
+    if (text.size() - i < 3 || !hex(text[i + 1]) || !hex(text[i + 2])) {
+      return absl::InvalidArgumentError(
+          "malformed percent-escape \"" + std::string(text.substr(i, 3)) + "\" at byte " +
+          std::to_string(offset + i) + ": '%' must be followed by two hex digits (send '%' as %25)");
+    }
+  }
+  std::string out(text);
+  const char* end = uriUnescapeInPlaceExA(out.data(), plus_as_space ? URI_TRUE : URI_FALSE,
+                                          URI_BR_DONT_TOUCH);
+  out.resize(static_cast<std::size_t>(end - out.data()));
+  return out;
 }
 
 }  // namespace mmsgate

@@ -6,7 +6,7 @@
 #include <memory>
 #include <mutex>
 
-#include "absl/strings/escaping.h"
+#include "carriers/base/encoding.h"
 #include "carriers/phone_numbers.h"
 #include "gateway/config/scenario.h"
 #include "gateway/core/rules.h"
@@ -26,9 +26,9 @@ absl::Status Unauthenticated(const std::string& why) {
 
 std::optional<std::string> DecodeBase64(std::string_view text) {
   if (text.size() > 1024) return std::nullopt;
-  std::string out;
-  if (!absl::Base64Unescape(std::string(text), &out)) return std::nullopt;
-  return out;
+  auto decoded = Base64Decode(text);
+  if (!decoded.ok()) return std::nullopt;
+  return *decoded;
 }
 
 absl::Status NumberNotFound(const std::string& number, const std::string& account_sid) {

@@ -170,6 +170,16 @@ absl::Status ValidateNumber(const mmsgate::v1::Number& number) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateFault(const mmsgate::v1::CarrierFault& fault) {
+  if (fault.kind() == mmsgate::v1::CarrierFault::KIND_UNSPECIFIED || fault.duration_seconds() <= 0 ||
+      fault.extra_latency_ms() < 0 || fault.extra_loss() < 0 || fault.extra_loss() > 1) {
+    return absl::InvalidArgumentError(
+        "a fault needs a kind (OUTAGE, MMS_UNSUPPORTED, EXTRA_LATENCY, EXTRA_LOSS), a positive "
+        "duration_seconds, extra_latency_ms >= 0 and extra_loss within 0..1");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
   // Text format accepts any bytes in a string ("\377"); a record holding them could be written
   // but never read back, so the whole scenario must be UTF-8 before anything is built from it.
@@ -246,13 +256,12 @@ absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
     if (!carrier_ids.contains(scheduled.carrier_id())) {
       return Invalid("scheduled fault names unknown carrier \"" + scheduled.carrier_id() + "\"");
     }
-    const auto& fault = scheduled.fault();
-    if (scheduled.at_seconds() < 0 || fault.duration_seconds() <= 0 ||
-        fault.kind() == mmsgate::v1::CarrierFault::KIND_UNSPECIFIED || fault.extra_loss() < 0 ||
-        fault.extra_loss() > 1 || fault.extra_latency_ms() < 0) {
-      return Invalid("scheduled fault on " + scheduled.carrier_id() +
-                     " needs a kind, at_seconds >= 0, a positive duration_seconds, "
-                     "extra_latency_ms >= 0 and extra_loss within 0..1");
+    if (scheduled.at_seconds() < 0) {
+      return Invalid("scheduled fault on " + scheduled.carrier_id() + " needs at_seconds >= 0");
+    }
+    if (auto status = ValidateFault(scheduled.fault()); !status.ok()) {
+      return Invalid("scheduled fault on " + scheduled.carrier_id() + ": " +
+                     std::string(status.message()));
     }
   }
   const auto& simulation = scenario.simulation();

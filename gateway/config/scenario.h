@@ -23,6 +23,10 @@ const std::string& DefaultScenarioText();
 // and rule 1 (MMS only on US/CA long codes and US short codes). InvalidArgument naming it.
 [[nodiscard]] absl::Status ValidateNumber(const mmsgate::v1::Number& number);
 
+// Checks one carrier fault (from SetCarrierFault or a scenario's scheduled_faults): a kind, a
+// positive duration, extra_latency_ms >= 0 and extra_loss within 0..1. InvalidArgument.
+[[nodiscard]] absl::Status ValidateFault(const mmsgate::v1::CarrierFault& fault);
+
 // Checks references and value ranges: unique ids, numbers owned by existing accounts, SIDs of
 // the documented shape, rates within 0..1, MMS capability only where rule 1 allows it.
 [[nodiscard]] absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario);

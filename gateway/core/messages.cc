@@ -4,6 +4,7 @@
 
 #include "carriers/base/errors.h"
 #include "carriers/base/text.h"
+#include "gateway/core/lifecycle.h"
 
 namespace mmsgate::gateway {
 namespace {
@@ -13,9 +14,10 @@ namespace v1 = mmsgate::v1;
 // The provider's "Cannot delete this resource before it is complete".
 constexpr int kDeleteUnfinished = 20009;
 
+// Outbound messages finish in the lifecycle's final statuses; an inbound one is finished when
+// received.
 bool IsFinished(v1::MessageStatus status) {
-  return status == v1::DELIVERED || status == v1::UNDELIVERED || status == v1::FAILED ||
-         status == v1::RECEIVED;
+  return MessageLifecycle::IsFinal(status) || status == v1::RECEIVED;
 }
 
 absl::Status NotFound(const std::string& sid, const std::string& account_sid) {

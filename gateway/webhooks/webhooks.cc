@@ -27,13 +27,6 @@ constexpr std::chrono::milliseconds kFirstBackoff{1000};
 // Long enough for a slow receiver, short enough that no try outlives its timeout waiting.
 constexpr std::chrono::milliseconds kMaxConnectTimeout{5000};
 
-std::string Base64(const unsigned char* data, std::size_t size) {
-  std::string out(4 * ((size + 2) / 3), '\0');
-  const int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                                     static_cast<int>(size));
-  out.resize(static_cast<std::size_t>(length));
-  return out;
-}
 
 // 128 random bits, hex: unguessable, so a receiver may use it as a de-duplication key.
 std::string NewIdempotencyToken() { return RandomHex(16); }
@@ -164,7 +157,7 @@ std::string TwilioSignature(const std::string& auth_token, const std::string& ur
            &digest_size) == nullptr) {
     throw std::runtime_error("OpenSSL HMAC-SHA1 failed: cannot sign a webhook");
   }
-  return Base64(digest, digest_size);
+  return Base64Encode(std::string_view(reinterpret_cast<const char*>(digest), digest_size));
 }
 
 WebhookSender::WebhookSender(boost::asio::io_context& io, mmsgate::Clock& clock)

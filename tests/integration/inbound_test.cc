@@ -351,6 +351,34 @@ TEST_F(InboundTest, TwimlReplyWithBodyAndTwoMediaComesBackAsMmsOrSmsWithLink) {
   EXPECT_EQ(HttpGetUrl(link + "/1").body, app_.jpeg());
 }
 
+TEST_F(InboundTest, EveryRefusedReplyIsRecordedEvenWhenTheyAreRefusedAtOnce) {
+  // Ten replies from a number the account does not own: each is refused (21606), and each
+  // refusal is added to the inbound message's record. They used to be written by concurrent
+  // read-modify-writes of the same record, and some were lost.
+  std::string twiml = "<Response>";
+  for (int i = 0; i < 10; ++i) {
+    twiml += "<Message from=\"+12025550177\">reply " + std::to_string(i) + "</Message>";
+  }
+  app_.SetTwiml(twiml + "</Response>");
+  v1::Message received;
+  ASSERT_TRUE(HandsetSends(kSubscriber, kAppNumber, "many replies", {}, &received).ok());
+  auto count = [](const v1::Message& m) {
+    int n = 0;
+    for (auto at = m.error_message().find("was refused"); at != std::string::npos;
+         at = m.error_message().find("was refused", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  const auto recorded =
+      AwaitMessage(received.sid(), [&](const v1::Message& m) { return count(m) >= 10; }, 10);
+  EXPECT_EQ(count(recorded), 10) << recorded.error_message();
+  EXPECT_EQ(recorded.error_code(), 21606);
+  for (int i = 1; i <= 10; ++i) {
+    EXPECT_THAT(recorded.error_message(), HasSubstr("reply " + std::to_string(i) + " was refused"));
+  }
+}
+
 TEST_F(InboundTest, ShortCodeSendersAreRefused) {
   v1::Message received;
   grpc::Status status = HandsetSends("55599", kAppNumber, "from a short code", {}, &received);

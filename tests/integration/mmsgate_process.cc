@@ -13,20 +13,15 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+
+#include "absl/strings/escaping.h"
 #include <stdexcept>
 
 extern char** environ;
 
 namespace mmsgate::testing {
 
-std::string Base64(const std::string& text) {
-  std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
+std::string Base64(const std::string& text) { return absl::Base64Escape(text); }
 
 std::string Sha256Hex(const std::string& data) {
   unsigned char digest[EVP_MAX_MD_SIZE];

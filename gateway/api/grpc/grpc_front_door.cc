@@ -489,13 +489,10 @@ class SimulatorService final : public SimulatorBase {
       return call->Reply(status);
     }
     const auto& fault = call->request.fault();
-    if (fault.kind() == v1::CarrierFault::KIND_UNSPECIFIED || fault.duration_seconds() <= 0 ||
-        fault.extra_latency_ms() < 0 || fault.extra_loss() < 0 || fault.extra_loss() > 1) {
+    if (auto status = ValidateFault(fault); !status.ok()) {
       return call->Reply(ProviderError(absl::StatusCode::kInvalidArgument,
                                        error_codes::kInvalidParameter,
-                                       "a fault needs a kind (OUTAGE, MMS_UNSUPPORTED, "
-                                       "EXTRA_LATENCY, EXTRA_LOSS), a positive duration_seconds, "
-                                       "extra_latency_ms >= 0 and extra_loss within 0..1"));
+                                       std::string(status.message())));
     }
     const std::string& carrier_id = call->request.carrier_id();
     if (auto status = deps_.fleet->SetFault(carrier_id, fault); !status.ok()) {

@@ -4,62 +4,22 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "carriers/base/encoding.h"
 
 namespace mmsgate::gateway {
 namespace {
 
-constexpr char kHex[] = "0123456789ABCDEF";
-
-bool IsUnreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-void AppendEncoded(std::string_view text, std::string& out) {
-  for (unsigned char c : text) {
-    if (IsUnreserved(c)) {
-      out.push_back(static_cast<char>(c));
-    } else if (c == ' ') {
-      out.push_back('+');
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
-}
-
-// Decodes body[begin, end); `begin` is also the offset quoted in errors, so that a client can
+// Decodes body[begin, end); offsets in errors are within the whole body, so that a client can
 // find the bad escape in what it sent.
 absl::StatusOr<std::string> DecodeComponent(const std::string& body, std::size_t begin,
                                             std::size_t end) {
-  std::string out;
-  out.reserve(end - begin);
-  for (std::size_t i = begin; i < end; ++i) {
-    const char c = body[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%') {
-      if (end - i < 3 || HexValue(body[i + 1]) < 0 || HexValue(body[i + 2]) < 0) {
-        const std::string escape = body.substr(i, std::min<std::size_t>(3, end - i));
-        return absl::InvalidArgumentError(
-            "malformed percent-escape \"" + escape + "\" at byte " + std::to_string(i) +
-            " of the form body: '%' must be followed by two hex digits (send '%' as %25)");
-      }
-      out.push_back(static_cast<char>(HexValue(body[i + 1]) * 16 + HexValue(body[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
+  auto decoded = PercentDecode(std::string_view(body).substr(begin, end - begin),
+                               /*plus_as_space=*/true, begin);
+  if (!decoded.ok()) {
+    return absl::InvalidArgumentError(std::string(decoded.status().message()) +
+                                      " of the form body");
   }
-  return out;
+  return decoded;
 }
 
 }  // namespace
@@ -68,9 +28,9 @@ std::string FormEncode(const FormParams& params) {
   std::string out;
   for (const auto& [name, value] : params) {
     if (!out.empty()) out.push_back('&');
-    AppendEncoded(name, out);
+    out += PercentEncode(name, /*space_as_plus=*/true);
     out.push_back('=');
-    AppendEncoded(value, out);
+    out += PercentEncode(value, /*space_as_plus=*/true);
   }
   return out;
 }

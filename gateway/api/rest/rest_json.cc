@@ -1,5 +1,7 @@
 #include "gateway/api/rest/rest_json.h"
 
+#include "carriers/base/encoding.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -64,21 +66,6 @@ const char* DirectionName(v1::Direction direction) {
 }
 
 // Page tokens are opaque bytes to this layer; they must survive the trip through a URL.
-std::string PercentEncode(const std::string& text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -151,7 +138,7 @@ json ListEnvelope(const std::string& records_key, json records, const std::strin
   prefix += "PageSize=" + std::to_string(page_size) + "&Page=";
   auto page_uri = [&prefix](int number, const std::string& token) {
     std::string uri = prefix + std::to_string(number);
-    if (!token.empty()) uri += "&PageToken=" + PercentEncode(token);
+    if (!token.empty()) uri += "&PageToken=" + PercentEncode(token, /*space_as_plus=*/false);
     return uri;
   };
 

@@ -1,0 +1,106 @@
+// The directory: what changes at run time is kept across restarts, over the scenario.
+
+#include "gateway/accounts/directory.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "carriers/base/errors.h"
+#include "fakes/in_memory_stores.h"
+#include "gateway/config/scenario.h"
+
+namespace mmsgate::gateway {
+namespace {
+
+namespace v1 = mmsgate::v1;
+constexpr char kAccount[] = "AC0123456789abcdef0123456789abcdef";
+
+v1::Scenario Scenario() {
+  return *ParseScenario(
+      R"pb(
+        accounts { sid: "AC0123456789abcdef0123456789abcdef" auth_token: "token-0123456789" }
+        numbers {
+          number: "+12025550100"
+          account_sid: "AC0123456789abcdef0123456789abcdef"
+          type: LONG_CODE
+          country: "US"
+          capabilities { sms: true mms: true }
+        }
+        numbers {
+          number: "55501"
+          account_sid: "AC0123456789abcdef0123456789abcdef"
+          type: SHORT_CODE
+          country: "US"
+          capabilities { sms: true }
+        }
+      )pb",
+      "test");
+}
+
+class DirectoryTest : public ::testing::Test {
+ protected:
+  // A directory as a restart builds it: the scenario, then what the store kept.
+  std::unique_ptr<Directory> Restart() {
+    return std::make_unique<Directory>(Scenario(), database_, store_);
+  }
+  testing::InMemoryDatabase database_;
+  testing::InMemoryDirectoryStore store_{database_};
+};
+
+TEST_F(DirectoryTest, ChangesSurviveARestartAndOverrideTheScenario) {
+  auto directory = Restart();
+  v1::Number number;
+  number.set_number("+12025550177");
+  ASSERT_TRUE(directory->Provision(kAccount, number).ok());
+  ASSERT_TRUE(
+      directory->UpdateWebhooks(kAccount, "+12025550100", "http://127.0.0.1:9/in", "").ok());
+  ASSERT_TRUE(directory->Release(kAccount, "55501").ok());
+  v1::AccountSettings settings;
+  settings.set_disable_international_mms_conversion(true);
+  ASSERT_TRUE(directory->SetAccountSettings(kAccount, settings).ok());
+
+  auto restarted = Restart();
+  EXPECT_TRUE(restarted->FindNumber("+12025550177").has_value());
+  EXPECT_EQ(restarted->FindNumber("+12025550100")->sms_url(), "http://127.0.0.1:9/in");
+  EXPECT_FALSE(restarted->FindNumber("55501").has_value()) << "a released scenario number";
+  EXPECT_TRUE(restarted->FindAccount(kAccount)->settings().disable_international_mms_conversion());
+  // A provisioned number keeps its SID across the restart.
+  EXPECT_EQ(restarted->FindNumber("+12025550177")->sid(),
+            directory->FindNumber("+12025550177")->sid());
+}
+
+TEST_F(DirectoryTest, ShortCodeMmsIsChargedOnceAndAFailedWriteChangesNothing) {
+  // A short code that does not have MMS yet.
+  auto directory = Restart();
+  v1::Number code;
+  code.set_number("55502");
+  code.set_type(v1::SHORT_CODE);
+  code.set_country("US");
+  ASSERT_TRUE(directory->Provision(kAccount, code).ok());
+  database_.FailNextCommits(1);
+  auto failed = directory->EnableShortCodeMms(kAccount, "55502");
+  EXPECT_EQ(ProviderErrorCode(failed.status()), 30500);
+  EXPECT_FALSE(directory->FindNumber("55502")->capabilities().mms());
+  EXPECT_EQ(directory->Usage(kAccount).entries_size(), 0);
+  ASSERT_TRUE(directory->EnableShortCodeMms(kAccount, "55502").ok());
+  ASSERT_TRUE(directory->EnableShortCodeMms(kAccount, "55502").ok());
+  const auto usage = directory->Usage(kAccount);
+  ASSERT_EQ(usage.entries_size(), 1);
+  EXPECT_EQ(usage.entries(0).count(), 1);
+  EXPECT_EQ(usage.entries(0).price_cents(), kShortCodeMmsFeeCents);
+  EXPECT_TRUE(Restart()->FindNumber("55502")->capabilities().mms());
+}
+
+TEST_F(DirectoryTest, ASidThatNamesAnotherNumberIsRefused) {
+  auto directory = Restart();
+  const std::string taken = directory->FindNumber("+12025550100")->sid();
+  v1::Number number;
+  number.set_number("+12025550177");
+  number.set_sid(taken);
+  auto refused = directory->Provision(kAccount, number);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_FALSE(directory->FindNumber("+12025550177").has_value());
+}
+
+}  // namespace
+}  // namespace mmsgate::gateway
