@@ -23,6 +23,7 @@ std::optional<ParsedNumber> ParseValidNumber(std::string_view text) {
   ParsedNumber parsed;
   util.Format(number, PhoneNumberUtil::E164, &parsed.e164);
   util.GetRegionCodeForNumber(number, &parsed.region);
+  parsed.toll_free = util.GetNumberType(number) == PhoneNumberUtil::TOLL_FREE;
   return parsed;
 }
 

@@ -14,6 +14,8 @@ struct ParsedNumber {
   std::string e164;
   // ISO 3166-1 alpha-2 region libphonenumber assigns ("US", "CA", "GB"), or "ZZ" when unknown.
   std::string region;
+  // libphonenumber's number type says toll-free (e.g. +1 800/833/844/855/866/877/888).
+  bool toll_free = false;
 };
 
 // Parses a destination number. Accepts E.164 ("+44…") and, for convenience, national US

@@ -133,3 +133,16 @@ TEST(LooksLikeShortCode, FiveOrSixDigitsOnly) {
 
 }  // namespace
 }  // namespace mmsgate::carriers
+
+namespace mmsgate::carriers {
+namespace {
+
+TEST(PhoneNumbersTest, TollFreeNumbersAreToldApartByLibphonenumber) {
+  EXPECT_TRUE(ParseValidNumber("+18445550100")->toll_free);
+  EXPECT_TRUE(ParseValidNumber("+18005550199")->toll_free);
+  EXPECT_FALSE(ParseValidNumber("+12025550100")->toll_free);
+  EXPECT_FALSE(ParseValidNumber("+447400123456")->toll_free);
+}
+
+}  // namespace
+}  // namespace mmsgate::carriers

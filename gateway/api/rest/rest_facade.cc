@@ -231,12 +231,6 @@ std::string AccountBase(const std::string& account_sid) {
   return std::string("/") + kApiVersion + "/Accounts/" + account_sid;
 }
 
-bool IsNanpTollFree(const std::string& e164) {
-  if (e164.size() != 12 || !e164.starts_with("+1")) return false;
-  const std::string area = e164.substr(2, 3);
-  return area == "800" || area == "833" || area == "844" || area == "855" || area == "866" ||
-         area == "877" || area == "888";
-}
 
 // An IncomingPhoneNumber resource, with the keys the provider's libraries read.
 json NumberJson(const v1::Number& number) {
@@ -684,8 +678,9 @@ class Facade : public std::enable_shared_from_this<Facade> {
       number.set_type(v1::SHORT_CODE);
       number.set_country("US");
     } else {
-      number.set_type(IsNanpTollFree(phone) ? v1::TOLL_FREE : v1::LONG_CODE);
-      if (auto parsed = carriers::ParseValidNumber(phone)) number.set_country(parsed->region);
+      auto parsed = carriers::ParseValidNumber(phone);
+      number.set_type(parsed && parsed->toll_free ? v1::TOLL_FREE : v1::LONG_CODE);
+      if (parsed) number.set_country(parsed->region);
     }
     const bool mms_allowed = MmsAllowedOn(number.type(), number.country());
     bool sms = true, mms = mms_allowed;
