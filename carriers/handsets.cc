@@ -1,21 +1,13 @@
 #include "carriers/handsets.h"
 
-#include "carriers/base/encoding.h"
+#include "carriers/base/crypto.h"
 
 #include <google/protobuf/util/time_util.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <chrono>
 
 namespace mmsgate::carriers {
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), length));
-}
 
 void Handsets::Restore(const std::string& number, mmsgate::v1::HandsetMessage entry) {
   std::lock_guard lock(mutex_);

@@ -64,7 +64,4 @@ class Handsets {
   std::unordered_map<std::string, Phone> phones_;
 };
 
-// Lowercase hex SHA-256 of `data`.
-std::string Sha256Hex(std::string_view data);
-
 }  // namespace mmsgate::carriers

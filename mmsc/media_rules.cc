@@ -1,8 +1,7 @@
 #include "mmsc/media_rules.h"
 
-#include "carriers/base/encoding.h"
+#include "carriers/base/crypto.h"
 
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <array>

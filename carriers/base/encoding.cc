@@ -1,6 +1,5 @@
 #include "carriers/base/encoding.h"
 
-#include <openssl/rand.h>
 #include <uriparser/Uri.h>
 
 #include <cctype>
@@ -13,14 +12,6 @@ namespace mmsgate {
 
 std::string HexEncode(std::string_view bytes) {
   return absl::BytesToHexString(absl::string_view(bytes.data(), bytes.size()));
-}
-
-std::string RandomHex(std::size_t bytes) {
-  std::vector<unsigned char> random(bytes);
-  if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
-    throw std::runtime_error("OpenSSL RAND_bytes failed: cannot make an unguessable identifier");
-  }
-  return HexEncode(std::string_view(reinterpret_cast<const char*>(random.data()), random.size()));
 }
 
 std::string Base64Encode(std::string_view bytes) {

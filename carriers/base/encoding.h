@@ -1,7 +1,7 @@
 #pragma once
 // Byte encodings every layer needs, from well-kept libraries rather than by hand: hex and base64
-// (Abseil), percent-encoding (uriparser), and random hex identifiers (OpenSSL's CSPRNG: SIDs,
-// link tokens, idempotency tokens).
+// (Abseil) and percent-encoding
+// (uriparser). Random identifiers and digests are in crypto.h.
 //
 // Pure functions, safe from any thread.
 
@@ -15,10 +15,6 @@ namespace mmsgate {
 
 // Lowercase hex, two digits per byte.
 std::string HexEncode(std::string_view bytes);
-
-// `bytes` random bytes from OpenSSL's CSPRNG, as lowercase hex. Throws std::runtime_error if
-// the generator fails (an unguessable identifier must not silently become guessable).
-std::string RandomHex(std::size_t bytes);
 
 // Standard base64 with padding (RFC 4648 §4).
 std::string Base64Encode(std::string_view bytes);

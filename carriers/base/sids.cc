@@ -1,6 +1,6 @@
 #include "carriers/base/sids.h"
 
-#include "carriers/base/encoding.h"
+#include "carriers/base/crypto.h"
 
 #include <algorithm>
 

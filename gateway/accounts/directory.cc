@@ -1,11 +1,11 @@
 #include "gateway/accounts/directory.h"
 
-#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <memory>
 #include <mutex>
 
+#include "carriers/base/crypto.h"
 #include "carriers/base/encoding.h"
 #include "carriers/phone_numbers.h"
 #include "gateway/config/scenario.h"
@@ -92,8 +92,7 @@ absl::StatusOr<v1::Account> Directory::AuthenticateCredentials(
   std::shared_lock lock(mutex_);
   auto it = accounts_.find(account_sid);
   // The same answer for an unknown account and a wrong token, so SIDs cannot be probed.
-  if (it == accounts_.end() || it->second.auth_token().size() != auth_token.size() ||
-      CRYPTO_memcmp(it->second.auth_token().data(), auth_token.data(), auth_token.size()) != 0) {
+  if (it == accounts_.end() || !ConstantTimeEquals(it->second.auth_token(), auth_token)) {
     return Unauthenticated("the AccountSid or AuthToken is wrong");
   }
   return it->second;

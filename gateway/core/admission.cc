@@ -7,6 +7,7 @@
 #include "carriers/base/sids.h"
 #include "mmsc/media_rules.h"
 #include "mmsc/segments.h"
+#include "carriers/base/crypto.h"
 #include "carriers/base/errors.h"
 #include "carriers/base/text.h"
 
@@ -201,7 +202,7 @@ void AddMedia(AdmittedMessage& admitted, const std::string& content_type,
   media->set_parent_sid(message.sid());
   media->set_content_type(content_type);
   media->set_size(static_cast<int64_t>(data->size()));
-  media->set_sha256(carriers::Sha256Hex(*data));
+  media->set_sha256(Sha256Hex(*data));
   media->set_filename(filename);
   *media->mutable_date_created() = message.date_created();
   admitted.media.push_back({content_type, std::move(data)});

@@ -1,10 +1,8 @@
 #include "gateway/webhooks/webhooks.h"
 
+#include "carriers/base/crypto.h"
 #include "carriers/base/encoding.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <cmath>
@@ -150,14 +148,7 @@ std::string TwilioSignatureInput(const std::string& url, const FormParams& param
 std::string TwilioSignature(const std::string& auth_token, const std::string& url,
                             const FormParams& params) {
   const std::string input = TwilioSignatureInput(url, params);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_size = 0;
-  if (HMAC(EVP_sha1(), auth_token.data(), static_cast<int>(auth_token.size()),
-           reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest,
-           &digest_size) == nullptr) {
-    throw std::runtime_error("OpenSSL HMAC-SHA1 failed: cannot sign a webhook");
-  }
-  return Base64Encode(std::string_view(reinterpret_cast<const char*>(digest), digest_size));
+  return Base64Encode(HmacSha1(auth_token, input));
 }
 
 WebhookSender::WebhookSender(boost::asio::io_context& io, mmsgate::Clock& clock)

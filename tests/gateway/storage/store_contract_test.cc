@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "carriers/base/crypto.h"
 #include "carriers/base/errors.h"
 #include "carriers/base/sids.h"
 #include "carriers/handsets.h"
@@ -340,12 +341,12 @@ TEST_P(StoreContractTest, IdenticalMediaBytesAreStoredOnce) {
   Save(MakeMms({bytes}, kBaseNs));
   Save(MakeMms({bytes}, kBaseNs + 1));
   EXPECT_EQ(stores_->media->CountBlobs(), 1u);
-  auto read = stores_->media->Read(carriers::Sha256Hex(bytes));
+  auto read = stores_->media->Read(Sha256Hex(bytes));
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(*read, bytes);
   Save(MakeMms({"other bytes"}, kBaseNs + 2));
   EXPECT_EQ(stores_->media->CountBlobs(), 2u);
-  EXPECT_FALSE(stores_->media->Read(carriers::Sha256Hex("never stored")).ok());
+  EXPECT_FALSE(stores_->media->Read(Sha256Hex("never stored")).ok());
 }
 
 TEST_P(StoreContractTest, LinkTokensFindTheirMessageAndItsMedia) {
@@ -409,8 +410,8 @@ TEST_P(StoreContractTest, DeletingAFinishedMessageTakesItsLinkAttemptsAndUnshare
   EXPECT_THAT(Sids(*store().List(kAccount, {})), ElementsAre(other.message.sid()));
   EXPECT_FALSE(store().MessageSidForLink(token).ok());
   EXPECT_TRUE(stores_->attempts->List(mine.message.sid()).empty());
-  EXPECT_TRUE(stores_->media->Read(carriers::Sha256Hex("shared")).ok());
-  EXPECT_FALSE(stores_->media->Read(carriers::Sha256Hex("only-mine")).ok());
+  EXPECT_TRUE(stores_->media->Read(Sha256Hex("shared")).ok());
+  EXPECT_FALSE(stores_->media->Read(Sha256Hex("only-mine")).ok());
   EXPECT_EQ(ProviderErrorCode(service_->Delete(kAccount, mine.message.sid())), 20404);
 }
 
@@ -424,8 +425,8 @@ TEST_P(StoreContractTest, DeletingOneMediaItemKeepsTheMessageAndItsOthers) {
   ASSERT_EQ(message->media_size(), 1);
   EXPECT_EQ(message->media(0).sid(), admitted.message.media(1).sid());
   EXPECT_EQ(message->status(), v1::DELIVERED);
-  EXPECT_FALSE(stores_->media->Read(carriers::Sha256Hex("first")).ok());
-  EXPECT_TRUE(stores_->media->Read(carriers::Sha256Hex("second")).ok());
+  EXPECT_FALSE(stores_->media->Read(Sha256Hex("first")).ok());
+  EXPECT_TRUE(stores_->media->Read(Sha256Hex("second")).ok());
   EXPECT_EQ(
       ProviderErrorCode(service_->DeleteMedia(kAccount, sid, admitted.message.media(0).sid())),
       20404);

@@ -1,0 +1,81 @@
+#pragma once
+// What every part of the load harness shares: its clock, small helpers and exit codes.
+
+#include <google/protobuf/timestamp.pb.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "mmsgate/v1/message.pb.h"
+
+namespace mmsload {
+
+namespace v1 = mmsgate::v1;
+
+inline constexpr int kExitBadUsage = 2;
+inline constexpr int kReconcileConcurrency = 32;
+
+// ---------------------------------------------------------------------------------------------
+// Time: a monotonic clock expressed as wall-clock nanoseconds since the epoch, so our own stamps
+// never go backwards during a run and still compare with the gateway's event times (same host).
+
+class Clock {
+ public:
+  Clock()
+      : offset_ns_(ToNs(std::chrono::system_clock::now().time_since_epoch()) -
+                   ToNs(std::chrono::steady_clock::now().time_since_epoch())) {}
+  int64_t NowNs() const {
+    return offset_ns_ + ToNs(std::chrono::steady_clock::now().time_since_epoch());
+  }
+
+ private:
+  template <typename D>
+  static int64_t ToNs(D d) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  }
+  int64_t offset_ns_;
+};
+
+inline int64_t TimestampNs(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1'000'000'000LL + t.nanos();
+}
+
+// splitmix64: fast, good enough for filler bytes that must differ between messages.
+struct FillerRandom {
+  uint64_t state;
+  uint64_t Next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  std::string Bytes(std::size_t n) {
+    std::string out(n, '\0');
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      const uint64_t v = Next();
+      std::memcpy(out.data() + i, &v, 8);
+    }
+    if (i < n) {
+      const uint64_t v = Next();
+      std::memcpy(out.data() + i, &v, n - i);
+    }
+    return out;
+  }
+};
+
+// 400 -> "400", 2.5 -> "2.5".
+inline std::string Number(double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%g", value);
+  return buffer;
+}
+
+inline bool IsFinal(int status) {
+  return status == v1::DELIVERED || status == v1::UNDELIVERED || status == v1::FAILED;
+}
+
+}  // namespace mmsload

@@ -1,0 +1,65 @@
+#pragma once
+// The load harness's options (the command line) and what follows from them per message.
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace mmsload {
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+struct Options {
+  std::string grpc = "127.0.0.1:50051";
+  std::string account = "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e";
+  std::string token = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+  std::vector<std::string> from;
+  std::vector<std::string> to;
+  std::string to_prefix = "+1202555";
+  int64_t count = 100;
+  double rate = 0;
+  int concurrency = 64;
+  std::string body = "mmsload message {i}";
+  int64_t media_bytes = 0;
+  bool same_media = false;
+  bool wait_final = false;
+  double timeout = 300;
+  std::string csv;
+  int channels = 2;
+  double progress = 5;
+  double connect_timeout = 5;
+  // Which time stamps a status: "updated" (the message's date_updated in the event: the gateway's
+  // own time of the change, nanosecond precision), "event" (Event.time) or "received" (when
+  // mmsload read the event).
+  std::string status_time = "updated";
+  // SendMessageRequest.validity_period_seconds (simulated seconds); 0: the gateway's default.
+  int validity_period = 0;
+  // After the summary, print Simulator.ListCarriers counters.
+  bool carrier_stats = false;
+};
+
+inline std::string DestinationFor(const Options& options, int64_t i) {
+  if (!options.to.empty()) return options.to[i % options.to.size()];
+  char digits[8];
+  std::snprintf(digits, sizeof digits, "%04d", static_cast<int>(i % 10000));
+  return options.to_prefix + digits;
+}
+
+inline std::string BodyFor(const Options& options, int64_t i) {
+  std::string body = options.body;
+  const std::string placeholder = "{i}";
+  for (auto at = body.find(placeholder); at != std::string::npos; at = body.find(placeholder, at)) {
+    const std::string index = std::to_string(i);
+    body.replace(at, placeholder.size(), index);
+    at += index.size();
+  }
+  return body;
+}
+
+// Reads the command line into `options`. Returns -1 to go on, or the exit code (0 for --help,
+// kExitBadUsage for a bad option, with the reason on stderr).
+int ParseOptions(int argc, char** argv, Options& options);
+
+}  // namespace mmsload

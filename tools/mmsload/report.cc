@@ -1,0 +1,228 @@
+#include "mmsload/harness.h"
+#include "mmsload/stats.h"
+
+namespace mmsload {
+
+using namespace std::chrono_literals;
+
+// Reporting: the summary on stdout, carrier counters, and the CSV.
+
+void Harness::PrintSummary() {
+  std::lock_guard lock(mutex_);
+  const double send_phase_s = std::max(1e-9, double(last_reply_ns_ - first_send_ns_) / 1e9);
+  std::map<std::pair<int, int>, int64_t> refused;  // (grpc code, provider code) -> count
+  std::vector<double> send_latency_ms, lag_ms, e2e_ms, e2e_from_send_ms;
+  std::vector<double> to_queued_ms, to_sending_ms, to_sent_ms, to_final_ms;
+  std::map<int, std::map<int, int64_t>> finals;  // status -> error code -> count
+  std::map<int, int64_t> delivered_as;
+  std::map<std::string, int64_t> carriers;
+  int64_t no_final = 0, delivered = 0, last_delivered_ns = 0;
+  for (const auto& r : records_) {
+    if (r.grpc_code < 0) continue;
+    send_latency_ms.push_back(double(r.ack_ns - r.send_start_ns) / 1e6);
+    if (r.scheduled_ns != 0) lag_ms.push_back(double(r.send_start_ns - r.scheduled_ns) / 1e6);
+    if (r.grpc_code != 0) {
+      ++refused[{r.grpc_code, r.error_code}];
+      continue;
+    }
+    ++delivered_as[r.delivered_as];
+    ++carriers[r.carrier_id];
+    if (r.final_status == 0) {
+      ++no_final;
+    } else {
+      ++finals[r.final_status][r.final_error_code];
+    }
+    auto stage = [](std::vector<double>& out, int64_t from, int64_t to) {
+      if (from != 0 && to != 0) out.push_back(double(to - from) / 1e6);
+    };
+    const int64_t created = r.created_ns != 0 ? r.created_ns : r.accepted_ns;
+    stage(to_queued_ms, created, r.queued_ns);
+    stage(to_sending_ms, r.queued_ns, r.sending_ns);
+    stage(to_sent_ms, r.sending_ns, r.sent_ns);
+    stage(to_final_ms, r.sent_ns, r.final_ns);
+    if (r.final_status == v1::DELIVERED) {
+      ++delivered;
+      last_delivered_ns = std::max(last_delivered_ns, r.final_ns);
+      if (created != 0) e2e_ms.push_back(double(r.final_ns - created) / 1e6);
+      e2e_from_send_ms.push_back(double(r.final_ns - r.send_start_ns) / 1e6);
+    }
+  }
+  int64_t refused_total = 0;
+  for (const auto& [_, n] : refused) refused_total += n;
+
+  auto& out = std::cout;
+  char line[512];
+  out << "mmsload: " << options_.grpc << ", account " << options_.account << ", "
+      << options_.channels << " channel(s), concurrency " << options_.concurrency << ", rate "
+      << (options_.rate > 0 ? Number(options_.rate) + "/s" : std::string("unlimited")) << ", "
+      << (options_.media_bytes > 0
+              ? "MMS with " + std::to_string(options_.media_bytes) + " media bytes"
+              : std::string("SMS"))
+      << "\n";
+  std::snprintf(line, sizeof line, "sent             %lld in %.3f s (first send to last reply)\n",
+                static_cast<long long>(replies_), send_phase_s);
+  out << line;
+  std::snprintf(line, sizeof line, "accepted         %lld (%.1f/s over the send phase)\n",
+                static_cast<long long>(accepted_), double(accepted_) / send_phase_s);
+  out << line;
+  out << "refused          " << refused_total;
+  if (refused_total > 0) {
+    out << ":";
+    for (const auto& [key, n] : refused) {
+      out << " " << (key.second != 0 ? std::to_string(key.second) : std::string("(no code)")) << " "
+          << GrpcCodeName(key.first) << " x " << n << ";";
+    }
+  }
+  out << "\n";
+  for (const auto& [key, text] : first_refusal_) {
+    out << "  e.g. " << (key > 0 ? std::to_string(key) : std::string("(no code)")) << ": " << text
+        << "\n";
+  }
+  out << "SendMessage ms   " << FormatPercentiles(ComputePercentiles(send_latency_ms)) << "\n";
+  if (!lag_ms.empty()) {
+    out << "start lag ms     " << FormatPercentiles(ComputePercentiles(lag_ms))
+        << "  (actual start - scheduled start)\n";
+  }
+  if (accepted_ > 0) {
+    std::string as;
+    for (const auto& [kind, n] : delivered_as) {
+      if (!as.empty()) as += ", ";
+      as += (kind == 0 ? std::string("?")
+                       : v1::DeliveredAs_Name(static_cast<v1::DeliveredAs>(kind))) +
+            " x " + std::to_string(n);
+    }
+    std::string via;
+    for (const auto& [carrier, n] : carriers) {
+      if (!via.empty()) via += ", ";
+      via += (carrier.empty() ? std::string("?") : carrier) + " x " + std::to_string(n);
+    }
+    out << "routed as        " << as << "; carriers: " << via << "\n";
+  }
+  if (!wait_outcome_.empty()) out << "wait-final       " << wait_outcome_ << "\n";
+  out << "final status     ";
+  bool any = false;
+  for (const auto& [status, codes] : finals) {
+    int64_t n = 0;
+    for (const auto& [_, k] : codes) n += k;
+    out << (any ? "; " : "") << v1::MessageStatus_Name(static_cast<v1::MessageStatus>(status))
+        << " " << n;
+    if (status != v1::DELIVERED || codes.size() > 1 || !codes.contains(0)) {
+      out << " (" << FormatCodeCounts(codes) << ")";
+    }
+    any = true;
+  }
+  out << (any ? "; " : "") << "none " << no_final << "  (of " << accepted_ << " accepted)\n";
+  if (delivered > 0) {
+    const double span_s = std::max(1e-9, double(last_delivered_ns - first_send_ns_) / 1e9);
+    std::snprintf(line, sizeof line,
+                  "delivered/s      %.1f (%lld DELIVERED, first send to last DELIVERED %.3f s)\n",
+                  double(delivered) / span_s, static_cast<long long>(delivered), span_s);
+    out << line;
+  }
+  if (accepted_ == 0) {
+    out.flush();
+    return;
+  }
+  out << "created->DELIVERED ms  " << FormatPercentiles(ComputePercentiles(e2e_ms)) << "\n";
+  out << "send->DELIVERED ms     " << FormatPercentiles(ComputePercentiles(e2e_from_send_ms))
+      << "\n";
+  out << "stages ms: created->QUEUED " << FormatPercentiles(ComputePercentiles(to_queued_ms))
+      << "\n"
+      << "           QUEUED->SENDING " << FormatPercentiles(ComputePercentiles(to_sending_ms))
+      << "\n"
+      << "           SENDING->SENT   " << FormatPercentiles(ComputePercentiles(to_sent_ms)) << "\n"
+      << "           SENT->final     " << FormatPercentiles(ComputePercentiles(to_final_ms))
+      << "\n";
+  out << "events           " << events_ << " received; " << foreign_events_
+      << " of other messages; " << out_of_order_ << " out of order; " << repeated_finals_
+      << " repeated finals; " << sequence_gaps_ << " sequence gaps; status times from "
+      << options_.status_time;
+  if (events_ > 0 && whole_second_event_times_ == events_) {
+    out << " (note: every Event.time was a whole second)";
+  }
+  {
+    std::lock_guard watch_lock(watch_mutex_);
+    if (watch_interruptions_ > 0) {
+      out << "; watch interrupted " << watch_interruptions_ << "x (first: " << watch_errors_.front()
+          << "), " << reconciled_ << " statuses read with GetMessage";
+    }
+  }
+  out << "\n";
+  out.flush();
+}
+
+// One line per carrier from Simulator.ListCarriers (counters since the gateway started, all
+// clients included; latency in simulated milliseconds).
+void Harness::PrintCarrierStats() {
+  auto simulator = v1::Simulator::NewStub(channels_[0]);
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", authorization_);
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  v1::ListCarriersResponse response;
+  const auto status = simulator->ListCarriers(&context, v1::ListCarriersRequest(), &response);
+  auto& out = std::cout;
+  if (!status.ok()) {
+    out << "carrier stats    ListCarriers failed: " << GrpcCodeName(status.error_code()) << " "
+        << status.error_message() << "\n";
+    out.flush();
+    return;
+  }
+  for (const auto& state : response.carriers()) {
+    const auto& s = state.stats();
+    if (s.submitted() == 0 && s.fallback_count() == 0 && state.faults_size() == 0) continue;
+    const std::map<int, int64_t> undelivered(s.undelivered_by_code().begin(),
+                                             s.undelivered_by_code().end());
+    char line[512];
+    std::snprintf(
+        line, sizeof line,
+        "carrier %-10s submitted %lld, delivered %lld, undelivered/failed {%s}, expired "
+        "%lld, queue full %lld, queued now %lld, fallback SMS+link %lld; latency "
+        "(simulated ms) p50 %.0f p90 %.0f p99 %.0f",
+        state.carrier().id().c_str(), static_cast<long long>(s.submitted()),
+        static_cast<long long>(s.delivered()),
+        undelivered.empty() ? "" : FormatCodeCounts(undelivered).c_str(),
+        static_cast<long long>(s.expired()), static_cast<long long>(s.rejected_queue_full()),
+        static_cast<long long>(s.queued_now()), static_cast<long long>(s.fallback_count()),
+        s.latency_p50_ms(), s.latency_p90_ms(), s.latency_p99_ms());
+    out << line;
+    for (const auto& fault : state.faults()) {
+      out << "; active fault " << v1::CarrierFault::Kind_Name(fault.fault().kind()) << " ("
+          << Number(fault.remaining_seconds()) << " simulated s left)";
+    }
+    out << "\n";
+  }
+  out.flush();
+}
+
+bool Harness::WriteCsv() {
+  auto& file = csv_;
+  file << "index,sid,from,to,send_start_ns,ack_ns,grpc_code,error_code,accepted_ns,queued_ns,"
+          "sending_ns,sent_ns,final_status,final_ns,final_error_code,delivered_as,carrier_id\n";
+  std::lock_guard lock(mutex_);
+  auto ns = [](int64_t v) { return v != 0 ? std::to_string(v) : std::string(); };
+  for (std::size_t i = 0; i < records_.size(); ++i) {
+    const auto& r = records_[i];
+    if (r.send_start_ns == 0) continue;  // Never sent.
+    const bool replied = r.grpc_code >= 0;
+    const bool final = r.final_status != 0;
+    file << i << ',' << r.sid << ',' << r.from << ',' << r.to << ',' << ns(r.send_start_ns) << ','
+         << ns(r.ack_ns) << ',' << (replied ? std::to_string(r.grpc_code) : "") << ','
+         << (r.error_code != 0 ? std::to_string(r.error_code) : "") << ','
+         << ns(r.accepted_ns != 0 ? r.accepted_ns : r.created_ns) << ',' << ns(r.queued_ns) << ','
+         << ns(r.sending_ns) << ',' << ns(r.sent_ns) << ','
+         << (final ? v1::MessageStatus_Name(static_cast<v1::MessageStatus>(r.final_status)) : "")
+         << ',' << ns(r.final_ns) << ',' << (final ? std::to_string(r.final_error_code) : "") << ','
+         << (r.delivered_as != 0
+                 ? v1::DeliveredAs_Name(static_cast<v1::DeliveredAs>(r.delivered_as))
+                 : "")
+         << ',' << r.carrier_id << '\n';
+  }
+  file.flush();
+  if (!file) {
+    std::cerr << "mmsload: error writing " << options_.csv << "\n";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace mmsload
