@@ -63,7 +63,7 @@ struct Server::Parts {
 
   std::unique_ptr<Directory> directory;
   std::unique_ptr<carriers::Handsets> handsets;
-  EventBus events;
+  std::unique_ptr<EventBus> events;
   std::unique_ptr<carriers::CarrierFleet> fleet;
   std::unique_ptr<SenderLimits> senders;
   std::unique_ptr<WebhookSender> webhooks;
@@ -146,6 +146,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
     return absl::UnavailableError("cannot create --data-dir " + s.data_dir + ": " + ec.message());
   }
   p.clock = std::make_unique<RealClock>(s.time_scale);
+  p.events = std::make_unique<EventBus>(*p.clock);
 
   // Storage: each store declares its families; one database holds them all, so one batch can
   // make a message, its media and its outbox entry durable together.
@@ -184,7 +185,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   p.status_callbacks = std::make_unique<StatusCallbacks>(p.io, *p.webhooks, *p.directory, db,
                                                          *p.attempt_log, s.webhook_timeout);
   p.lifecycle = std::make_unique<MessageLifecycle>(p.io, *p.clock, db, *p.message_store, *p.senders,
-                                                   *p.fleet, p.events, *p.status_callbacks);
+                                                   *p.fleet, *p.events, *p.status_callbacks);
   p.messages =
       std::make_unique<MessageService>(db, *p.message_store, *p.attempt_log, *p.media_store);
 
@@ -227,7 +228,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
                                            *p.lifecycle, std::move(send));
   p.inbound = std::make_unique<InboundHandler>(p.io, storage, *p.clock, db, *p.message_store,
                                                *p.media_store, *p.attempt_log, *p.directory,
-                                               *p.fleet, p.events, *p.webhooks, *p.sender,
+                                               *p.fleet, *p.events, *p.webhooks, *p.sender,
                                                InboundSettings{public_base_url, s.webhook_timeout});
   p.rest = MakeRestFacade(*p.directory, *p.sender, *p.messages, storage);
 
@@ -251,10 +252,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   deps.directory = p.directory.get();
   deps.sender = p.sender.get();
   deps.messages = p.messages.get();
-  deps.events = &p.events;
+  deps.events = p.events.get();
   deps.fleet = p.fleet.get();
   deps.handsets = p.handsets.get();
   deps.inbound = p.inbound.get();
+  deps.clock = p.clock.get();
   deps.admin_token = s.admin_token;
   auto front_door = GrpcFrontDoor::Start(s.grpc_address, std::move(deps));
   std::unique_ptr<Server> server(new Server(std::move(parts)));
@@ -292,7 +294,7 @@ void Server::Stop() {
   p.stopped = true;
   // Stop taking work, let replies in flight go out, then stop the simulation. Messages still
   // with a carrier stay in the outbox and are resumed at the next start.
-  p.events.CloseAll();
+  p.events->CloseAll();
   // Accepted messages are already durable, so the grace only lets replies in flight go out;
   // gRPC waits out the whole grace while any client keeps its connection open.
   if (p.grpc) {

@@ -63,6 +63,8 @@ class Clock {
   [[nodiscard]] virtual std::unique_ptr<Timer> MakeTimer(boost::asio::any_io_executor executor) = 0;
   // Simulated seconds per real second (for display; components work in simulated time only).
   [[nodiscard]] virtual double time_scale() const = 0;
+  // The simulated time at which the simulation started.
+  [[nodiscard]] virtual SimTime started() const = 0;
 };
 
 // The clock of a running gateway: starts at the wall-clock time, runs time_scale times faster,
@@ -74,6 +76,7 @@ class RealClock final : public Clock {
   SimTime Now() const override;
   std::unique_ptr<Timer> MakeTimer(boost::asio::any_io_executor executor) override;
   double time_scale() const override { return time_scale_; }
+  SimTime started() const override { return start_sim_; }
 
   // The real (steady) time at which the simulation reaches `when`.
   std::chrono::steady_clock::time_point RealTimeOf(SimTime when) const;

@@ -34,11 +34,8 @@ void EventBus::Unsubscribe(uint64_t id) {
 
 void EventBus::Publish(mmsgate::v1::Event event) {
   event.set_sequence(sequence_.fetch_add(1, std::memory_order_relaxed) + 1);
-  // TimeUtil::GetCurrentTime has whole-second precision in protobuf 3.21; events need better.
-  *event.mutable_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  *event.mutable_time() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(ToNanoseconds(clock_.Now()));
   std::vector<std::shared_ptr<Callback>> targets;
   {
     std::lock_guard lock(mutex_);

@@ -12,6 +12,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "carriers/base/clock.h"
 #include "mmsgate/v1/message.pb.h"
 
 namespace mmsgate::gateway {
@@ -26,6 +27,9 @@ class EventBus {
  public:
   using Callback = std::function<void(const mmsgate::v1::Event&)>;
 
+  // Event.time is read from `clock`: the simulation's time, like every date of a message.
+  explicit EventBus(const Clock& clock) : clock_(clock) {}
+
   // Returns an id for Unsubscribe. `on_close` (optional) runs when the bus closes.
   uint64_t Subscribe(EventFilter filter, Callback callback, std::function<void()> on_close = {});
 
@@ -34,7 +38,7 @@ class EventBus {
   void CloseAll();
   void Unsubscribe(uint64_t id);
 
-  // Stamps time and sequence, then delivers to every matching subscriber.
+  // Stamps time (simulated) and sequence, then delivers to every matching subscriber.
   void Publish(mmsgate::v1::Event event);
 
   std::size_t subscriber_count() const;
@@ -45,6 +49,7 @@ class EventBus {
     std::shared_ptr<Callback> callback;
     std::function<void()> on_close;
   };
+  const Clock& clock_;
   mutable std::mutex mutex_;
   std::unordered_map<uint64_t, Subscriber> subscribers_;
   uint64_t next_id_ = 1;

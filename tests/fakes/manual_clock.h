@@ -20,7 +20,9 @@ class ManualClock final : public Clock {
   explicit ManualClock(SimTime start = FromNanoseconds(1'700'000'000'000'000'000))
       : state_(std::make_shared<State>()) {
     state_->now = start;
+    started_ = start;
   }
+  SimTime started() const override { return started_; }
 
   SimTime Now() const override {
     std::lock_guard lock(state_->mutex);
@@ -69,6 +71,7 @@ class ManualClock final : public Clock {
   }
 
  private:
+  SimTime started_;
   struct ManualTimer;
   struct Wait {
     ManualTimer* owner;

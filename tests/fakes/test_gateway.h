@@ -137,7 +137,7 @@ class TestGateway {
   InMemoryInboxStore inbox_store{database};
   gateway::Directory directory;
   carriers::Handsets handsets;
-  gateway::EventBus events;
+  gateway::EventBus events{clock};
   RecordingStatusListener listener;
   carriers::CarrierFleet fleet;
   gateway::SenderLimits senders;

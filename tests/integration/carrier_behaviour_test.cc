@@ -537,5 +537,41 @@ TEST_F(CarrierBehaviourTest, SendMessageStaysResponsiveWithTenThousandMessagesWa
   EXPECT_LT(latencies[25], 1000);
 }
 
+TEST_F(CarrierBehaviourTest, GetClockTellsTheSimulationClockThatEveryDateIsOn) {
+  Start(Scenario(R"pb(carriers { id: "fast" country: "US" prefixes: "+1202555" })pb",
+                 "time_scale: 1000 seed: 1"));
+  auto read_clock = [&] {
+    grpc::ClientContext context;  // No credentials: the clock is not an account's secret.
+    v1::SimulationClock clock;
+    const auto status = simulator_->GetClock(&context, v1::GetClockRequest(), &clock);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return clock;
+  };
+  const auto real_before = std::chrono::steady_clock::now();
+  const v1::SimulationClock before = read_clock();
+  v1::Message sent;
+  {
+    auto context = Context();
+    const auto status = messaging_->SendMessage(context.get(), Sms(kShortCode, "+12025550199"), &sent);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  const v1::SimulationClock after = read_clock();
+  const auto real_elapsed = std::chrono::steady_clock::now() - real_before;
+
+  EXPECT_EQ(before.time_scale(), 1000);
+  EXPECT_LE(before.started(), before.now());
+  EXPECT_EQ(before.started(), after.started());
+  // The message's dates are on that clock: between the two readings.
+  EXPECT_LE(before.now(), sent.date_created());
+  EXPECT_LE(sent.date_created(), after.now());
+  // The clock runs 1000 times faster than real time: between the readings it cannot have moved
+  // more than 1000 times the real time that passed around them (any machine keeps that bound).
+  const int64_t simulated_ns =
+      TimeUtil::TimestampToNanoseconds(after.now()) - TimeUtil::TimestampToNanoseconds(before.now());
+  EXPECT_GT(simulated_ns, 0);
+  EXPECT_LE(simulated_ns,
+            std::chrono::duration_cast<std::chrono::nanoseconds>(real_elapsed).count() * 1000);
+}
+
 }  // namespace
 }  // namespace mmsgate::testing

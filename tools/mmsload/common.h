@@ -20,7 +20,10 @@ inline constexpr int kReconcileConcurrency = 32;
 
 // ---------------------------------------------------------------------------------------------
 // Time: a monotonic clock expressed as wall-clock nanoseconds since the epoch, so our own stamps
-// never go backwards during a run and still compare with the gateway's event times (same host).
+// never go backwards during a run. The gateway's dates are on its simulation clock, which runs
+// time_scale times faster than real time from the gateway's start; LocalOf maps them onto this
+// clock (anchored with Simulator.GetClock at connect), so every time mmsload reports or writes
+// is on one real timeline.
 
 class Clock {
  public:
@@ -31,12 +34,31 @@ class Clock {
     return offset_ns_ + ToNs(std::chrono::steady_clock::now().time_since_epoch());
   }
 
+  // The gateway's simulated time `gateway_ns` was `local_ns` on this clock; it runs
+  // `time_scale` simulated seconds per real second.
+  void Anchor(int64_t gateway_ns, int64_t local_ns, double time_scale) {
+    gateway_anchor_ns_ = gateway_ns;
+    local_anchor_ns_ = local_ns;
+    time_scale_ = time_scale > 0 ? time_scale : 1.0;
+  }
+  double time_scale() const { return time_scale_; }
+  // A gateway date (simulated) on this clock. Before Anchor (or against a gateway without
+  // Simulator.GetClock) the two are taken to be the same clock.
+  int64_t LocalOf(int64_t gateway_ns) const {
+    if (gateway_anchor_ns_ == 0) return gateway_ns;
+    return local_anchor_ns_ +
+           static_cast<int64_t>(static_cast<double>(gateway_ns - gateway_anchor_ns_) / time_scale_);
+  }
+
  private:
   template <typename D>
   static int64_t ToNs(D d) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
   }
   int64_t offset_ns_;
+  int64_t gateway_anchor_ns_ = 0;
+  int64_t local_anchor_ns_ = 0;
+  double time_scale_ = 1.0;
 };
 
 inline int64_t TimestampNs(const google::protobuf::Timestamp& t) {

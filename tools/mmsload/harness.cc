@@ -33,6 +33,7 @@ bool Harness::Connect() {
     channels_.push_back(channel);
     stubs_.push_back(v1::Messaging::NewStub(channel));
   }
+  AnchorClock();
   // Check the credentials once, so a typo is reported as such and not as N refusals.
   auto accounts = v1::Accounts::NewStub(channels_[0]);
   grpc::ClientContext context;
@@ -48,6 +49,26 @@ bool Harness::Connect() {
     return false;
   }
   return true;
+}
+
+void Harness::AnchorClock() {
+  auto simulator = v1::Simulator::NewStub(channels_[0]);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  v1::SimulationClock gateway_clock;
+  const int64_t before = clock_.NowNs();
+  const auto status = simulator->GetClock(&context, v1::GetClockRequest(), &gateway_clock);
+  const int64_t after = clock_.NowNs();
+  if (!status.ok()) {
+    // An older gateway: its dates were wall-clock times, the same clock as ours.
+    std::cerr << "mmsload: Simulator.GetClock failed (" << GrpcCodeName(status.error_code())
+              << "); taking the gateway's dates as wall-clock times\n";
+    return;
+  }
+  // The gateway read its clock somewhere during the call: the midpoint is off by at most half
+  // the round trip (well under a millisecond on one host).
+  clock_.Anchor(TimestampNs(gateway_clock.now()), before + (after - before) / 2,
+                gateway_clock.time_scale());
 }
 
 bool Harness::StartWatcher() {
@@ -126,8 +147,9 @@ void Harness::OnEvent(const v1::Event& event) {
   if (event.kind() != v1::Event::STATUS_CHANGED) return;
   const auto& message = event.message();
   const int64_t received_ns = clock_.NowNs();
-  const int64_t event_ns = event.has_time() ? TimestampNs(event.time()) : 0;
-  const int64_t updated_ns = message.has_date_updated() ? TimestampNs(message.date_updated()) : 0;
+  const int64_t event_ns = event.has_time() ? clock_.LocalOf(TimestampNs(event.time())) : 0;
+  const int64_t updated_ns =
+      message.has_date_updated() ? clock_.LocalOf(TimestampNs(message.date_updated())) : 0;
   int64_t time_ns = received_ns;
   if (options_.status_time == "updated" && updated_ns != 0) {
     time_ns = updated_ns;
@@ -136,12 +158,12 @@ void Harness::OnEvent(const v1::Event& event) {
   }
   std::lock_guard lock(mutex_);
   ++events_;
-  if (event_ns != 0 && event_ns % 1'000'000'000 == 0) ++whole_second_event_times_;
+  if (event.has_time() && event.time().nanos() == 0) ++whole_second_event_times_;
   if (last_sequence_ != 0 && event.sequence() > last_sequence_ + 1) ++sequence_gaps_;
   if (event.sequence() > last_sequence_) last_sequence_ = event.sequence();
   auto it = index_by_sid_.find(message.sid());
   if (it != index_by_sid_.end()) {
-    Apply(records_[it->second], Observe(message, time_ns));
+    Apply(records_[it->second], Observe(message, time_ns, clock_));
     return;
   }
   if (sending_done_) {
@@ -149,7 +171,7 @@ void Harness::OnEvent(const v1::Event& event) {
     ++foreign_events_;
     return;
   }
-  early_[message.sid()].push_back(Observe(message, time_ns));
+  early_[message.sid()].push_back(Observe(message, time_ns, clock_));
 }
 
 // Needs mutex_.
@@ -227,7 +249,9 @@ void Harness::OnReply(Call* call, const grpc::Status& status) {
     ++accepted_;
     const auto& message = call->response;
     record.sid = message.sid();
-    if (message.has_date_created()) record.created_ns = TimestampNs(message.date_created());
+    if (message.has_date_created()) {
+      record.created_ns = clock_.LocalOf(TimestampNs(message.date_created()));
+    }
     record.delivered_as = message.delivered_as();
     record.carrier_id = message.carrier_id();
     index_by_sid_[record.sid] = call->index;
@@ -372,10 +396,11 @@ void Harness::Reconcile() {
         &get->context, &get->request, &get->response, [this, get, slots](grpc::Status status) {
           if (status.ok()) {
             const auto& m = get->response;
-            const int64_t t = m.has_date_updated() ? TimestampNs(m.date_updated()) : clock_.NowNs();
+            const int64_t t = m.has_date_updated() ? clock_.LocalOf(TimestampNs(m.date_updated()))
+                                                   : clock_.NowNs();
             std::lock_guard lock(mutex_);
             ++reconciled_;
-            Apply(records_[get->index], Observe(m, t));
+            Apply(records_[get->index], Observe(m, t, clock_));
           }
           delete get;
           slots->release();

@@ -70,14 +70,15 @@ struct Observation {
   int64_t created_ns = 0;
 };
 
-inline Observation Observe(const v1::Message& message, int64_t time_ns) {
+// `time_ns` is on mmsload's clock already; the message's dates are mapped onto it.
+inline Observation Observe(const v1::Message& message, int64_t time_ns, const Clock& clock) {
   Observation o;
   o.status = message.status();
   o.time_ns = time_ns;
   o.error_code = message.error_code();
   o.delivered_as = message.delivered_as();
   o.carrier_id = message.carrier_id();
-  if (message.has_date_created()) o.created_ns = TimestampNs(message.date_created());
+  if (message.has_date_created()) o.created_ns = clock.LocalOf(TimestampNs(message.date_created()));
   return o;
 }
 
@@ -141,6 +142,8 @@ class Harness {
 
  private:
   bool Connect();
+  // Maps the gateway's simulated dates onto clock_ (Simulator.GetClock).
+  void AnchorClock();
   void SendAll();
   void OnReply(Call* call, const grpc::Status& status);
   void Apply(Record& record, const Observation& o);

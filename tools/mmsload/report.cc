@@ -57,8 +57,12 @@ void Harness::PrintSummary() {
       << (options_.rate > 0 ? Number(options_.rate) + "/s" : std::string("unlimited")) << ", "
       << (options_.media_bytes > 0
               ? "MMS with " + std::to_string(options_.media_bytes) + " media bytes"
-              : std::string("SMS"))
-      << "\n";
+              : std::string("SMS"));
+  if (clock_.time_scale() != 1.0) {
+    out << ", gateway time scale " << Number(clock_.time_scale())
+        << " (its dates mapped to real time: every time below is real)";
+  }
+  out << "\n";
   std::snprintf(line, sizeof line, "sent             %lld in %.3f s (first send to last reply)\n",
                 static_cast<long long>(replies_), send_phase_s);
   out << line;

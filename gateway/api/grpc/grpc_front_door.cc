@@ -1,5 +1,6 @@
 #include "gateway/api/grpc/grpc_front_door.h"
 
+#include <google/protobuf/util/time_util.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -10,19 +11,20 @@
 #include <deque>
 #include <mutex>
 
+#include "carriers/base/clock.h"
+#include "carriers/base/errors.h"
+#include "carriers/base/text.h"
+#include "carriers/fleet.h"
 #include "carriers/handsets.h"
 #include "carriers/phone_numbers.h"
 #include "gateway/accounts/directory.h"
+#include "gateway/config/scenario.h"
 #include "gateway/core/events.h"
-#include "gateway/inbound/inbound.h"
-#include "gateway/storage/message_store.h"
 #include "gateway/core/messages.h"
 #include "gateway/core/send_service.h"
-#include "carriers/fleet.h"
-#include "gateway/config/scenario.h"
 #include "gateway/http/tcp_acceptor.h"
-#include "carriers/base/errors.h"
-#include "carriers/base/text.h"
+#include "gateway/inbound/inbound.h"
+#include "gateway/storage/message_store.h"
 #include "mmsgate/v1/accounts.grpc.pb.h"
 #include "mmsgate/v1/messaging.grpc.pb.h"
 #include "mmsgate/v1/simulator.grpc.pb.h"
@@ -361,19 +363,19 @@ class MessagingService final : public MessagingBase {
     // meanwhile wait in the watcher until those are queued, so the current states come first.
     auto* watcher = new EventWatcher(*deps_.events, std::move(filter), /*primed=*/false);
     std::vector<std::string> sids(request.message_sids().begin(), request.message_sids().end());
-    deps_.run_on_storage([this, state = watcher->state(), account = *account,
-                          sids = std::move(sids)] {
-      std::vector<v1::Event> initial;
-      for (const auto& sid : sids) {
-        auto message = deps_.messages->Get(account.sid(), sid);
-        if (!message.ok()) continue;
-        v1::Event event;
-        event.set_kind(v1::Event::STATUS_CHANGED);
-        *event.mutable_message() = std::move(*message);
-        initial.push_back(std::move(event));
-      }
-      EventWatcher::Prime(state, std::move(initial));
-    });
+    deps_.run_on_storage(
+        [this, state = watcher->state(), account = *account, sids = std::move(sids)] {
+          std::vector<v1::Event> initial;
+          for (const auto& sid : sids) {
+            auto message = deps_.messages->Get(account.sid(), sid);
+            if (!message.ok()) continue;
+            v1::Event event;
+            event.set_kind(v1::Event::STATUS_CHANGED);
+            *event.mutable_message() = std::move(*message);
+            initial.push_back(std::move(event));
+          }
+          EventWatcher::Prime(state, std::move(initial));
+        });
     return watcher;
   }
 
@@ -424,7 +426,8 @@ using SimulatorBase = v1::Simulator::WithRawCallbackMethod_UpsertCarrier<
     v1::Simulator::WithRawCallbackMethod_ListCarriers<
         v1::Simulator::WithRawCallbackMethod_SetCarrierFault<
             v1::Simulator::WithRawCallbackMethod_SendFromHandset<
-                v1::Simulator::WithRawCallbackMethod_GetHandsetInbox<v1::Simulator::Service>>>>>;
+                v1::Simulator::WithRawCallbackMethod_GetHandsetInbox<
+                    v1::Simulator::WithRawCallbackMethod_GetClock<v1::Simulator::Service>>>>>>;
 
 class SimulatorService final : public SimulatorBase {
  public:
@@ -461,7 +464,24 @@ class SimulatorService final : public SimulatorBase {
         context, request, response, [this](auto* call) { HandleGetHandsetInbox(call); });
   }
 
+  grpc::ServerUnaryReactor* GetClock(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override {
+    return Serve<v1::GetClockRequest, v1::SimulationClock>(
+        context, request, response, [this](auto* call) { HandleGetClock(call); });
+  }
+
  private:
+  void HandleGetClock(UnaryCall<v1::GetClockRequest, v1::SimulationClock>* call) {
+    using google::protobuf::util::TimeUtil;
+    *call->response.mutable_now() =
+        TimeUtil::NanosecondsToTimestamp(ToNanoseconds(deps_.clock->Now()));
+    call->response.set_time_scale(deps_.clock->time_scale());
+    *call->response.mutable_started() =
+        TimeUtil::NanosecondsToTimestamp(ToNanoseconds(deps_.clock->started()));
+    call->Reply(absl::OkStatus());
+  }
+
   void HandleUpsertCarrier(UnaryCall<v1::UpsertCarrierRequest, v1::CarrierState>* call) {
     if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
       return call->Reply(status);
@@ -653,11 +673,11 @@ class AccountsService final : public AccountsBase {
                                      grpc::ByteBuffer* response) override {
     return ServeBlocking<v1::GetUsageRequest, v1::Usage>(
         deps_, context, request, response, [this](auto* call) {
-      auto account = Authenticate(deps_, call->context());
-      if (!account.ok()) return call->Reply(account.status());
-      call->response = deps_.directory->Usage(account->sid());
-      call->Reply(absl::OkStatus());
-    });
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          call->response = deps_.directory->Usage(account->sid());
+          call->Reply(absl::OkStatus());
+        });
   }
 
  private:
@@ -733,9 +753,10 @@ absl::StatusOr<std::unique_ptr<GrpcFrontDoor>> GrpcFrontDoor::Start(
       *impl->deps.io, host, static_cast<uint16_t>(port),
       [raw](boost::asio::ip::tcp::socket socket) { raw->HandOver(std::move(socket)); },
       [address](const std::string& reason) {
-        spdlog::error("gRPC listener {}: cannot accept ({}); retrying every 100 ms until "
-                      "descriptors are free",
-                      address, reason);
+        spdlog::error(
+            "gRPC listener {}: cannot accept ({}); retrying every 100 ms until "
+            "descriptors are free",
+            address, reason);
       });
   if (!acceptor.ok()) {
     impl->server->Shutdown();

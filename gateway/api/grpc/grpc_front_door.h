@@ -13,6 +13,10 @@ namespace boost::asio {
 class io_context;
 }  // namespace boost::asio
 
+namespace mmsgate {
+class Clock;
+}  // namespace mmsgate
+
 namespace mmsgate::carriers {
 class CarrierFleet;
 class Handsets;
@@ -40,6 +44,8 @@ struct FrontDoorDependencies {
   carriers::CarrierFleet* fleet = nullptr;
   carriers::Handsets* handsets = nullptr;
   InboundHandler* inbound = nullptr;
+  // The simulation clock (Simulator.GetClock).
+  const Clock* clock = nullptr;
   // When non-empty, Simulator and Accounts control calls need `x-admin-token: <token>` too.
   std::string admin_token;
 };

@@ -1,15 +1,19 @@
 #include "gateway/core/events.h"
 
 #include <gmock/gmock.h>
+#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "fakes/manual_clock.h"
+
 namespace mmsgate::gateway {
 namespace {
 
 namespace v1 = mmsgate::v1;
+using mmsgate::testing::ManualClock;
 using ::testing::ElementsAre;
 
 constexpr char kAccountA[] = "AC0123456789abcdef0123456789abcdef";
@@ -42,7 +46,8 @@ struct Collector {
 };
 
 TEST(EventBus, SubscriberOnlyGetsItsOwnAccountsEvents) {
-  EventBus bus;
+  ManualClock clock;
+  EventBus bus(clock);
   Collector a, b;
   bus.Subscribe({kAccountA, {}}, a.callback());
   bus.Subscribe({kAccountB, {}}, b.callback());
@@ -57,7 +62,8 @@ TEST(EventBus, SubscriberOnlyGetsItsOwnAccountsEvents) {
 }
 
 TEST(EventBus, MessageSidsFilterLimitsEventsToThoseMessages) {
-  EventBus bus;
+  ManualClock clock;
+  EventBus bus(clock);
   Collector watcher;
   bus.Subscribe({kAccountA, {kSid1, kSid3}}, watcher.callback());
 
@@ -74,7 +80,8 @@ TEST(EventBus, MessageSidsFilterLimitsEventsToThoseMessages) {
 }
 
 TEST(EventBus, SequenceIncreasesAndTimeIsStamped) {
-  EventBus bus;
+  ManualClock clock;
+  EventBus bus(clock);
   Collector watcher;
   bus.Subscribe({kAccountA, {}}, watcher.callback());
   for (int i = 0; i < 5; ++i) bus.Publish(StatusEvent(kAccountA, kSid1, v1::QUEUED));
@@ -91,7 +98,8 @@ TEST(EventBus, SequenceIncreasesAndTimeIsStamped) {
 }
 
 TEST(EventBus, UnsubscribeStopsDelivery) {
-  EventBus bus;
+  ManualClock clock;
+  EventBus bus(clock);
   Collector kept, dropped;
   bus.Subscribe({kAccountA, {}}, kept.callback());
   const uint64_t id = bus.Subscribe({kAccountA, {}}, dropped.callback());
@@ -107,7 +115,8 @@ TEST(EventBus, UnsubscribeStopsDelivery) {
 }
 
 TEST(EventBus, CallbackMayUnsubscribeItself) {
-  EventBus bus;
+  ManualClock clock;
+  EventBus bus(clock);
   int calls = 0;
   uint64_t id = 0;
   id = bus.Subscribe({kAccountA, {}}, [&](const v1::Event&) {
@@ -118,6 +127,19 @@ TEST(EventBus, CallbackMayUnsubscribeItself) {
   bus.Publish(StatusEvent(kAccountA, kSid1, v1::SENT));
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(bus.subscriber_count(), 0u);
+}
+
+TEST(EventBus, EventTimeIsTheSimulationsTimeWithNanoseconds) {
+  ManualClock clock;
+  EventBus bus(clock);
+  Collector a;
+  bus.Subscribe({kAccountA, {}}, a.callback());
+  clock.AdvanceTo(clock.Now() + SimMilliseconds(1234.5));
+  bus.Publish(StatusEvent(kAccountA, kSid1, v1::QUEUED));
+  ASSERT_EQ(a.events.size(), 1u);
+  EXPECT_EQ(google::protobuf::util::TimeUtil::TimestampToNanoseconds(a.events[0].time()),
+            ToNanoseconds(clock.Now()));
+  EXPECT_EQ(a.events[0].time().nanos(), 234'500'000);
 }
 
 }  // namespace
