@@ -20,9 +20,11 @@ constexpr std::size_t kMaxLatencySamples = 100000;
 
 double Percentile(std::vector<double> samples, double p) {
   if (samples.empty()) return 0;
-  const auto k = static_cast<std::size_t>(std::min<double>(
-      static_cast<double>(samples.size() - 1), std::ceil(p * static_cast<double>(samples.size())) - 1));
-  std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(k), samples.end());
+  const auto k = static_cast<std::size_t>(
+      std::min<double>(static_cast<double>(samples.size() - 1),
+                       std::ceil(p * static_cast<double>(samples.size())) - 1));
+  std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(k),
+                   samples.end());
   return samples[k];
 }
 
@@ -106,8 +108,8 @@ bool CarrierNode::FaultActive(v1::CarrierFault::Kind kind, SimTime now) const {
   return false;
 }
 
-double CarrierNode::FaultSum(double (v1::CarrierFault::*field)() const,
-                             v1::CarrierFault::Kind kind, SimTime now) const {
+double CarrierNode::FaultSum(double (v1::CarrierFault::*field)() const, v1::CarrierFault::Kind kind,
+                             SimTime now) const {
   double sum = 0;
   std::lock_guard lock(faults_mutex_);
   for (const auto& fault : faults_) {
@@ -234,16 +236,16 @@ void CarrierNode::Send(HandsetDelivery delivery, SimTime slot) {
     cumulative += FaultSum(&v1::CarrierFault::extra_loss, v1::CarrierFault::EXTRA_LOSS, now);
     if (roll < cumulative) failure_code = error_codes::kUnknownError;
   }
-  const double latency_ms =
-      DrawLatencyMs(random) +
-      FaultSum(&v1::CarrierFault::extra_latency_ms, v1::CarrierFault::EXTRA_LATENCY, now);
+  const double latency_ms = DrawLatencyMs(random) + FaultSum(&v1::CarrierFault::extra_latency_ms,
+                                                             v1::CarrierFault::EXTRA_LATENCY, now);
   {
     std::lock_guard lock(shared_mutex_);
     ++latency_samples_seen_;
     if (latency_samples_ms_.size() < kMaxLatencySamples) {
       latency_samples_ms_.push_back(latency_ms);
     } else {
-      const auto slot = std::uniform_int_distribution<uint64_t>(0, latency_samples_seen_ - 1)(random_);
+      const auto slot =
+          std::uniform_int_distribution<uint64_t>(0, latency_samples_seen_ - 1)(random_);
       if (slot < kMaxLatencySamples) latency_samples_ms_[slot] = latency_ms;
     }
   }
@@ -253,28 +255,26 @@ void CarrierNode::Send(HandsetDelivery delivery, SimTime slot) {
                                 delivery = std::move(delivery)](bool fired) mutable {
     if (!fired) return;  // io_context stopping: the message stays in the gateway's outbox.
     if (failure_code != 0) {
-      self->Report(delivery.listener, delivery.message_sid, outcome_at,
-                   DeliveryReport::Outcome::kUndelivered,
-                   failure_code,
-                   failure_code == error_codes::kUnreachableHandset
-                       ? "unreachable destination handset"
-                   : failure_code == error_codes::kUnknownDestination
-                       ? "unknown destination handset"
-                   : failure_code == error_codes::kLandlineOrUnreachableCarrier
-                       ? "landline or unreachable carrier"
-                       : "unknown error reported by carrier " + self->id_);
+      self->Report(
+          delivery.listener, delivery.message_sid, outcome_at,
+          DeliveryReport::Outcome::kUndelivered, failure_code,
+          failure_code == error_codes::kUnreachableHandset   ? "unreachable destination handset"
+          : failure_code == error_codes::kUnknownDestination ? "unknown destination handset"
+          : failure_code == error_codes::kLandlineOrUnreachableCarrier
+              ? "landline or unreachable carrier"
+              : "unknown error reported by carrier " + self->id_);
       return;
     }
     // The report waits until the phone's entry is durable: a message reads DELIVERED only once
     // its inbox entry would survive a restart.
     delivery.received_at = outcome_at;
-    self->handsets_.Receive(delivery, [self, sid = delivery.message_sid,
-                                       listener = delivery.listener, outcome_at] {
-      boost::asio::post(self->strand_, [self, sid, listener, outcome_at] {
-        self->delivered_.fetch_add(1, std::memory_order_relaxed);
-        self->Report(listener, sid, outcome_at, DeliveryReport::Outcome::kDelivered, 0, "");
-      });
-    });
+    self->handsets_.Receive(
+        delivery, [self, sid = delivery.message_sid, listener = delivery.listener, outcome_at] {
+          boost::asio::post(self->strand_, [self, sid, listener, outcome_at] {
+            self->delivered_.fetch_add(1, std::memory_order_relaxed);
+            self->Report(listener, sid, outcome_at, DeliveryReport::Outcome::kDelivered, 0, "");
+          });
+        });
   });
 }
 

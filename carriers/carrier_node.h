@@ -20,9 +20,9 @@
 // Draws come from one seeded stream per carrier, in submission order, so the same scenario,
 // seed and input give the same outcomes.
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -34,8 +34,8 @@
 #include <string>
 #include <vector>
 
-#include "carriers/handsets.h"
 #include "carriers/base/clock.h"
+#include "carriers/handsets.h"
 #include "mmsgate/v1/scenario.pb.h"
 #include "mmsgate/v1/simulator.pb.h"
 

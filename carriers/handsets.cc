@@ -1,11 +1,11 @@
 #include "carriers/handsets.h"
 
-#include "carriers/base/crypto.h"
-
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
 #include <chrono>
+
+#include "carriers/base/crypto.h"
 
 namespace mmsgate::carriers {
 
@@ -28,12 +28,11 @@ mmsgate::v1::HandsetMessage BuildEntry(const HandsetDelivery& delivery) {
   entry.set_from(delivery.from);
   entry.set_message_sid(delivery.message_sid);
   entry.set_carrier_id(delivery.carrier_id);
-  const int64_t received_ns =
-      delivery.received_at != SimTime{}
-          ? ToNanoseconds(delivery.received_at)
-          : std::chrono::duration_cast<std::chrono::nanoseconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count();
+  const int64_t received_ns = delivery.received_at != SimTime{}
+                                  ? ToNanoseconds(delivery.received_at)
+                                  : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count();
   *entry.mutable_received_at() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(received_ns);
   for (const auto& media : delivery.media) {

@@ -229,9 +229,8 @@ class SenderQueues::Sender : public std::enable_shared_from_this<Sender> {
     timer_pending_ = true;
     armed_for_ = target;
     // Cancels a pending wait; its handler sees a stale generation.
-    timer_->WaitUntil(target, [self = shared_from_this(), generation](bool) {
-      self->OnTimer(generation);
-    });
+    timer_->WaitUntil(target,
+                      [self = shared_from_this(), generation](bool) { self->OnTimer(generation); });
   }
 
   void OnTimer(uint64_t generation) {

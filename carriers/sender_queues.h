@@ -11,9 +11,9 @@
 //   one sender happen in the order its items were enqueued (FIFO); an expired item is skipped and
 //   does not hold up or use a token of the items behind it. Callbacks must not throw.
 // - Rates: a sender's bucket holds up to `burst` tokens and starts full; it refills continuously at
-//   mps tokens per simulated second (mmsgate/clock.h). The release schedule is absolute (the theoretical
-//   times at which tokens come due), so a late timer does not push later releases back; after a
-//   stall of the io_context, the items whose time has come are released together.
+//   mps tokens per simulated second (mmsgate/clock.h). The release schedule is absolute (the
+//   theoretical times at which tokens come due), so a late timer does not push later releases back;
+//   after a stall of the io_context, the items whose time has come are released together.
 // - Deadlines: an item is released if its token comes due (on the schedule above; in disabled
 //   mode: when it is enqueued) before its deadline, even if the strand gets to it late; otherwise
 //   it expires, promptly at its deadline (not at its turn), and uses no token. The default
@@ -54,11 +54,11 @@ class SenderQueues {
  public:
   struct Item {
     std::string message_sid;
-    SimTime deadline;               // if the item is still queued then, it expires
+    SimTime deadline;  // if the item is still queued then, it expires
     // Called when the item may go (a token was taken), with the simulated time the schedule
     // booked the release at: the token's due time, however late the strand got to it.
     std::function<void(SimTime released_at)> release;
-    std::function<void()> expire;   // called instead of release if the deadline passes first
+    std::function<void()> expire;  // called instead of release if the deadline passes first
   };
 
   // clock: the simulation clock the rates and deadlines are on; it must outlive the queues.
@@ -81,9 +81,9 @@ class SenderQueues {
 
   // Counts an item for `sender` before it is enqueued (a message from its acceptance on, while it
   // is stored and queued), refusing (false, counting nothing) when the sender already holds
-  // `max` items, counted or queued, or the queue's own bound (SIZE_MAX: no bound at all). Check and count are one step, so
-  // concurrent callers cannot both slip under the limit. Each successful Reserve is followed by
-  // exactly one EnqueueReserved or CancelReservation.
+  // `max` items, counted or queued, or the queue's own bound (SIZE_MAX: no bound at all). Check and
+  // count are one step, so concurrent callers cannot both slip under the limit. Each successful
+  // Reserve is followed by exactly one EnqueueReserved or CancelReservation.
   bool Reserve(const std::string& sender, std::size_t max);
   void CancelReservation(const std::string& sender);
   // Enqueue for an item counted by Reserve; never refuses (after Stop the item is dropped).

@@ -1,12 +1,6 @@
 #include "mmsc/http_client.h"
 
 #include <algorithm>
-#include <limits>
-#include <memory>
-#include <optional>
-#include <set>
-#include <utility>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -20,6 +14,11 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <set>
+#include <utility>
 
 #include "absl/strings/cord.h"
 
@@ -84,8 +83,8 @@ std::optional<std::pair<HttpFetchError, std::string>> DecodePayload(const absl::
 bool IsToken(const std::string& text) {
   if (text.empty()) return false;
   for (unsigned char c : text) {
-    if (c <= 0x20 || c >= 0x7f || std::string_view("()<>@,;:\\\"/[]?={}").find(c) !=
-                                      std::string_view::npos) {
+    if (c <= 0x20 || c >= 0x7f ||
+        std::string_view("()<>@,;:\\\"/[]?={}").find(c) != std::string_view::npos) {
       return false;
     }
   }
@@ -93,7 +92,8 @@ bool IsToken(const std::string& text) {
 }
 
 std::string Authority(const HttpUrl& url) {
-  const std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  const std::string host =
+      url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
   return url.port == "80" ? host : host + ":" + url.port;
 }
 
@@ -216,13 +216,12 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
       message_.insert(name, value);
     }
     message_.body() = body_;
-    const bool sends_body = !body_.empty() || method_ == "POST" || method_ == "PUT" ||
-                            method_ == "PATCH";
+    const bool sends_body =
+        !body_.empty() || method_ == "POST" || method_ == "PUT" || method_ == "PATCH";
     if (sends_body) message_.prepare_payload();
-    http::async_write(socket_, message_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->OnWrite(ec);
-                      });
+    http::async_write(
+        socket_, message_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(beast::error_code ec) {
@@ -242,10 +241,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     // Beast 1.74 compares a Content-Length with an empty optional as "over the limit".)
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser_->skip(method_ == "HEAD");
-    http::async_read_header(socket_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              self->OnHeader(ec);
-                            });
+    http::async_read_header(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -285,10 +283,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
                                                  std::to_string(limit_) + " bytes");
     }
     parser_->body_limit(limit_);
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->OnBody(ec);
-                     });
+    http::async_read(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnBody(ec); });
   }
 
   void OnBody(beast::error_code ec) {
@@ -317,19 +314,18 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
       response_.body = std::move(body);
       return Finish(std::move(response_));
     }
-    http::async_read_some(socket_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                            if (self->finished_) return;
-                            if (self->timed_out_) {
-                              return self->Fail(HttpFetchError::kTimeout,
-                                                self->TotalTimeoutReason());
-                            }
-                            if (ec) {
-                              return self->Fail(HttpFetchError::kProtocol,
-                                                "bad response body (" + ec.message() + ")");
-                            }
-                            self->ReadSomeTruncating();
-                          });
+    http::async_read_some(
+        socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (self->finished_) return;
+          if (self->timed_out_) {
+            return self->Fail(HttpFetchError::kTimeout, self->TotalTimeoutReason());
+          }
+          if (ec) {
+            return self->Fail(HttpFetchError::kProtocol,
+                              "bad response body (" + ec.message() + ")");
+          }
+          self->ReadSomeTruncating();
+        });
   }
 
   void Redirect(int status, const std::string& location) {

@@ -20,14 +20,13 @@
 //   * Body bytes are never buffered past the body limit: a Content-Length over it fails before
 //     the body is read, and a body without one stops being read once it passes the limit.
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

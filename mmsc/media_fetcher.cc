@@ -4,10 +4,10 @@
 #include <boost/asio/post.hpp>
 #include <mutex>
 
-#include "mmsc/http_client.h"
-#include "mmsc/media_rules.h"
 #include "carriers/base/encoding.h"
 #include "carriers/base/errors.h"
+#include "mmsc/http_client.h"
+#include "mmsc/media_rules.h"
 
 namespace mmsgate::mmsc {
 namespace {
@@ -108,9 +108,8 @@ struct Batch {
 void FetchOne(boost::asio::io_context& io, const std::string& url, const FetchOptions& options,
               std::shared_ptr<Batch> batch, std::size_t index) {
   if (auto parsed = ParseHttpUrl(url); !parsed.ok()) {
-    boost::asio::post(io, [batch, index, status = parsed.status()] {
-      batch->Complete(index, status);
-    });
+    boost::asio::post(io,
+                      [batch, index, status = parsed.status()] { batch->Complete(index, status); });
     return;
   }
   HttpClientRequest request;
@@ -130,8 +129,8 @@ void FetchOne(boost::asio::io_context& io, const std::string& url, const FetchOp
       if (header.Header("Location").empty()) {
         return UrlError(url, "answered a redirect without a Location");
       }
-      return UrlError(url, "redirected more than " + std::to_string(options.max_redirects) +
-                               " times");
+      return UrlError(url,
+                      "redirected more than " + std::to_string(options.max_redirects) + " times");
     }
     if (status < 200 || status >= 300) {
       return UrlError(url, "answered HTTP " + std::to_string(status) + "; it must answer 2xx");
@@ -152,14 +151,14 @@ void FetchOne(boost::asio::io_context& io, const std::string& url, const FetchOp
               if (response->body.empty()) {
                 return batch->Complete(index, UrlError(url, "answered an empty body"));
               }
-              std::string content_type =
-                  NormalizeContentType(response->Header("Content-Type"));
+              std::string content_type = NormalizeContentType(response->Header("Content-Type"));
               if (!batch->Reserve(static_cast<int64_t>(response->body.size()))) {
                 return batch->Complete(index, TooLarge(url, batch->BytesLeft()));
               }
-              batch->Complete(index, FetchedMedia{url, std::move(content_type),
-                                                  std::make_shared<const std::string>(
-                                                      std::move(response->body))});
+              batch->Complete(
+                  index,
+                  FetchedMedia{url, std::move(content_type),
+                               std::make_shared<const std::string>(std::move(response->body))});
             });
 }
 

@@ -1,11 +1,10 @@
 #include "mmsc/media_rules.h"
 
-#include "carriers/base/crypto.h"
-
-
 #include <algorithm>
 #include <array>
 #include <stdexcept>
+
+#include "carriers/base/crypto.h"
 
 namespace mmsgate::mmsc {
 namespace {

@@ -49,12 +49,13 @@ absl::StatusOr<std::string> PercentDecode(std::string_view text, bool plus_as_sp
     if (text.size() - i < 3 || !hex(text[i + 1]) || !hex(text[i + 2])) {
       return absl::InvalidArgumentError(
           "malformed percent-escape \"" + std::string(text.substr(i, 3)) + "\" at byte " +
-          std::to_string(offset + i) + ": '%' must be followed by two hex digits (send '%' as %25)");
+          std::to_string(offset + i) +
+          ": '%' must be followed by two hex digits (send '%' as %25)");
     }
   }
   std::string out(text);
-  const char* end = uriUnescapeInPlaceExA(out.data(), plus_as_space ? URI_TRUE : URI_FALSE,
-                                          URI_BR_DONT_TOUCH);
+  const char* end =
+      uriUnescapeInPlaceExA(out.data(), plus_as_space ? URI_TRUE : URI_FALSE, URI_BR_DONT_TOUCH);
   out.resize(static_cast<std::size_t>(end - out.data()));
   return out;
 }

@@ -30,8 +30,7 @@ std::string PercentEncode(std::string_view text, bool space_as_plus);
 // kInvalidArgument for a malformed escape ("%G1", "%4", a trailing "%") or a raw NUL byte; the
 // message gives the offset of the bad byte, plus `offset` (where `text` starts in what the
 // client sent), so callers can point at it.
-[[nodiscard]] absl::StatusOr<std::string> PercentDecode(std::string_view text,
-                                                        bool plus_as_space,
+[[nodiscard]] absl::StatusOr<std::string> PercentDecode(std::string_view text, bool plus_as_space,
                                                         std::size_t offset = 0);
 
 }  // namespace mmsgate

@@ -1,8 +1,8 @@
 #include "carriers/base/sids.h"
 
-#include "carriers/base/crypto.h"
-
 #include <algorithm>
+
+#include "carriers/base/crypto.h"
 
 namespace mmsgate {
 

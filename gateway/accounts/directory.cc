@@ -7,11 +7,11 @@
 
 #include "carriers/base/crypto.h"
 #include "carriers/base/encoding.h"
+#include "carriers/base/errors.h"
+#include "carriers/base/sids.h"
 #include "carriers/phone_numbers.h"
 #include "gateway/config/scenario.h"
 #include "gateway/core/rules.h"
-#include "carriers/base/sids.h"
-#include "carriers/base/errors.h"
 
 namespace mmsgate::gateway {
 namespace {
@@ -19,9 +19,9 @@ namespace {
 namespace v1 = mmsgate::v1;
 
 absl::Status Unauthenticated(const std::string& why) {
-  return ProviderError(absl::StatusCode::kUnauthenticated, error_codes::kAuthenticationFailed,
-                       "Authenticate: " + why +
-                           "; send `authorization: Basic base64(AccountSid:AuthToken)`");
+  return ProviderError(
+      absl::StatusCode::kUnauthenticated, error_codes::kAuthenticationFailed,
+      "Authenticate: " + why + "; send `authorization: Basic base64(AccountSid:AuthToken)`");
 }
 
 std::optional<std::string> DecodeBase64(std::string_view text) {
@@ -32,9 +32,9 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
 }
 
 absl::Status NumberNotFound(const std::string& number, const std::string& account_sid) {
-  return ProviderError(absl::StatusCode::kNotFound, error_codes::kNotFound,
-                       "number \"" + number.substr(0, 40) + "\" is not a number of account " +
-                           account_sid);
+  return ProviderError(
+      absl::StatusCode::kNotFound, error_codes::kNotFound,
+      "number \"" + number.substr(0, 40) + "\" is not a number of account " + account_sid);
 }
 
 // Keys of changes in progress (BeginChange).
@@ -174,8 +174,8 @@ absl::StatusOr<v1::Number> Directory::Provision(const std::string& account_sid, 
     for (const auto& [_, existing] : numbers_) {
       if (existing.sid() == number.sid()) {
         return ProviderError(absl::StatusCode::kAlreadyExists, error_codes::kInvalidParameter,
-                             "sid " + number.sid() + " already names number " +
-                                 existing.number() + "; leave sid empty to get a new one");
+                             "sid " + number.sid() + " already names number " + existing.number() +
+                                 "; leave sid empty to get a new one");
       }
     }
     if (!BeginChange(number.number())) return ChangeInProgress("number " + number.number());
@@ -196,8 +196,7 @@ absl::StatusOr<v1::Number> Directory::UpdateWebhooks(const std::string& account_
                                                      const std::string& status_callback) {
   for (const auto& [field, url] :
        {std::pair{"sms_url", &sms_url}, std::pair{"status_callback", &status_callback}}) {
-    if (auto status = CheckCallbackUrl(field, *url, error_codes::kInvalidParameter);
-        !status.ok()) {
+    if (auto status = CheckCallbackUrl(field, *url, error_codes::kInvalidParameter); !status.ok()) {
       return status;
     }
   }
@@ -235,8 +234,7 @@ absl::StatusOr<v1::Number> Directory::EnableShortCodeMms(const std::string& acco
     if (it->second.type() != v1::SHORT_CODE || it->second.country() != "US") {
       return ProviderError(absl::StatusCode::kFailedPrecondition, error_codes::kInvalidParameter,
                            "MMS can be added only to US short codes; " + number + " is a " +
-                               it->second.country() + " " +
-                               v1::NumberType_Name(it->second.type()));
+                               it->second.country() + " " + v1::NumberType_Name(it->second.type()));
     }
     if (it->second.capabilities().mms()) return it->second;
     if (!BeginChange(number)) return ChangeInProgress("number " + number);

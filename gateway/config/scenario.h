@@ -14,7 +14,7 @@ const std::string& DefaultScenarioText();
 // Parses text-format protobuf, rejecting unknown fields, then validates it. The error names the
 // line and column, or the offending record.
 [[nodiscard]] absl::StatusOr<mmsgate::v1::Scenario> ParseScenario(const std::string& text,
-                                                                   const std::string& origin);
+                                                                  const std::string& origin);
 
 // Reads and parses a scenario file.
 [[nodiscard]] absl::StatusOr<mmsgate::v1::Scenario> LoadScenarioFile(const std::string& path);

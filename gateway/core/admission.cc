@@ -2,14 +2,14 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include "carriers/phone_numbers.h"
-#include "gateway/core/rules.h"
-#include "carriers/base/sids.h"
-#include "mmsc/media_rules.h"
-#include "mmsc/segments.h"
 #include "carriers/base/crypto.h"
 #include "carriers/base/errors.h"
+#include "carriers/base/sids.h"
 #include "carriers/base/text.h"
+#include "carriers/phone_numbers.h"
+#include "gateway/core/rules.h"
+#include "mmsc/media_rules.h"
+#include "mmsc/segments.h"
 
 namespace mmsgate::gateway {
 namespace {
@@ -61,9 +61,9 @@ absl::StatusOr<Envelope> ParseEnvelope(const v1::Account& account,
   if (auto status = CheckBody(request.body()); !status.ok()) return status;
   auto from = context.directory->FindNumber(request.from());
   if (!from || from->account_sid() != account.sid()) {
-    return Refuse(error_codes::kFromNotOwned,
-                  "'From' " + Quote(request.from()) + " is not a number of account " +
-                      account.sid() + "; use one of the account's numbers");
+    return Refuse(error_codes::kFromNotOwned, "'From' " + Quote(request.from()) +
+                                                  " is not a number of account " + account.sid() +
+                                                  "; use one of the account's numbers");
   }
   if (!from->capabilities().sms()) {
     return Refuse(error_codes::kFromNotOwned,
@@ -77,13 +77,13 @@ absl::StatusOr<Envelope> ParseEnvelope(const v1::Account& account,
   }
   auto to = carriers::ParseValidNumber(request.to());
   if (!to) {
-    return Refuse(error_codes::kInvalidTo,
-                  "'To' " + Quote(request.to()) + " is not a valid phone number; use E.164 "
-                                                   "such as +12025550123");
+    return Refuse(error_codes::kInvalidTo, "'To' " + Quote(request.to()) +
+                                               " is not a valid phone number; use E.164 "
+                                               "such as +12025550123");
   }
   if (to->e164 == from->number()) {
-    return Refuse(error_codes::kToEqualsFrom,
-                  "'To' and 'From' are the same number " + to->e164 + "; a number cannot text itself");
+    return Refuse(error_codes::kToEqualsFrom, "'To' and 'From' are the same number " + to->e164 +
+                                                  "; a number cannot text itself");
   }
   if (auto status = CheckCallbackUrl("status_callback", request.status_callback(),
                                      error_codes::kInvalidStatusCallback);
@@ -103,8 +103,7 @@ absl::StatusOr<Envelope> ParseEnvelope(const v1::Account& account,
     return Refuse(error_codes::kInvalidValidityPeriod,
                   "validity_period_seconds " + std::to_string(request.validity_period_seconds()) +
                       " must be within 1.." + std::to_string(kMaxValidityPeriodSeconds) +
-                      " (0 for the default " + std::to_string(kDefaultValidityPeriodSeconds) +
-                      ")");
+                      " (0 for the default " + std::to_string(kDefaultValidityPeriodSeconds) + ")");
   }
   return Envelope{std::move(*from), std::move(*to)};
 }
@@ -172,8 +171,9 @@ absl::StatusOr<int64_t> CheckMedia(const std::vector<std::string>& content_types
     const std::string type = mmsc::NormalizeContentType(content_types[i]);
     if (type.empty()) {
       return Refuse(error_codes::kUnsupportedMediaType,
-                    "media " + std::to_string(i) + " has no content_type; give one such as "
-                                                   "image/jpeg");
+                    "media " + std::to_string(i) +
+                        " has no content_type; give one such as "
+                        "image/jpeg");
     }
     if (!mmsc::IsAcceptedMediaType(type)) {
       return Refuse(error_codes::kUnsupportedMediaType,
@@ -214,8 +214,7 @@ absl::Status CheckEnvelope(const v1::Account& account, const v1::SendMessageRequ
   if (!envelope.ok()) return envelope.status();
   const bool has_media = request.media_url_size() + request.media_size() > 0;
   // Route with no size yet: catches the unroutable and the refused-abroad before any fetch.
-  return Route(*context.number_plan, account, envelope->to.e164, envelope->to.region, has_media,
-               0)
+  return Route(*context.number_plan, account, envelope->to.e164, envelope->to.region, has_media, 0)
       .status();
 }
 
@@ -256,8 +255,8 @@ absl::StatusOr<AdmittedMessage> Admit(const v1::Account& account,
   if (!media_total.ok()) return media_total.status();
   const int64_t media_bytes = *media_total;
 
-  auto route = Route(*context.number_plan, account, to.e164, to.region, media_count > 0,
-                     media_bytes);
+  auto route =
+      Route(*context.number_plan, account, to.e164, to.region, media_count > 0, media_bytes);
   if (!route.ok()) return route.status();
 
   AdmittedMessage admitted;
@@ -282,7 +281,8 @@ absl::StatusOr<AdmittedMessage> Admit(const v1::Account& account,
   *message.mutable_date_created() = created;
   *message.mutable_date_updated() = created;
 
-  for (auto& item : items) AddMedia(admitted, item.content_type, std::move(item.data), item.filename);
+  for (auto& item : items)
+    AddMedia(admitted, item.content_type, std::move(item.data), item.filename);
 
   std::string text = request.body();
   if (route->delivered_as == v1::SMS_WITH_LINK) {
@@ -290,8 +290,7 @@ absl::StatusOr<AdmittedMessage> Admit(const v1::Account& account,
     message.set_link_url(context.public_base_url + "/m/" + admitted.link_token);
     text = mmsc::ComposeLinkText(request.body(), message.link_url());
   }
-  message.set_num_segments(route->delivered_as == v1::MMS ? 1
-                                                          : mmsc::CountSegments(text).segments);
+  message.set_num_segments(route->delivered_as == v1::MMS ? 1 : mmsc::CountSegments(text).segments);
   message.set_delivered_text(std::move(text));
   return admitted;
 }

@@ -51,7 +51,7 @@ HttpHandler MakeHttpRoutes(MessageService& messages, mmsc::MediaStore& media_sto
                            std::function<std::string()> metrics, HttpHandler rest_api) {
   return [&messages, &media_store, storage_executor, metrics = std::move(metrics),
           rest_api = std::move(rest_api)](HttpRequest request,
-                                           std::function<void(HttpResponse)> respond) {
+                                          std::function<void(HttpResponse)> respond) {
     const std::string_view target = request.target();
     const std::string_view path = target.substr(0, target.find('?'));
     const bool readable =
@@ -70,11 +70,11 @@ HttpHandler MakeHttpRoutes(MessageService& messages, mmsc::MediaStore& media_sto
     if (readable && path.starts_with("/2010-04-01/Accounts/") &&
         path.find("/Media/") != std::string_view::npos && !path.ends_with(".json")) {
       std::string rest(path);
-      boost::asio::post(storage_executor, [&messages, &media_store, request = std::move(request),
-                                           rest = std::move(rest),
-                                           respond = std::move(respond)]() mutable {
-        respond(ServeMediaContent(messages, media_store, request, rest));
-      });
+      boost::asio::post(storage_executor,
+                        [&messages, &media_store, request = std::move(request),
+                         rest = std::move(rest), respond = std::move(respond)]() mutable {
+                          respond(ServeMediaContent(messages, media_store, request, rest));
+                        });
       return;
     }
     if (rest_api && path.starts_with("/2010-04-01/")) {
@@ -90,11 +90,11 @@ HttpHandler MakeHttpRoutes(MessageService& messages, mmsc::MediaStore& media_sto
         return;
       }
       std::string rest(path.substr(3));
-      boost::asio::post(storage_executor, [&messages, &media_store, request = std::move(request),
-                                           rest = std::move(rest),
-                                           respond = std::move(respond)]() mutable {
-        respond(mmsc::ServeLink(messages, media_store, request, rest));
-      });
+      boost::asio::post(storage_executor,
+                        [&messages, &media_store, request = std::move(request),
+                         rest = std::move(rest), respond = std::move(respond)]() mutable {
+                          respond(mmsc::ServeLink(messages, media_store, request, rest));
+                        });
       return;
     }
     respond(mmsc::MediaNotFound(request));

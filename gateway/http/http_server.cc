@@ -1,18 +1,7 @@
 #include "gateway/http/http_server.h"
 
-#include "gateway/http/tcp_acceptor.h"
-
 #include <algorithm>
 #include <array>
-#include <cstdint>
-#include <exception>
-#include <limits>
-#include <mutex>
-#include <string_view>
-#include <unordered_map>
-#include <utility>
-#include <vector>
-
 #include <boost/asio/error.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -32,6 +21,16 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "gateway/http/tcp_acceptor.h"
 
 namespace mmsgate::gateway {
 
@@ -169,8 +168,8 @@ class ServerState : public std::enable_shared_from_this<ServerState> {
   const HttpServerOptions& options() const { return options_; }
   const HttpHandler& handler() const { return handler_; }
 
-  std::optional<tcp::endpoint> Listen(const std::string& host, uint16_t port,
-                                      std::string* error, bool start);
+  std::optional<tcp::endpoint> Listen(const std::string& host, uint16_t port, std::string* error,
+                                      bool start);
   void StartAccepting() {
     std::lock_guard lock(mutex_);
     if (acceptor_ && !stopped_) acceptor_->Start();
@@ -196,8 +195,8 @@ class ServerState : public std::enable_shared_from_this<ServerState> {
 
   mutable std::mutex mutex_;
   std::shared_ptr<TcpAcceptor> acceptor_;  // guarded by mutex_
-  bool listening_ = false;  // guarded by mutex_
-  bool stopped_ = false;    // guarded by mutex_
+  bool listening_ = false;                 // guarded by mutex_
+  bool stopped_ = false;                   // guarded by mutex_
   // Weak so that a session's lifetime is decided by its pending operations alone.
   std::unordered_map<const Session*, std::weak_ptr<Session>> sessions_;  // guarded by mutex_
 };
@@ -313,10 +312,9 @@ void Session::OnHeader(const beast::error_code& ec) {
 
 void Session::ReadBody() {
   stream_.expires_at(request_deadline_);
-  http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
-                     self->OnBody(ec);
-                   });
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](const beast::error_code& ec, std::size_t) { self->OnBody(ec); });
 }
 
 void Session::OnBody(const beast::error_code& ec) {
@@ -348,11 +346,11 @@ void Session::CallHandler() {
   try {
     server_->handler()(std::move(request), std::move(respond));
   } catch (const std::exception&) {
-    OnResponse(serial, MakeErrorResponse(http::status::internal_server_error,
-                                         "internal error", options().server_name));
+    OnResponse(serial, MakeErrorResponse(http::status::internal_server_error, "internal error",
+                                         options().server_name));
   } catch (...) {
-    OnResponse(serial, MakeErrorResponse(http::status::internal_server_error,
-                                         "internal error", options().server_name));
+    OnResponse(serial, MakeErrorResponse(http::status::internal_server_error, "internal error",
+                                         options().server_name));
   }
 }
 
@@ -415,11 +413,11 @@ void Session::WaitForNextRequest() {
     return;
   }
   stream_.expires_after(options().idle_timeout);
-  stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
-                          [self = shared_from_this()](const beast::error_code& ec,
-                                                      std::size_t bytes) {
-                            self->OnFirstBytes(ec, bytes);
-                          });
+  stream_.async_read_some(
+      buffer_.prepare(kFirstReadBytes),
+      [self = shared_from_this()](const beast::error_code& ec, std::size_t bytes) {
+        self->OnFirstBytes(ec, bytes);
+      });
 }
 
 void Session::OnFirstBytes(const beast::error_code& ec, std::size_t bytes) {
@@ -500,7 +498,8 @@ std::optional<tcp::endpoint> ServerState::Listen(const std::string& host, uint16
   // Weak: the acceptor's callback must not keep the server state (and so the acceptor) alive.
   std::weak_ptr<ServerState> weak = shared_from_this();
   auto acceptor = TcpAcceptor::Listen(
-      io_, host, port, [weak](tcp::socket socket) {
+      io_, host, port,
+      [weak](tcp::socket socket) {
         if (auto self = weak.lock()) self->OnAccept(std::move(socket));
       },
       options_.on_descriptors_exhausted, start);
@@ -547,8 +546,7 @@ void ServerState::OnAccept(tcp::socket socket) {
 
 }  // namespace http_server_internal
 
-HttpServer::HttpServer(boost::asio::io_context& io, HttpServerOptions options,
-                       HttpHandler handler)
+HttpServer::HttpServer(boost::asio::io_context& io, HttpServerOptions options, HttpHandler handler)
     : state_(std::make_shared<http_server_internal::ServerState>(io, std::move(options),
                                                                  std::move(handler))) {}
 

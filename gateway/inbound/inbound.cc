@@ -5,15 +5,15 @@
 
 #include <boost/asio/post.hpp>
 
-#include "carriers/phone_numbers.h"
+#include "carriers/base/errors.h"
 #include "carriers/base/sids.h"
-#include "gateway/webhooks/status_callbacks.h"
-#include "mmsc/storage/database.h"
+#include "carriers/base/text.h"
+#include "carriers/phone_numbers.h"
 #include "gateway/inbound/twiml.h"
+#include "gateway/webhooks/status_callbacks.h"
 #include "mmsc/media_rules.h"
 #include "mmsc/segments.h"
-#include "carriers/base/errors.h"
-#include "carriers/base/text.h"
+#include "mmsc/storage/database.h"
 
 namespace mmsgate::gateway {
 namespace {
@@ -62,16 +62,16 @@ void InboundHandler::Receive(const v1::HandsetSend& send, Callback done) {
   }
   auto from = carriers::ParseValidNumber(send.from());
   if (!from) {
-    return done(Refuse(absl::StatusCode::kInvalidArgument, error_codes::kInvalidFrom,
-                       "'From' " + QuoteText(send.from()) +
-                           " is not a valid phone number; use E.164"));
+    return done(
+        Refuse(absl::StatusCode::kInvalidArgument, error_codes::kInvalidFrom,
+               "'From' " + QuoteText(send.from()) + " is not a valid phone number; use E.164"));
   }
   auto plan = fleet_.plan();
   const v1::Carrier* carrier = plan->CarrierFor(from->e164, from->region);
   if (!carrier) {
-    return done(Refuse(absl::StatusCode::kFailedPrecondition, error_codes::kUnroutable,
-                       "no simulated carrier serves the sender " + from->e164 +
-                           "; add one to the scenario"));
+    return done(Refuse(
+        absl::StatusCode::kFailedPrecondition, error_codes::kUnroutable,
+        "no simulated carrier serves the sender " + from->e164 + "; add one to the scenario"));
   }
   if (send.body().empty() && send.media().empty()) {
     return done(Refuse(absl::StatusCode::kInvalidArgument, error_codes::kBodyRequired,
@@ -101,11 +101,13 @@ void InboundHandler::Receive(const v1::HandsetSend& send, Callback done) {
   std::string media_refusal;
   if (keep_media && !carriers::IsUsOrCanada(from->region)) {
     keep_media = false;
-    media_refusal = "MMS from " + from->region + " to a provider number is not supported; the "
+    media_refusal = "MMS from " + from->region +
+                    " to a provider number is not supported; the "
                     "media were not delivered";
   } else if (keep_media && !number->capabilities().mms()) {
     keep_media = false;
-    media_refusal = "number " + number->number() + " is not MMS-enabled; the media were not "
+    media_refusal = "number " + number->number() +
+                    " is not MMS-enabled; the media were not "
                     "delivered";
   }
 
@@ -220,8 +222,7 @@ void InboundHandler::CallWebhook(const InboundPtr& inbound, const v1::Number& nu
   }
   webhooks_.Post(std::move(request), [this, inbound, account = *account,
                                       url = number.sms_url()](WebhookResult result) {
-    boost::asio::post(inbound->strand, [this, inbound, account, url,
-                                        result = std::move(result)] {
+    boost::asio::post(inbound->strand, [this, inbound, account, url, result = std::move(result)] {
       auto batch = database_.NewBatch();
       for (const auto& attempt : result.attempts) {
         if (auto status = attempts_.StageAttempt(
@@ -231,24 +232,23 @@ void InboundHandler::CallWebhook(const InboundPtr& inbound, const v1::Number& nu
           spdlog::error("{}", std::string(status.message()));
         }
       }
-      database_.Commit(std::move(batch), inbound->strand,
-                       [this, inbound, account, url, result](absl::Status status) {
-                         if (!status.ok()) {
-                           spdlog::warn("cannot record webhook attempts of {}: {}",
-                                        inbound->message.sid(), std::string(status.message()));
-                         }
-                         if (!result.ok) {
-                           const std::string why = result.attempts.empty()
-                                                       ? "no attempt was made"
-                                                       : result.attempts.back().error;
-                           RecordError(inbound, kWebhookRetrievalFailure,
-                                       "the webhook " + url + " failed after " +
-                                           std::to_string(result.attempts.size()) +
-                                           " attempts: " + why);
-                           return;
-                         }
-                         HandleTwiml(inbound, account, result.response_body);
-                       });
+      database_.Commit(
+          std::move(batch), inbound->strand,
+          [this, inbound, account, url, result](absl::Status status) {
+            if (!status.ok()) {
+              spdlog::warn("cannot record webhook attempts of {}: {}", inbound->message.sid(),
+                           std::string(status.message()));
+            }
+            if (!result.ok) {
+              const std::string why =
+                  result.attempts.empty() ? "no attempt was made" : result.attempts.back().error;
+              RecordError(inbound, kWebhookRetrievalFailure,
+                          "the webhook " + url + " failed after " +
+                              std::to_string(result.attempts.size()) + " attempts: " + why);
+              return;
+            }
+            HandleTwiml(inbound, account, result.response_body);
+          });
     });
   });
 }
@@ -280,8 +280,8 @@ void InboundHandler::HandleTwiml(const InboundPtr& inbound, const v1::Account& a
           // The refusal goes on the inbound message, where the application will look. Refusals
           // of several replies come from several threads: the strand puts them one after
           // another, so none overwrites another's record.
-          const std::string text = "reply " + std::to_string(i + 1) + " was refused: " +
-                                   std::string(sent.status().message());
+          const std::string text = "reply " + std::to_string(i + 1) +
+                                   " was refused: " + std::string(sent.status().message());
           const int code = ProviderErrorCode(sent.status());
           boost::asio::post(inbound->strand,
                             [this, inbound, code, text] { RecordError(inbound, code, text); });
@@ -297,11 +297,9 @@ void InboundHandler::RecordError(const InboundPtr& inbound, int code, const std:
   const std::string clean = ToValidUtf8(text);
   // A media refusal (30011) found at receipt stays the message's code; later problems append.
   if (message.error_code() == 0) message.set_error_code(code);
-  message.set_error_message(message.error_message().empty()
-                                ? clean
-                                : message.error_message() + "; " + clean);
-  *message.mutable_date_updated() =
-      TimeUtil::NanosecondsToTimestamp(ToNanoseconds(clock_.Now()));
+  message.set_error_message(
+      message.error_message().empty() ? clean : message.error_message() + "; " + clean);
+  *message.mutable_date_updated() = TimeUtil::NanosecondsToTimestamp(ToNanoseconds(clock_.Now()));
   auto batch = database_.NewBatch();
   if (auto status = store_.StageStatus(*batch, message, /*finished=*/true); !status.ok()) {
     spdlog::error("{}", std::string(status.message()));

@@ -69,8 +69,7 @@ class InboundHandler {
   };
   using InboundPtr = std::shared_ptr<Inbound>;
 
-  void Store(std::shared_ptr<AdmittedMessage> admitted, mmsgate::v1::Number number,
-             Callback done);
+  void Store(std::shared_ptr<AdmittedMessage> admitted, mmsgate::v1::Number number, Callback done);
   void CallWebhook(const InboundPtr& inbound, const mmsgate::v1::Number& number);
   void HandleTwiml(const InboundPtr& inbound, const mmsgate::v1::Account& account,
                    const std::string& twiml);

@@ -64,7 +64,6 @@ struct TwimlMessage {
 
 // The replies a webhook's response asks for, in document order. An empty (or whitespace-only)
 // string and a <Response> without <Message> are a valid "no reply": an empty vector.
-[[nodiscard]] absl::StatusOr<std::vector<TwimlMessage>> ParseMessagingTwiml(
-    const std::string& xml);
+[[nodiscard]] absl::StatusOr<std::vector<TwimlMessage>> ParseMessagingTwiml(const std::string& xml);
 
 }  // namespace mmsgate::gateway

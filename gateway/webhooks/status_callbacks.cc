@@ -25,8 +25,7 @@ v1::WebhookAttempt ToAttemptRecord(const WebhookAttempt& attempt, v1::WebhookAtt
   record.set_kind(kind);
   record.set_url(url);
   *record.mutable_started_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          attempt.started_at.time_since_epoch())
+      std::chrono::duration_cast<std::chrono::nanoseconds>(attempt.started_at.time_since_epoch())
           .count());
   record.set_duration_ms(attempt.duration_ms);
   record.set_http_status(attempt.http_status);
@@ -106,7 +105,8 @@ void StatusCallbacks::PostFront(const ChainPtr& chain) {
                      StatusName(message.status()), result.attempts.size());
       }
       // The next post starts once these attempts are stored, so the record is in order too.
-      database_.Commit(std::move(batch), chain->strand, [this, chain](absl::Status) { Next(chain); });
+      database_.Commit(std::move(batch), chain->strand,
+                       [this, chain](absl::Status) { Next(chain); });
     });
   });
 }

@@ -1,18 +1,15 @@
 #include "gateway/webhooks/webhooks.h"
 
-#include "carriers/base/crypto.h"
-#include "carriers/base/encoding.h"
-
-
 #include <algorithm>
+#include <boost/asio/steady_timer.hpp>
 #include <cmath>
 #include <map>
 #include <memory>
 #include <set>
 #include <stdexcept>
 
-#include <boost/asio/steady_timer.hpp>
-
+#include "carriers/base/crypto.h"
+#include "carriers/base/encoding.h"
 #include "mmsc/http_client.h"
 
 namespace mmsgate::gateway {
@@ -24,7 +21,6 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kFirstBackoff{1000};
 // Long enough for a slow receiver, short enough that no try outlives its timeout waiting.
 constexpr std::chrono::milliseconds kMaxConnectTimeout{5000};
-
 
 // 128 random bits, hex: unguessable, so a receiver may use it as a de-duplication key.
 std::string NewIdempotencyToken() { return RandomHex(16); }
@@ -103,11 +99,12 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
     if (!retriable || tries >= request_.max_attempts) return Finish();
     const double simulated_ms =
         static_cast<double>(kFirstBackoff.count()) * std::ldexp(1.0, std::min(tries - 1, 20));
-    timer_->WaitUntil(clock_.Now() + SimMilliseconds(simulated_ms), [self = shared_from_this()](bool) {
-      // Nothing cancels the timer, so an error here can only be the io_context shutting down,
-      // and then no handler runs at all: just try again.
-      self->Attempt();
-    });
+    timer_->WaitUntil(clock_.Now() + SimMilliseconds(simulated_ms),
+                      [self = shared_from_this()](bool) {
+                        // Nothing cancels the timer, so an error here can only be the io_context
+                        // shutting down, and then no handler runs at all: just try again.
+                        self->Attempt();
+                      });
   }
 
   void Finish() {

@@ -3,6 +3,7 @@
 // message status callbacks. A form-encoded POST, signed with X-Twilio-Signature, retried on
 // failures that may pass.
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -10,10 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-
-#include "gateway/api/rest/form_encoding.h"
 #include "carriers/base/clock.h"
+#include "gateway/api/rest/form_encoding.h"
 
 namespace mmsgate::gateway {
 

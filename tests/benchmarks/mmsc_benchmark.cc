@@ -5,7 +5,6 @@
 //   build/tests/mmsc_benchmark --benchmark_counters_tabular=true
 
 #include <benchmark/benchmark.h>
-
 #include <unistd.h>
 
 #include <cstring>
@@ -13,8 +12,8 @@
 #include <random>
 
 #include "carriers/number_plan.h"
-#include "gateway/core/admission.h"
 #include "gateway/accounts/directory.h"
+#include "gateway/core/admission.h"
 #include "gateway/core/send_service.h"
 #include "gateway/storage/rocks_directory_store.h"
 #include "gateway/storage/rocks_message_store.h"
@@ -56,9 +55,9 @@ void BM_MmscStoreAndCompose(benchmark::State& state) {
                     std::to_string(state.range(0)) + "-" + std::to_string(state.range(1)));
   std::filesystem::remove_all(dir);
   std::vector<mmsgate::storage::FamilySpec> families;
-  for (auto part : {mmsgate::mmsc::RocksMediaStore::Families(),
-                    mmsgate::gateway::RocksMessageStore::Families(),
-                    mmsgate::gateway::RocksDirectoryStore::Families()}) {
+  for (auto part :
+       {mmsgate::mmsc::RocksMediaStore::Families(), mmsgate::gateway::RocksMessageStore::Families(),
+        mmsgate::gateway::RocksDirectoryStore::Families()}) {
     families.insert(families.end(), part.begin(), part.end());
   }
   auto database = mmsgate::storage::RocksDatabase::Open(dir.string(), {}, families);

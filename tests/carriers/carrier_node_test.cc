@@ -1,4 +1,3 @@
-#include "carriers/base/crypto.h"
 #include "carriers/carrier_node.h"
 
 #include <gtest/gtest.h>
@@ -10,9 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "carriers/base/crypto.h"
+#include "carriers/base/errors.h"
 #include "carriers/handsets.h"
 #include "fakes/manual_clock.h"
-#include "carriers/base/errors.h"
 
 namespace mmsgate::carriers {
 namespace {
@@ -85,23 +85,20 @@ void Advance(testing::ManualClock& clock, boost::asio::io_context& io, SimDurati
   Settle(io);
   clock.Advance(by, [&io] { Settle(io); });
 }
-constexpr char kSha256OfAbc[] =
-    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-
+constexpr char kSha256OfAbc[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
 TEST(CarrierNode, DeliversMmsToHandsetThenReportsDeliveredOnce) {
   boost::asio::io_context io;
   testing::ManualClock clock;
   Handsets handsets;
   RecordingListener listener;
-  auto node = std::make_shared<CarrierNode>(io, clock, MakeCarrier(5), SimulationSettings{7},
-                                            handsets);
+  auto node =
+      std::make_shared<CarrierNode>(io, clock, MakeCarrier(5), SimulationSettings{7}, handsets);
   node->Submit(MakeMms(kSid, "abc", &listener));
   Advance(clock, io, std::chrono::milliseconds(5));
 
-  EXPECT_EQ(listener.events(),
-            (std::vector<std::string>{std::string("accepted:") + kSid,
-                                      std::string("report:") + kSid}));
+  EXPECT_EQ(listener.events(), (std::vector<std::string>{std::string("accepted:") + kSid,
+                                                         std::string("report:") + kSid}));
   const auto reports = listener.reports();
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_TRUE(reports[0].delivered());
@@ -159,8 +156,8 @@ TEST(CarrierNode, SameMessageSidDeliveredTwiceShowsOnceInInbox) {
   testing::ManualClock clock;
   Handsets handsets;
   RecordingListener listener;
-  auto node = std::make_shared<CarrierNode>(io, clock, MakeCarrier(1), SimulationSettings{7},
-                                            handsets);
+  auto node =
+      std::make_shared<CarrierNode>(io, clock, MakeCarrier(1), SimulationSettings{7}, handsets);
   node->Submit(MakeMms(kSid, "abc", &listener));
   node->Submit(MakeMms(kSid, "abc", &listener));
   Advance(clock, io, std::chrono::milliseconds(1));
@@ -185,8 +182,8 @@ TEST(CarrierNode, LatencyIsSpentInSimulatedTime) {
   Handsets handsets;
   RecordingListener listener;
   // A fixed 10 simulated seconds: nothing before, the report exactly then.
-  auto node = std::make_shared<CarrierNode>(io, clock, MakeCarrier(10000), SimulationSettings{7},
-                                            handsets);
+  auto node =
+      std::make_shared<CarrierNode>(io, clock, MakeCarrier(10000), SimulationSettings{7}, handsets);
   const SimTime start = clock.Now();
   node->Submit(MakeMms(kSid, "abc", &listener));
   Advance(clock, io, std::chrono::milliseconds(9999));
@@ -199,9 +196,9 @@ TEST(CarrierNode, LatencyIsSpentInSimulatedTime) {
   // The phone's receipt is stamped with the simulated time it happened.
   const auto inbox = handsets.Inbox("+12025550123");
   ASSERT_EQ(inbox.messages_size(), 1);
-  EXPECT_EQ(inbox.messages(0).received_at().seconds(),
-            std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch())
-                .count());
+  EXPECT_EQ(
+      inbox.messages(0).received_at().seconds(),
+      std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count());
 }
 
 }  // namespace
@@ -222,7 +219,8 @@ TEST(CarrierNode, AFullQueueFailsNewMessagesWith30001AndKeepsTheRest) {
   auto node = std::make_shared<CarrierNode>(io, clock, carrier, SimulationSettings{7}, handsets);
   // Submitted before the io_context runs, so all four reach the queue together: the first is
   // sent at once, the next two wait, the fourth finds the queue full.
-  for (int i = 0; i < 4; ++i) node->Submit(MakeMms("MM" + std::string(31, '0') + std::to_string(i), "x", &listener));
+  for (int i = 0; i < 4; ++i)
+    node->Submit(MakeMms("MM" + std::string(31, '0') + std::to_string(i), "x", &listener));
   Advance(clock, io, std::chrono::seconds(3));
 
   int delivered = 0, overflowed = 0;

@@ -22,7 +22,8 @@ mmsgate::v1::Carrier MakeCarrier(const std::string& id, const std::string& count
 
 TEST(NumberPlan, LongestPrefixWinsOverShorterOne) {
   // The short prefix is listed first so that order cannot explain the result.
-  NumberPlan plan({MakeCarrier("broad", "US", {"+1202"}), MakeCarrier("narrow", "US", {"+1202555"})});
+  NumberPlan plan(
+      {MakeCarrier("broad", "US", {"+1202"}), MakeCarrier("narrow", "US", {"+1202555"})});
 
   const auto* carrier = plan.CarrierFor("+12025550123", "US");
   ASSERT_NE(carrier, nullptr);
@@ -35,7 +36,8 @@ TEST(NumberPlan, LongestPrefixWinsOverShorterOne) {
 }
 
 TEST(NumberPlan, LongestPrefixWinsWhenListedInEitherOrder) {
-  NumberPlan plan({MakeCarrier("narrow", "US", {"+1202555"}), MakeCarrier("broad", "US", {"+1202"})});
+  NumberPlan plan(
+      {MakeCarrier("narrow", "US", {"+1202555"}), MakeCarrier("broad", "US", {"+1202"})});
   const auto* carrier = plan.CarrierFor("+12025550123", "US");
   ASSERT_NE(carrier, nullptr);
   EXPECT_EQ(carrier->id(), "narrow");
@@ -52,7 +54,8 @@ TEST(NumberPlan, NoPrefixMatchFallsBackToCountryDefault) {
 
 TEST(NumberPlan, WithoutDefaultFlagFirstCarrierOfCountryServesIt) {
   NumberPlan plan({MakeCarrier("gb-first", "GB", {}), MakeCarrier("us-first", "US", {"+1202555"}),
-                   MakeCarrier("gb-second", "GB", {}), MakeCarrier("us-second", "US", {"+1206555"})});
+                   MakeCarrier("gb-second", "GB", {}),
+                   MakeCarrier("us-second", "US", {"+1206555"})});
   const auto* carrier = plan.CarrierFor("+13105550123", "US");
   ASSERT_NE(carrier, nullptr);
   EXPECT_EQ(carrier->id(), "us-first");

@@ -393,9 +393,9 @@ TEST_F(SenderQueuesThreadedTest, StopDropsQueuedItemsAndLetsRunReturn) {
   Create(/*time_scale=*/1);  // one token per real second
   const SimTime deadline = clock_->Now() + milliseconds(800);
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(queues_->Enqueue(
-        "+15550001", {1.0, 1},
-        recorder_->Make("SM" + std::to_string(i), i == 5 ? deadline : kNever)));
+    ASSERT_TRUE(
+        queues_->Enqueue("+15550001", {1.0, 1},
+                         recorder_->Make("SM" + std::to_string(i), i == 5 ? deadline : kNever)));
   }
   // Without a work guard, and started only now: run() must not return before it has work.
   StartIo(/*keep_alive=*/false);

@@ -44,8 +44,7 @@ class AdmissionErrorsTest : public ::testing::Test {
     return request;
   }
 
-  static void AddMedia(v1::SendMessageRequest& request, const std::string& type,
-                       std::size_t size) {
+  static void AddMedia(v1::SendMessageRequest& request, const std::string& type, std::size_t size) {
     auto* media = request.add_media();
     media->set_content_type(type);
     media->set_data(std::string(size, 'x'));
@@ -225,7 +224,9 @@ TEST_F(AdmissionErrorsTest, MalformedProtobufIsRefusedAndNothingStored) {
   grpc::GenericStub generic(channel_);
   // Field 1 (from) declared as a 200-byte string but the buffer ends after 3 bytes; and a
   // proto3 string field holding invalid UTF-8.
-  for (const std::string& bytes : {std::string("\x0a\xc8\x01" "abc", 6),
+  for (const std::string& bytes : {std::string("\x0a\xc8\x01"
+                                               "abc",
+                                               6),
                                    std::string("\x0a\x0c+12025550100\x12\x02\xff\xfe", 18)}) {
     grpc::Slice slice(bytes);
     grpc::ByteBuffer request(&slice, 1);

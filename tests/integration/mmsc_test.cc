@@ -88,10 +88,9 @@ class MediaServer {
       // Answers long after the gateway's fetch timeout.
       auto timer = std::make_shared<boost::asio::steady_timer>(timer_io_);
       timer->expires_after(std::chrono::seconds(5));
-      timer->async_wait([timer, respond, response = reply(http::status::ok, "image/png", png_)](
-                            const boost::system::error_code&) mutable {
-        respond(std::move(response));
-      });
+      timer->async_wait(
+          [timer, respond, response = reply(http::status::ok, "image/png", png_)](
+              const boost::system::error_code&) mutable { respond(std::move(response)); });
       return;
     }
     respond(reply(http::status::not_found, "text/plain", "no such file"));
@@ -112,11 +111,11 @@ class MediaServer {
 std::string ScenarioWithRetention(int retention_seconds) {
   std::string text = TestScenario();
   const std::string from = "simulation { time_scale: 1.0 seed: 7 }";
-  const std::string to = "simulation { time_scale: 1.0 seed: 7 media_fetch_timeout_ms: 1500 " +
-                         (retention_seconds > 0 ? "media_retention_seconds: " +
-                                                      std::to_string(retention_seconds) + " "
-                                                : std::string()) +
-                         "}";
+  const std::string to =
+      "simulation { time_scale: 1.0 seed: 7 media_fetch_timeout_ms: 1500 " +
+      (retention_seconds > 0 ? "media_retention_seconds: " + std::to_string(retention_seconds) + " "
+                             : std::string()) +
+      "}";
   text.replace(text.find(from), from.size(), to);
   return text;
 }
@@ -211,8 +210,7 @@ class MmscTest : public ::testing::Test {
     return std::stol(match[1]);
   }
 
-  void ExpectRefused(const v1::SendMessageRequest& request, int code,
-                     const std::string& mentions) {
+  void ExpectRefused(const v1::SendMessageRequest& request, int code, const std::string& mentions) {
     const int before = StoredMessages();
     const long blobs_before = Metric("mmsgate_media_blobs");
     v1::Message message;
@@ -275,8 +273,7 @@ TEST_F(MmscTest, SmsOnlyCarrierGetsSmsWithAWorkingLink) {
   HttpResult part = HttpGetUrl(link, {{"Range", "bytes=10-19"}});
   EXPECT_EQ(part.status, 206);
   EXPECT_EQ(part.body, media_.png().substr(10, 10));
-  EXPECT_EQ(part.headers["content-range"],
-            "bytes 10-19/" + std::to_string(media_.png().size()));
+  EXPECT_EQ(part.headers["content-range"], "bytes 10-19/" + std::to_string(media_.png().size()));
   HttpResult tail = HttpGetUrl(link, {{"Range", "bytes=-5"}});
   EXPECT_EQ(tail.body, media_.png().substr(media_.png().size() - 5));
   HttpResult beyond = HttpGetUrl(link, {{"Range", "bytes=999999999-"}});
@@ -291,8 +288,8 @@ TEST_F(MmscTest, SmsOnlyCarrierGetsSmsWithAWorkingLink) {
 }
 
 TEST_F(MmscTest, SeveralMediaBehindOneLinkGetAPageListingEach) {
-  const v1::Message sent = SendOk(
-      Mms(kUsSmsOnlySubscriber, {media_.Url("/cat.png"), media_.Url("/dog.jpg")}, ""));
+  const v1::Message sent =
+      SendOk(Mms(kUsSmsOnlySubscriber, {media_.Url("/cat.png"), media_.Url("/dog.jpg")}, ""));
   EXPECT_EQ(AwaitFinal(sent.sid()).status(), v1::DELIVERED);
   const auto inbox = Inbox(kUsSmsOnlySubscriber);
   ASSERT_EQ(inbox.size(), 1u);
@@ -328,8 +325,9 @@ TEST_F(MmscTest, InternationalMmsIsRefusedWhenConversionIsDisabledAndNothingIsFe
   request.set_from(kStrictLongCode);
   const int requests_before = media_.requests();
   v1::Message message;
-  grpc::Status status = Send(
-      request, &message, MmsgateProcess::ContextFor(kNoConversionAccountSid, kNoConversionAuthToken));
+  grpc::Status status =
+      Send(request, &message,
+           MmsgateProcess::ContextFor(kNoConversionAccountSid, kNoConversionAuthToken));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), StartsWith("30011: "));
   EXPECT_EQ(media_.requests(), requests_before);
@@ -374,8 +372,8 @@ TEST_F(MmscTest, MediaErrorsCarryTheirCodeAndStoreNothing) {
   ExpectRefused(Mms(kUsMmsSubscriber, {media_.Url("/big.jpg")}), 11751, "/big.jpg");
   ExpectRefused(Mms(kUsMmsSubscriber, {media_.Url("/page.html")}), 12300, "text/html");
   // A good URL beside a bad one: the message is refused whole, the good bytes not kept.
-  ExpectRefused(Mms(kUsMmsSubscriber, {media_.Url("/dog.jpg"), media_.Url("/missing.png")}),
-                21620, "/missing.png");
+  ExpectRefused(Mms(kUsMmsSubscriber, {media_.Url("/dog.jpg"), media_.Url("/missing.png")}), 21620,
+                "/missing.png");
   std::vector<std::string> eleven(11, media_.Url("/cat.png"));
   ExpectRefused(Mms(kUsMmsSubscriber, eleven), 21623, "11 media");
   // Two 3 MB items: each fits alone, together they pass the 5 MB limit.

@@ -13,9 +13,9 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 
 #include "absl/strings/escaping.h"
-#include <stdexcept>
 
 extern char** environ;
 
@@ -38,9 +38,9 @@ std::string Sha256Hex(const std::string& data) {
 
 std::string MmsgateProcess::MakeTempDir(const std::string& tag) {
   std::random_device random;
-  auto dir = std::filesystem::temp_directory_path() /
-             ("mmsgate-test-" + tag + "-" + std::to_string(::getpid()) + "-" +
-              std::to_string(random()));
+  auto dir =
+      std::filesystem::temp_directory_path() /
+      ("mmsgate-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
   std::filesystem::create_directories(dir);
   return dir.string();
 }
@@ -49,8 +49,13 @@ std::unique_ptr<MmsgateProcess> MmsgateProcess::Start(Options options) {
   std::unique_ptr<MmsgateProcess> process(new MmsgateProcess());
   process->data_dir_ = options.data_dir.empty() ? MakeTempDir("data") : options.data_dir;
   process->owns_data_dir_ = options.data_dir.empty();
-  std::vector<std::string> args = {MMSGATE_BINARY,  "--grpc", "127.0.0.1:0", "--http",
-                                   "127.0.0.1:0",   "--data-dir", process->data_dir_ + "/store"};
+  std::vector<std::string> args = {MMSGATE_BINARY,
+                                   "--grpc",
+                                   "127.0.0.1:0",
+                                   "--http",
+                                   "127.0.0.1:0",
+                                   "--data-dir",
+                                   process->data_dir_ + "/store"};
   if (!options.scenario_text.empty()) {
     const std::string path = process->data_dir_ + "/scenario.txtpb";
     std::ofstream(path) << options.scenario_text;

@@ -1,13 +1,12 @@
 // End to end over real gRPC: SMS and MMS accepted, routed, delivered to handsets, watched.
 
 #include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <map>
 #include <random>
-
-#include <grpcpp/generic/generic_stub.h>
 
 #include "integration/mmsgate_process.h"
 #include "integration/test_scenario.h"
@@ -124,8 +123,8 @@ TEST_F(SendAndDeliverTest, SmsAndMmsWithTwoInlineMediaAreDeliveredIntact) {
 
   auto statuses = AwaitFinal(reader.get(), {sent_sms.sid(), sent_mms.sid()});
   for (const auto& sid : {sent_sms.sid(), sent_mms.sid()}) {
-    EXPECT_THAT(statuses[sid], ElementsAre(v1::ACCEPTED, v1::QUEUED, v1::SENDING, v1::SENT,
-                                           v1::DELIVERED))
+    EXPECT_THAT(statuses[sid],
+                ElementsAre(v1::ACCEPTED, v1::QUEUED, v1::SENDING, v1::SENT, v1::DELIVERED))
         << sid;
   }
   watch_context->TryCancel();
@@ -288,7 +287,8 @@ TEST_F(SendAndDeliverTest, HealthCheckingIsServing) {
   std::vector<grpc::Slice> slices;
   ASSERT_TRUE(response.Dump(&slices).ok());
   std::string bytes;
-  for (auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  for (auto& slice : slices)
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   // HealthCheckResponse{status: SERVING(1)} is field 1, varint 1.
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));
 }
@@ -322,7 +322,8 @@ TEST_F(SendAndDeliverTest, ServerReflectionListsTheServices) {
   std::vector<grpc::Slice> slices;
   ASSERT_TRUE(response.Dump(&slices).ok());
   std::string bytes;
-  for (auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  for (auto& slice : slices)
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   EXPECT_THAT(bytes, ::testing::HasSubstr("mmsgate.v1.Messaging"));
   EXPECT_THAT(bytes, ::testing::HasSubstr("mmsgate.v1.Simulator"));
   grpc::Status status;

@@ -1,6 +1,5 @@
 #include "gateway/api/rest/rest_facade.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
@@ -12,18 +11,19 @@
 #include <exception>
 #include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "carriers/base/errors.h"
+#include "carriers/base/sids.h"
 #include "carriers/phone_numbers.h"
 #include "gateway/api/rest/form_encoding.h"
 #include "gateway/api/rest/rest_json.h"
 #include "gateway/core/rules.h"
-#include "carriers/base/sids.h"
-#include "carriers/base/errors.h"
 
 namespace mmsgate::gateway {
 namespace {
@@ -64,14 +64,22 @@ HttpResponse NoContent(const HttpRequest& request) {
 
 int DefaultCodeFor(int http_status) {
   switch (http_status) {
-    case 400: return error_codes::kInvalidParameter;
-    case 401: return error_codes::kAuthenticationFailed;
-    case 403: return kForbidden;
-    case 404: return error_codes::kNotFound;
-    case 405: return kMethodNotAllowed;
-    case 429: return error_codes::kQueueFull;
-    case 503: return kServiceUnavailable;
-    default: return kInternalError;
+    case 400:
+      return error_codes::kInvalidParameter;
+    case 401:
+      return error_codes::kAuthenticationFailed;
+    case 403:
+      return kForbidden;
+    case 404:
+      return error_codes::kNotFound;
+    case 405:
+      return kMethodNotAllowed;
+    case 429:
+      return error_codes::kQueueFull;
+    case 503:
+      return kServiceUnavailable;
+    default:
+      return kInternalError;
   }
 }
 
@@ -107,16 +115,15 @@ HttpResponse InvalidParameter(const HttpRequest& request, const std::string& mes
 }
 
 HttpResponse ResourceNotFound(const HttpRequest& request, std::string_view path) {
-  return ErrorResponse(request, 404, error_codes::kNotFound,
-                       "The requested resource " + std::string(path.substr(0, 200)) +
-                           " was not found");
+  return ErrorResponse(
+      request, 404, error_codes::kNotFound,
+      "The requested resource " + std::string(path.substr(0, 200)) + " was not found");
 }
 
 HttpResponse MethodNotAllowed(const HttpRequest& request, const char* allow) {
-  auto response =
-      ErrorResponse(request, 405, kMethodNotAllowed,
-                    "Method " + std::string(request.method_string()) + " not allowed; use " +
-                        allow);
+  auto response = ErrorResponse(
+      request, 405, kMethodNotAllowed,
+      "Method " + std::string(request.method_string()) + " not allowed; use " + allow);
   response.set(http::field::allow, allow);
   return response;
 }
@@ -169,8 +176,8 @@ std::optional<ParsedDate> ParseDate(const std::string& text) {
       std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &year, &month, &day, &consumed) == 3 &&
       consumed == 10) {
   } else if (text.size() == 20 &&
-             std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%1[Z]%n", &year, &month, &day,
-                         &hour, &minute, &second, tail, &consumed) == 7 &&
+             std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%1[Z]%n", &year, &month, &day, &hour,
+                         &minute, &second, tail, &consumed) == 7 &&
              consumed == 20) {
   } else {
     return std::nullopt;
@@ -216,8 +223,8 @@ absl::Status ApplyDateFilter(const std::string& name, const std::string& value,
     range.from = std::max(range.from, DayStart(date->seconds));
     range.until = std::min(range.until, DayStart(date->seconds) + kDay);
   } else if (name == "DateSent<") {
-    range.until = std::min(range.until,
-                           date->has_time ? date->seconds + 1 : DayStart(date->seconds) + kDay);
+    range.until =
+        std::min(range.until, date->has_time ? date->seconds + 1 : DayStart(date->seconds) + kDay);
   } else {
     range.from = std::max(range.from, date->seconds);
   }
@@ -230,7 +237,6 @@ absl::Status ApplyDateFilter(const std::string& name, const std::string& value,
 std::string AccountBase(const std::string& account_sid) {
   return std::string("/") + kApiVersion + "/Accounts/" + account_sid;
 }
-
 
 // An IncomingPhoneNumber resource, with the keys the provider's libraries read.
 json NumberJson(const v1::Number& number) {
@@ -295,9 +301,8 @@ class Facade : public std::enable_shared_from_this<Facade> {
 
   void Handle(HttpRequest request, std::function<void(HttpResponse)> respond) {
     // Nothing here may block the io_context: the whole request is served on the storage pool.
-    boost::asio::post(storage_executor_, [self = shared_from_this(),
-                                                 request = std::move(request),
-                                                 respond = std::move(respond)]() mutable {
+    boost::asio::post(storage_executor_, [self = shared_from_this(), request = std::move(request),
+                                          respond = std::move(respond)]() mutable {
       try {
         self->Dispatch(request, respond);
       } catch (const std::exception& e) {
@@ -324,8 +329,8 @@ class Facade : public std::enable_shared_from_this<Facade> {
     std::vector<std::string> parts;
     for (std::size_t start = 1; start <= path.size();) {
       const auto slash = path.find('/', start);
-      parts.push_back(path.substr(start, slash == std::string::npos ? std::string::npos
-                                                                     : slash - start));
+      parts.push_back(
+          path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
       if (slash == std::string::npos) break;
       start = slash + 1;
     }
@@ -475,11 +480,11 @@ class Facade : public std::enable_shared_from_this<Facade> {
     if (auto validity = Param(*params, "ValidityPeriod")) {
       auto seconds = ParseInteger(*validity);
       if (!seconds || *seconds < 1 || *seconds > kMaxValidityPeriodSeconds) {
-        return respond(InvalidParameter(
-            request,
-            "ValidityPeriod \"" + validity->substr(0, 20) + "\" must be a number of seconds " +
-                "within 1.." + std::to_string(kMaxValidityPeriodSeconds),
-            error_codes::kInvalidValidityPeriod));
+        return respond(InvalidParameter(request,
+                                        "ValidityPeriod \"" + validity->substr(0, 20) +
+                                            "\" must be a number of seconds " + "within 1.." +
+                                            std::to_string(kMaxValidityPeriodSeconds),
+                                        error_codes::kInvalidValidityPeriod));
       }
       send.set_validity_period_seconds(static_cast<int32_t>(*seconds));
     }
@@ -494,8 +499,8 @@ class Facade : public std::enable_shared_from_this<Facade> {
     });
   }
 
-  void ListMessages(const HttpRequest& request, const v1::Account& account,
-                    const std::string& path, const std::string& query, const Respond& respond) {
+  void ListMessages(const HttpRequest& request, const v1::Account& account, const std::string& path,
+                    const std::string& query, const Respond& respond) {
     auto params = QueryParams(query);
     if (!params.ok()) return respond(ErrorResponse(request, params.status()));
     int page_size = 0, page = 0;
@@ -534,9 +539,9 @@ class Facade : public std::enable_shared_from_this<Facade> {
     if (token.empty() && page > 0) {
       // No token: walk from the first page, as the provider's numbered pages allow.
       if (page > kMaxPageWalk) {
-        return respond(InvalidParameter(
-            request, "Page " + std::to_string(page) + " without a PageToken is too far; follow "
-                     "next_page_uri instead"));
+        return respond(InvalidParameter(request, "Page " + std::to_string(page) +
+                                                     " without a PageToken is too far; follow "
+                                                     "next_page_uri instead"));
       }
       for (int i = 0; i < page; ++i) {
         list.set_page_token(token);
@@ -548,8 +553,8 @@ class Facade : public std::enable_shared_from_this<Facade> {
       if (token.empty()) {
         // Past the last page: an empty page, as the provider answers.
         return respond(JsonResponse(request, http::status::ok,
-                                    ListEnvelope("messages", json::array(), path, page,
-                                                 page_size, false, FormEncode(filters))));
+                                    ListEnvelope("messages", json::array(), path, page, page_size,
+                                                 false, FormEncode(filters))));
       }
     }
     list.set_page_token(token);
@@ -557,11 +562,10 @@ class Facade : public std::enable_shared_from_this<Facade> {
     if (!result.ok()) return respond(ErrorResponse(request, result.status()));
     json records = json::array();
     for (const auto& message : result->messages()) records.push_back(MessageJson(message));
-    respond(JsonResponse(
-        request, http::status::ok,
-        ListEnvelope("messages", std::move(records), path, page, page_size,
-                     !result->next_page_token().empty(), FormEncode(filters),
-                     result->next_page_token(), token)));
+    respond(JsonResponse(request, http::status::ok,
+                         ListEnvelope("messages", std::move(records), path, page, page_size,
+                                      !result->next_page_token().empty(), FormEncode(filters),
+                                      result->next_page_token(), token)));
   }
 
   // The account's message, or 404 for an unknown SID and for another account's.
@@ -606,9 +610,9 @@ class Facade : public std::enable_shared_from_this<Facade> {
       records.push_back(MediaJson(message->media(static_cast<int>(i)), account.sid()));
     }
     const bool has_next = first + page_size < message->media_size();
-    return JsonResponse(request, http::status::ok,
-                        ListEnvelope("media_list", std::move(records), path, page, page_size,
-                                     has_next, ""));
+    return JsonResponse(
+        request, http::status::ok,
+        ListEnvelope("media_list", std::move(records), path, page, page_size, has_next, ""));
   }
 
   HttpResponse FetchMedia(const HttpRequest& request, const v1::Account& account,
@@ -740,21 +744,32 @@ HttpServerOptions RestFacadeServerOptions() {
 
 int HttpStatusFor(absl::StatusCode code) {
   switch (code) {
-    case absl::StatusCode::kOk: return 200;
+    case absl::StatusCode::kOk:
+      return 200;
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kAlreadyExists: return 400;
-    case absl::StatusCode::kUnauthenticated: return 401;
-    case absl::StatusCode::kPermissionDenied: return 403;
-    case absl::StatusCode::kNotFound: return 404;
-    case absl::StatusCode::kAborted: return 409;
-    case absl::StatusCode::kResourceExhausted: return 429;
-    case absl::StatusCode::kUnimplemented: return 501;
+    case absl::StatusCode::kAlreadyExists:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kAborted:
+      return 409;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kUnimplemented:
+      return 501;
     case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kCancelled: return 503;
-    case absl::StatusCode::kDeadlineExceeded: return 504;
-    default: return 500;
+    case absl::StatusCode::kCancelled:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
   }
 }
 

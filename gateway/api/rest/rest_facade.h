@@ -22,13 +22,13 @@
 // may block (directory changes, store reads and deletes) runs there, and sends are answered from
 // SendService's callback. Nothing runs on the io_context thread that calls the handler.
 
-#include "absl/status/status.h"
-#include "gateway/accounts/directory.h"
-#include "gateway/http/http_server.h"
 #include <boost/asio/any_io_executor.hpp>
 
+#include "absl/status/status.h"
+#include "gateway/accounts/directory.h"
 #include "gateway/core/messages.h"
 #include "gateway/core/send_service.h"
+#include "gateway/http/http_server.h"
 
 namespace mmsgate::gateway {
 

@@ -1,14 +1,13 @@
 #include "gateway/api/rest/rest_json.h"
 
-#include "carriers/base/encoding.h"
-
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
+
+#include "carriers/base/encoding.h"
 
 namespace mmsgate::gateway {
 namespace {
@@ -26,9 +25,7 @@ json DateOrNull(const google::protobuf::Timestamp& t) {
   return text.empty() ? json(nullptr) : json(std::move(text));
 }
 
-json StringOrNull(const std::string& text) {
-  return text.empty() ? json(nullptr) : json(text);
-}
+json StringOrNull(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
 
 const char* StatusName(v1::MessageStatus status) {
   switch (status) {

@@ -11,7 +11,6 @@
 // list envelope, and the Node library raises a different exception class for extra error keys.
 
 #include <nlohmann/json_fwd.hpp>
-
 #include <string>
 
 #include "mmsgate/v1/message.pb.h"

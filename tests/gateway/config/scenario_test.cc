@@ -18,21 +18,22 @@ constexpr char kAccountSid[] = "AC0123456789abcdef0123456789abcdef";
 std::string ScenarioWith(const std::string& extra, const std::string& account_sid = kAccountSid) {
   return "accounts { sid: \"" + account_sid +
          "\" auth_token: \"0123456789abcdef\" }\n"
-         "carriers { id: \"northwind\" country: \"US\" prefixes: \"+1202555\" supports_mms: true }\n" +
+         "carriers { id: \"northwind\" country: \"US\" prefixes: \"+1202555\" supports_mms: true "
+         "}\n" +
          extra;
 }
 
 std::string NumberRecord(const std::string& number, const std::string& type,
                          const std::string& country, bool mms,
                          const std::string& account_sid = kAccountSid) {
-  return "numbers { number: \"" + number + "\" account_sid: \"" + account_sid + "\" type: " +
-         type + " country: \"" + country + "\" capabilities { sms: true mms: " +
-         (mms ? "true" : "false") + " } }\n";
+  return "numbers { number: \"" + number + "\" account_sid: \"" + account_sid + "\" type: " + type +
+         " country: \"" + country + "\" capabilities { sms: true mms: " + (mms ? "true" : "false") +
+         " } }\n";
 }
 
 TEST(Scenario, MinimalScenarioParses) {
-  auto scenario = ParseScenario(
-      ScenarioWith(NumberRecord("+12025550100", "LONG_CODE", "US", true)), "test");
+  auto scenario =
+      ParseScenario(ScenarioWith(NumberRecord("+12025550100", "LONG_CODE", "US", true)), "test");
   ASSERT_TRUE(scenario.ok()) << scenario.status();
   ASSERT_EQ(scenario->numbers_size(), 1);
   EXPECT_EQ(scenario->numbers(0).type(), v1::LONG_CODE);
@@ -93,7 +94,8 @@ TEST(Scenario, DefaultScenarioHasCarriersWithAndWithoutMms) {
 }
 
 TEST(Scenario, UnknownFieldIsRejectedNamingTheLine) {
-  const std::string text = ScenarioWith("numbers {\n  number: \"+12025550100\"\n  bogus_field: 1\n}\n");
+  const std::string text =
+      ScenarioWith("numbers {\n  number: \"+12025550100\"\n  bogus_field: 1\n}\n");
   // The record starts on line 3; bogus_field is on line 5.
   auto scenario = ParseScenario(text, "bad.txtpb");
   ASSERT_FALSE(scenario.ok());
@@ -127,7 +129,8 @@ TEST(Scenario, MmsOnBritishLongCodeIsRejected) {
 }
 
 TEST(Scenario, MmsOnCanadianShortCodeIsRejected) {
-  auto scenario = ParseScenario(ScenarioWith(NumberRecord("55501", "SHORT_CODE", "CA", true)), "test");
+  auto scenario =
+      ParseScenario(ScenarioWith(NumberRecord("55501", "SHORT_CODE", "CA", true)), "test");
   ASSERT_FALSE(scenario.ok());
   EXPECT_THAT(std::string(scenario.status().message()), HasSubstr("55501"));
 
@@ -143,9 +146,9 @@ TEST(Scenario, MmsOnTollFreeIsRejected) {
 }
 
 TEST(Scenario, BadAccountSidIsRejected) {
-  for (const std::string bad : {"AC123", "ACZZ23456789abcdef0123456789abcdef",
-                                "AC0123456789ABCDEF0123456789ABCDEF",
-                                "XX0123456789abcdef0123456789abcdef"}) {
+  for (const std::string bad :
+       {"AC123", "ACZZ23456789abcdef0123456789abcdef", "AC0123456789ABCDEF0123456789ABCDEF",
+        "XX0123456789abcdef0123456789abcdef"}) {
     auto scenario = ParseScenario(ScenarioWith("", bad), "test");
     ASSERT_FALSE(scenario.ok()) << bad;
     EXPECT_THAT(std::string(scenario.status().message()), HasSubstr(bad));

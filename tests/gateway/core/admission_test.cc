@@ -1,16 +1,15 @@
 #include "gateway/core/admission.h"
 
-#include "fakes/in_memory_stores.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
 
+#include "carriers/base/errors.h"
 #include "carriers/handsets.h"
 #include "carriers/number_plan.h"
+#include "fakes/in_memory_stores.h"
 #include "gateway/accounts/directory.h"
-#include "carriers/base/errors.h"
 
 namespace mmsgate::gateway {
 namespace {
@@ -36,8 +35,7 @@ constexpr char kToBritain[] = "+442071838750";
 constexpr char kToAustralia[] = "+61291234567";
 
 constexpr char kBaseUrl[] = "http://127.0.0.1:8080";
-constexpr char kSha256OfAbc[] =
-    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+constexpr char kSha256OfAbc[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
 v1::Scenario MakeScenario() {
   v1::Scenario scenario;
@@ -267,8 +265,7 @@ TEST_F(AdmissionTest, MmsAbroadIsConvertedToSmsWithLink) {
   EXPECT_EQ(admitted->message.carrier_id(), "gb");
   EXPECT_EQ(admitted->message.delivered_as(), v1::SMS_WITH_LINK);
   EXPECT_EQ(admitted->message.fallback_reason(), v1::INTERNATIONAL);
-  EXPECT_EQ(admitted->message.delivered_text(),
-            "hello London\n" + admitted->message.link_url());
+  EXPECT_EQ(admitted->message.delivered_text(), "hello London\n" + admitted->message.link_url());
 }
 
 TEST_F(AdmissionTest, MmsAbroadIsRefusedWhenAccountDisabledInternationalConversion) {
@@ -285,7 +282,9 @@ TEST_F(AdmissionTest, MmsAbroadIsRefusedWhenAccountDisabledInternationalConversi
 
 TEST_F(AdmissionTest, RefusesEmptyTo) { ExpectRefused(Admit(Sms(kMmsLongCode, "", "hi")), 21604); }
 
-TEST_F(AdmissionTest, RefusesEmptyFrom) { ExpectRefused(Admit(Sms("", kToMmsCarrier, "hi")), 21603); }
+TEST_F(AdmissionTest, RefusesEmptyFrom) {
+  ExpectRefused(Admit(Sms("", kToMmsCarrier, "hi")), 21603);
+}
 
 TEST_F(AdmissionTest, RefusesElevenMedia) {
   auto request = Sms(kMmsLongCode, kToMmsCarrier, "many");

@@ -1,15 +1,8 @@
 #include "gateway/http/http_server.h"
 
-#include <atomic>
-#include <chrono>
-#include <functional>
-#include <future>
-#include <memory>
-#include <optional>
-#include <string>
-#include <thread>
-#include <utility>
+#include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -22,7 +15,14 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <gtest/gtest.h>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
 
 namespace mmsgate::gateway {
 namespace {
@@ -224,10 +224,10 @@ TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
     }
   });
   Client client(endpoint_);
-  ASSERT_FALSE(client.WriteRaw(
-      "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
-      "POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
-      "GET /last HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_FALSE(
+      client.WriteRaw("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                      "GET /last HTTP/1.1\r\nHost: x\r\n\r\n"));
   for (const char* expected : {"/slow", "/fast", "/last"}) {
     HttpResponse response;
     ASSERT_FALSE(client.Read(&response));
@@ -253,8 +253,7 @@ TEST_F(HttpServerTest, HeaderOverTheLimitIs431) {
   HttpResponse response = client.RoundTrip(std::move(request));
   EXPECT_EQ(response.result(), http::status::request_header_fields_too_large);
   EXPECT_EQ(response[http::field::content_type], "application/json");
-  EXPECT_EQ(response.body(),
-            R"({"code":431,"message":"request header too large","status":431})");
+  EXPECT_EQ(response.body(), R"({"code":431,"message":"request header too large","status":431})");
   EXPECT_FALSE(response.keep_alive());
   HttpResponse none;
   EXPECT_EQ(client.Read(&none), http::error::end_of_stream);
@@ -294,9 +293,10 @@ TEST_F(HttpServerTest, BodyOverTheLimitIs413) {
     // Chunked: found out while reading the body.
     Client client(endpoint_);
     std::string chunk(800, 'y');
-    ASSERT_FALSE(client.WriteRaw(
-        "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        "320\r\n" + chunk + "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n"));
+    ASSERT_FALSE(
+        client.WriteRaw("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "320\r\n" +
+                        chunk + "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n"));
     HttpResponse response;
     ASSERT_FALSE(client.Read(&response));
     EXPECT_EQ(response.result(), http::status::payload_too_large);
@@ -359,9 +359,8 @@ TEST_F(HttpServerTest, HeadResponseHasTheGetContentLengthAndNoBody) {
 }
 
 TEST_F(HttpServerTest, HandlerExceptionIs500) {
-  StartServer([](HttpRequest, std::function<void(HttpResponse)>) {
-    throw std::runtime_error("boom");
-  });
+  StartServer(
+      [](HttpRequest, std::function<void(HttpResponse)>) { throw std::runtime_error("boom"); });
   Client client(endpoint_);
   HttpResponse response = client.RoundTrip(MakeRequest(http::verb::get, "/"));
   EXPECT_EQ(response.result(), http::status::internal_server_error);
@@ -543,10 +542,11 @@ TEST_F(HttpServerTest, AmbiguousFramingIsRefusedAndNothingIsSmuggled) {
        chunked_body + smuggled, http::status::bad_request},
       {"space before the colon", "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked",
        chunked_body + smuggled, http::status::bad_request},
-      {"two Content-Lengths", "POST /front HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 5",
-       smuggled, http::status::bad_request},
-      {"Content-Length list", "POST /front HTTP/1.1\r\nHost: x\r\nContent-Length: 0, 5",
-       smuggled, http::status::bad_request},
+      {"two Content-Lengths",
+       "POST /front HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 5", smuggled,
+       http::status::bad_request},
+      {"Content-Length list", "POST /front HTTP/1.1\r\nHost: x\r\nContent-Length: 0, 5", smuggled,
+       http::status::bad_request},
       {"signed Content-Length", "POST /front HTTP/1.1\r\nHost: x\r\nContent-Length: +0", smuggled,
        http::status::bad_request},
       {"hex chunk size", "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked",
@@ -580,9 +580,9 @@ TEST_F(HttpServerTest, PlainChunkedAndBareLineEndsAreStillServed) {
   });
   Client client(endpoint_);
   // Case and whitespace do not matter for a lone "chunked", and chunk extensions are allowed.
-  ASSERT_FALSE(client.WriteRaw(
-      "POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:  Chunked \r\n\r\n"
-      "5;name=value\r\nhello\r\n0\r\n\r\n"));
+  ASSERT_FALSE(
+      client.WriteRaw("POST /front HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:  Chunked \r\n\r\n"
+                      "5;name=value\r\nhello\r\n0\r\n\r\n"));
   HttpResponse response;
   ASSERT_FALSE(client.Read(&response));
   EXPECT_EQ(response.result(), http::status::ok);

@@ -181,13 +181,13 @@ TEST(Twiml, UnknownAndRedirectVerbsAreRefusedByName) {
 
 TEST(Twiml, SchemaErrors) {
   const std::vector<std::string> documents = {
-      "<Reply><Message>hi</Message></Reply>",                        // Wrong root.
-      "<response><Message>hi</Message></response>",                  // Case matters.
-      "<Response>hello</Response>",                                  // Text in <Response>.
+      "<Reply><Message>hi</Message></Reply>",        // Wrong root.
+      "<response><Message>hi</Message></response>",  // Case matters.
+      "<Response>hello</Response>",                  // Text in <Response>.
       "<Response><Message><Body>a</Body><Body>b</Body></Message></Response>",
       "<Response><Message><Body>a <b>bold</b></Body></Message></Response>",
       "<Response><Message><Body>a</Body><Media> </Media></Message></Response>",
-      "<Response><Message/></Response>",                             // Nothing to send.
+      "<Response><Message/></Response>",  // Nothing to send.
       "<Response><Message>  </Message></Response>",
   };
   for (const auto& xml : documents) {
@@ -205,8 +205,8 @@ TEST(Twiml, LimitsOnMessagesAndSize) {
   absl::Status eleven = ParseError(ten + "<Message>m</Message></Response>");
   EXPECT_EQ(ProviderErrorCode(eleven), error_codes::kTwimlSchemaError);
 
-  std::string big = "<Response><Message>" + std::string(kMaxTwimlBytes, 'x') +
-                    "</Message></Response>";
+  std::string big =
+      "<Response><Message>" + std::string(kMaxTwimlBytes, 'x') + "</Message></Response>";
   absl::Status too_big = ParseError(big);
   EXPECT_EQ(ProviderErrorCode(too_big), error_codes::kTwimlParseFailure);
   EXPECT_THAT(Message(too_big), HasSubstr("at most 65536"));
@@ -235,8 +235,9 @@ TEST(Twiml, Utf8TextIsPreserved) {
 }
 
 TEST(Twiml, InnerWhitespaceAndNewlinesAreKept) {
-  auto messages = ParseOk("<Response><Message><Body>\n line one\n line two  \n</Body></Message>"
-                          "</Response>");
+  auto messages = ParseOk(
+      "<Response><Message><Body>\n line one\n line two  \n</Body></Message>"
+      "</Response>");
   ASSERT_THAT(messages, SizeIs(1));
   EXPECT_EQ(messages[0].body, "line one\n line two");
 }

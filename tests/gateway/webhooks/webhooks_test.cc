@@ -32,8 +32,7 @@ using namespace std::chrono_literals;
 // A copy of shared/testdata/webhook-signature-vectors.json (answers produced by the provider's
 // own helper library), kept in the repository so the test never depends on what sits beside it.
 std::filesystem::path VectorsPath() {
-  return std::filesystem::path(MMSGATE_TEST_DATA_DIR) /
-         "webhook-signature-vectors.json";
+  return std::filesystem::path(MMSGATE_TEST_DATA_DIR) / "webhook-signature-vectors.json";
 }
 
 TEST(TwilioSignatureTest, MatchesEveryKnownAnswer) {
@@ -73,7 +72,8 @@ TEST(TwilioSignatureTest, SortsNamesAndDeduplicatesRepeatedValues) {
   EXPECT_EQ(TwilioSignatureInput("http://h/x?q=1", params), "http://h/x?q=1B0ayazb2");
   EXPECT_EQ(TwilioSignatureInput("http://h/", {}), "http://h/");
   // Anything in the URL changes the signature: it is signed verbatim.
-  EXPECT_NE(TwilioSignature("t", "http://h/x", params), TwilioSignature("t", "http://h/x/", params));
+  EXPECT_NE(TwilioSignature("t", "http://h/x", params),
+            TwilioSignature("t", "http://h/x/", params));
   EXPECT_NE(TwilioSignature("t", "http://h/x", params), TwilioSignature("u", "http://h/x", params));
 }
 

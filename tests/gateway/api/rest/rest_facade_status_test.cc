@@ -13,14 +13,14 @@ TEST(RestFacadeStatusTest, EveryCodeMapsAsDocumented) {
   EXPECT_EQ(HttpStatusFor(StatusCode::kInvalidArgument), 400);     // 21211, 21623, 21200…
   EXPECT_EQ(HttpStatusFor(StatusCode::kFailedPrecondition), 400);  // 21612, 30011
   EXPECT_EQ(HttpStatusFor(StatusCode::kOutOfRange), 400);
-  EXPECT_EQ(HttpStatusFor(StatusCode::kAlreadyExists), 400);       // 21422
-  EXPECT_EQ(HttpStatusFor(StatusCode::kUnauthenticated), 401);     // 20003
+  EXPECT_EQ(HttpStatusFor(StatusCode::kAlreadyExists), 400);    // 21422
+  EXPECT_EQ(HttpStatusFor(StatusCode::kUnauthenticated), 401);  // 20003
   EXPECT_EQ(HttpStatusFor(StatusCode::kPermissionDenied), 403);
-  EXPECT_EQ(HttpStatusFor(StatusCode::kNotFound), 404);            // 20404
-  EXPECT_EQ(HttpStatusFor(StatusCode::kAborted), 409);             // 20009
-  EXPECT_EQ(HttpStatusFor(StatusCode::kResourceExhausted), 429);   // 21611
+  EXPECT_EQ(HttpStatusFor(StatusCode::kNotFound), 404);           // 20404
+  EXPECT_EQ(HttpStatusFor(StatusCode::kAborted), 409);            // 20009
+  EXPECT_EQ(HttpStatusFor(StatusCode::kResourceExhausted), 429);  // 21611
   EXPECT_EQ(HttpStatusFor(StatusCode::kUnimplemented), 501);
-  EXPECT_EQ(HttpStatusFor(StatusCode::kUnavailable), 503);         // 30500 while stopping
+  EXPECT_EQ(HttpStatusFor(StatusCode::kUnavailable), 503);  // 30500 while stopping
   EXPECT_EQ(HttpStatusFor(StatusCode::kCancelled), 503);
   EXPECT_EQ(HttpStatusFor(StatusCode::kDeadlineExceeded), 504);
   EXPECT_EQ(HttpStatusFor(StatusCode::kInternal), 500);

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
 #include <set>
 #include <string>
 
@@ -65,12 +64,13 @@ TEST(Rfc2822, FormatsUtcWithDayAndMonthNames) {
 
 TEST(MessageJson, EveryFieldHasTheProvidersValueAndType) {
   const json j = MessageJson(FullMessage());
-  EXPECT_EQ(Keys(j),
-            (std::set<std::string>{"sid", "account_sid", "api_version", "body", "direction", "from",
-                                   "to", "status", "num_media", "num_segments", "price",
-                                   "price_unit", "error_code", "error_message",
-                                   "messaging_service_sid", "date_created", "date_updated",
-                                   "date_sent", "uri", "subresource_uris"}));
+  EXPECT_EQ(
+      Keys(j),
+      (std::set<std::string>{
+          "sid",          "account_sid",  "api_version", "body",          "direction",
+          "from",         "to",           "status",      "num_media",     "num_segments",
+          "price",        "price_unit",   "error_code",  "error_message", "messaging_service_sid",
+          "date_created", "date_updated", "date_sent",   "uri",           "subresource_uris"}));
   EXPECT_EQ(j["sid"], kSid);
   EXPECT_EQ(j["account_sid"], kAccount);
   EXPECT_EQ(j["api_version"], "2010-04-01");
@@ -92,8 +92,8 @@ TEST(MessageJson, EveryFieldHasTheProvidersValueAndType) {
   EXPECT_EQ(j["date_created"], "Thu, 27 Nov 2025 10:11:12 +0000");
   EXPECT_EQ(j["date_sent"], "Thu, 27 Nov 2025 10:11:13 +0000");
   EXPECT_EQ(j["date_updated"], "Fri, 28 Nov 2025 00:11:12 +0000");
-  EXPECT_EQ(j["uri"], std::string("/2010-04-01/Accounts/") + kAccount + "/Messages/" + kSid +
-                          ".json");
+  EXPECT_EQ(j["uri"],
+            std::string("/2010-04-01/Accounts/") + kAccount + "/Messages/" + kSid + ".json");
   EXPECT_EQ(Keys(j["subresource_uris"]), (std::set<std::string>{"media", "feedback"}));
   EXPECT_EQ(j["subresource_uris"]["media"],
             std::string("/2010-04-01/Accounts/") + kAccount + "/Messages/" + kSid + "/Media.json");
@@ -124,18 +124,18 @@ TEST(MessageJson, UnsetErrorAndDatesAreNull) {
 
 TEST(MessageJson, StatusesAndDirectionsAreLowercaseWords) {
   const std::pair<v1::MessageStatus, const char*> statuses[] = {
-      {v1::ACCEPTED, "accepted"},   {v1::QUEUED, "queued"}, {v1::SENDING, "sending"},
-      {v1::SENT, "sent"},           {v1::DELIVERED, "delivered"},
-      {v1::UNDELIVERED, "undelivered"}, {v1::FAILED, "failed"}, {v1::RECEIVED, "received"}};
+      {v1::ACCEPTED, "accepted"}, {v1::QUEUED, "queued"},       {v1::SENDING, "sending"},
+      {v1::SENT, "sent"},         {v1::DELIVERED, "delivered"}, {v1::UNDELIVERED, "undelivered"},
+      {v1::FAILED, "failed"},     {v1::RECEIVED, "received"}};
   for (const auto& [status, name] : statuses) {
     v1::Message m = FullMessage();
     m.set_status(status);
     EXPECT_EQ(MessageJson(m)["status"], name);
   }
-  const std::pair<v1::Direction, const char*> directions[] = {{v1::OUTBOUND_API, "outbound-api"},
-                                                              {v1::INBOUND, "inbound"},
-                                                              {v1::OUTBOUND_REPLY,
-                                                               "outbound-reply"}};
+  const std::pair<v1::Direction, const char*> directions[] = {
+      {v1::OUTBOUND_API, "outbound-api"},
+      {v1::INBOUND, "inbound"},
+      {v1::OUTBOUND_REPLY, "outbound-reply"}};
   for (const auto& [direction, name] : directions) {
     v1::Message m = FullMessage();
     m.set_direction(direction);
@@ -167,10 +167,10 @@ TEST(ListEnvelope, HasExactlyTheProvidersKeys) {
   const std::string base = std::string("/2010-04-01/Accounts/") + kAccount + "/Messages.json";
   json records = json::array({MessageJson(FullMessage()), MessageJson(FullMessage())});
   const json j = ListEnvelope("messages", records, base, 0, 2, true, "To=%2B12025550123", "tok/1=");
-  EXPECT_EQ(Keys(j), (std::set<std::string>{"end", "first_page_uri", "last_page_uri",
-                                            "next_page_uri", "num_pages", "page", "page_size",
-                                            "previous_page_uri", "start", "total", "uri",
-                                            "messages"}));
+  EXPECT_EQ(Keys(j),
+            (std::set<std::string>{"end", "first_page_uri", "last_page_uri", "next_page_uri",
+                                   "num_pages", "page", "page_size", "previous_page_uri", "start",
+                                   "total", "uri", "messages"}));
   EXPECT_EQ(j["messages"], records);
   EXPECT_EQ(j["start"], 0);
   EXPECT_EQ(j["end"], 1);
@@ -186,14 +186,14 @@ TEST(ListEnvelope, HasExactlyTheProvidersKeys) {
 }
 
 TEST(ListEnvelope, LastAndLaterPages) {
-  const std::string base = std::string("/2010-04-01/Accounts/") + kAccount + "/Messages/" + kSid +
-                           "/Media.json";
+  const std::string base =
+      std::string("/2010-04-01/Accounts/") + kAccount + "/Messages/" + kSid + "/Media.json";
   json records = json::array({json::object({{"sid", kMediaSid}})});
   const json j = ListEnvelope("media_list", records, base, 2, 50, false, "", "", "cur");
-  EXPECT_EQ(Keys(j), (std::set<std::string>{"end", "first_page_uri", "last_page_uri",
-                                            "next_page_uri", "num_pages", "page", "page_size",
-                                            "previous_page_uri", "start", "total", "uri",
-                                            "media_list"}));
+  EXPECT_EQ(Keys(j),
+            (std::set<std::string>{"end", "first_page_uri", "last_page_uri", "next_page_uri",
+                                   "num_pages", "page", "page_size", "previous_page_uri", "start",
+                                   "total", "uri", "media_list"}));
   EXPECT_TRUE(j["next_page_uri"].is_null());
   EXPECT_EQ(j["start"], 100);
   EXPECT_EQ(j["end"], 100);
