@@ -67,6 +67,16 @@ bool Directory::BeginChange(const std::string& key) {
   return changing_.insert(key).second;
 }
 
+absl::Status Directory::FinishChange(const std::string& key, absl::Status staged,
+                                     std::unique_ptr<storage::Batch> batch,
+                                     const std::function<void()>& apply) {
+  if (staged.ok()) staged = database_.CommitNow(std::move(batch));
+  std::unique_lock lock(mutex_);
+  changing_.erase(key);
+  if (staged.ok()) apply();
+  return staged;
+}
+
 absl::Status Directory::ChangeInProgress(const std::string& what) const {
   return ProviderError(absl::StatusCode::kAborted, error_codes::kInvalidParameter,
                        what + " is being changed by another request; retry");
@@ -141,14 +151,15 @@ absl::StatusOr<v1::Account> Directory::SetAccountSettings(const std::string& acc
   }
   // The commit waits for the fsync without any lock held.
   auto batch = database_.NewBatch();
-  absl::Status status = store_.StageSettings(*batch, account_sid, settings);
-  if (status.ok()) status = database_.CommitNow(std::move(batch));
-  std::unique_lock lock(mutex_);
-  changing_.erase(key);
+  absl::Status staged = store_.StageSettings(*batch, account_sid, settings);
+  v1::Account changed;
+  absl::Status status = FinishChange(key, std::move(staged), std::move(batch), [&] {
+    auto& account = accounts_.at(account_sid);
+    *account.mutable_settings() = settings;
+    changed = account;
+  });
   if (!status.ok()) return status;
-  auto& account = accounts_.at(account_sid);
-  *account.mutable_settings() = settings;
-  return account;
+  return changed;
 }
 
 absl::StatusOr<v1::Number> Directory::Provision(const std::string& account_sid, v1::Number number) {
@@ -181,12 +192,10 @@ absl::StatusOr<v1::Number> Directory::Provision(const std::string& account_sid, 
     if (!BeginChange(number.number())) return ChangeInProgress("number " + number.number());
   }
   auto batch = database_.NewBatch();
-  absl::Status status = store_.StageNumber(*batch, number);
-  if (status.ok()) status = database_.CommitNow(std::move(batch));
-  std::unique_lock lock(mutex_);
-  changing_.erase(number.number());
+  absl::Status staged = store_.StageNumber(*batch, number);
+  absl::Status status = FinishChange(number.number(), std::move(staged), std::move(batch),
+                                     [&] { numbers_[number.number()] = number; });
   if (!status.ok()) return status;
-  numbers_[number.number()] = number;
   return number;
 }
 
@@ -213,12 +222,10 @@ absl::StatusOr<v1::Number> Directory::UpdateWebhooks(const std::string& account_
   updated.set_sms_url(sms_url);
   updated.set_status_callback(status_callback);
   auto batch = database_.NewBatch();
-  absl::Status status = store_.StageNumber(*batch, updated);
-  if (status.ok()) status = database_.CommitNow(std::move(batch));
-  std::unique_lock lock(mutex_);
-  changing_.erase(number);
+  absl::Status staged = store_.StageNumber(*batch, updated);
+  absl::Status status = FinishChange(number, std::move(staged), std::move(batch),
+                                     [&] { numbers_[number] = updated; });
   if (!status.ok()) return status;
-  numbers_[number] = updated;
   return updated;
 }
 
@@ -242,14 +249,12 @@ absl::StatusOr<v1::Number> Directory::EnableShortCodeMms(const std::string& acco
   }
   updated.mutable_capabilities()->set_mms(true);
   auto batch = database_.NewBatch();
-  absl::Status status = store_.StageNumber(*batch, updated);
+  absl::Status staged = store_.StageNumber(*batch, updated);
   // The fee is recorded in the same write as the capability, so neither exists without the other.
   store_.StageUsage(*batch, account_sid, "shortcode-mms-enablement", 1, 0, kShortCodeMmsFeeCents);
-  if (status.ok()) status = database_.CommitNow(std::move(batch));
-  std::unique_lock lock(mutex_);
-  changing_.erase(number);
+  absl::Status status = FinishChange(number, std::move(staged), std::move(batch),
+                                     [&] { numbers_[number] = updated; });
   if (!status.ok()) return status;
-  numbers_[number] = updated;
   return updated;
 }
 
@@ -264,12 +269,7 @@ absl::Status Directory::Release(const std::string& account_sid, const std::strin
   }
   auto batch = database_.NewBatch();
   store_.StageRelease(*batch, number);
-  const absl::Status status = database_.CommitNow(std::move(batch));
-  std::unique_lock lock(mutex_);
-  changing_.erase(number);
-  if (!status.ok()) return status;
-  numbers_.erase(number);
-  return absl::OkStatus();
+  return FinishChange(number, absl::OkStatus(), std::move(batch), [&] { numbers_.erase(number); });
 }
 
 void Directory::StageUsage(storage::Batch& batch, const std::string& account_sid,

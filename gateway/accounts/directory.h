@@ -12,6 +12,7 @@
 // admission's lookups never stall behind an fsync. Two changes of the same number (or account's
 // settings) at once: the second is refused with Aborted, retry.
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -77,6 +78,12 @@ class Directory {
   // Marks `key` (a number, or "settings/<account>") as being changed; false when it already is.
   bool BeginChange(const std::string& key);
   absl::Status ChangeInProgress(const std::string& what) const;
+  // Ends the change of `key` begun with BeginChange: commits `batch` (unless staging it already
+  // failed: `staged`), then, under the lock, releases `key` and, if the commit succeeded, runs
+  // `apply` to change the maps. Called without mutex_ held; the fsync happens outside the lock.
+  absl::Status FinishChange(const std::string& key, absl::Status staged,
+                            std::unique_ptr<storage::Batch> batch,
+                            const std::function<void()>& apply);
 
   storage::Database& database_;
   DirectoryStore& store_;

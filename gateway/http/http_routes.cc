@@ -21,14 +21,7 @@ HttpResponse Plain(const HttpRequest& request, http::status status, std::string 
 // /2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{MediaSid}; storage executor.
 HttpResponse ServeMediaContent(MessageService& messages, mmsc::MediaStore& media_store,
                                const HttpRequest& request, const std::string& path) {
-  std::vector<std::string> parts;
-  for (std::size_t start = 1; start <= path.size();) {
-    const auto slash = path.find('/', start);
-    parts.push_back(
-        path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
+  const std::vector<std::string> parts = PathSegments(path);
   // "2010-04-01", "Accounts", AC, "Messages", SID, "Media", ME
   if (parts.size() != 7 || parts[3] != "Messages" || parts[5] != "Media") {
     return mmsc::MediaNotFound(request);

@@ -149,6 +149,18 @@ std::optional<FramingRefusal> CheckFraming(const HttpRequest& header) {
 
 }  // namespace
 
+std::vector<std::string> PathSegments(const std::string& path) {
+  std::vector<std::string> parts;
+  for (std::size_t start = 1; start <= path.size();) {
+    const auto slash = path.find('/', start);
+    parts.push_back(
+        path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return parts;
+}
+
 void PrepareHeadResponse(HttpResponse& res, std::size_t content_length) {
   res.body().clear();
   res.content_length(content_length);

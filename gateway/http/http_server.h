@@ -46,6 +46,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mmsgate::gateway {
 
@@ -83,6 +84,10 @@ struct HttpServerOptions {
 // Turns `res` into the answer to a HEAD request whose GET would carry `content_length` body
 // bytes: the body is cleared and Content-Length set, and the server sends it as it is.
 void PrepareHeadResponse(HttpResponse& res, std::size_t content_length);
+
+// The segments of a request path: "/a/b/c" -> {"a", "b", "c"}; "/a//b/" -> {"a", "", "b", ""}.
+// No decoding: a segment is as the client sent it.
+std::vector<std::string> PathSegments(const std::string& path);
 
 // Owns the listening socket and knows every open connection. Connections share state with the
 // server, not the server object itself, so the server may be destroyed while the io_context

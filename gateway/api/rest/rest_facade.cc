@@ -326,14 +326,7 @@ class Facade : public std::enable_shared_from_this<Facade> {
     auto account = directory_.Authenticate(request[http::field::authorization]);
     if (!account.ok()) return respond(ErrorResponse(request, account.status()));
 
-    std::vector<std::string> parts;
-    for (std::size_t start = 1; start <= path.size();) {
-      const auto slash = path.find('/', start);
-      parts.push_back(
-          path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
-      if (slash == std::string::npos) break;
-      start = slash + 1;
-    }
+    const std::vector<std::string> parts = PathSegments(path);
     // "2010-04-01", "Accounts", AC, resource...
     if (parts.size() < 4 || parts[0] != kApiVersion || parts[1] != "Accounts" ||
         parts[2] != account->sid()) {

@@ -144,6 +144,16 @@ class HttpServerTest : public ::testing::Test {
   std::future<void> run_done_;
 };
 
+TEST(PathSegments, SplitsOnSlashesKeepingEmptySegments) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(PathSegments("/"), V({""}));
+  EXPECT_EQ(PathSegments("/a"), V({"a"}));
+  EXPECT_EQ(PathSegments("/2010-04-01/Accounts/AC1/Messages.json"),
+            V({"2010-04-01", "Accounts", "AC1", "Messages.json"}));
+  EXPECT_EQ(PathSegments("/a//b/"), V({"a", "", "b", ""}));
+  EXPECT_EQ(PathSegments("/a%2Fb"), V({"a%2Fb"}));
+}
+
 TEST_F(HttpServerTest, GetReturnsTheHandlersStatusAndBody) {
   StartServer([](HttpRequest request, std::function<void(HttpResponse)> respond) {
     respond(TextResponse(http::status::created, "hello " + std::string(request.target())));
