@@ -1,7 +1,8 @@
 #pragma once
 // Phone number parsing and classification, backed by libphonenumber.
 //
-// Thread-safe: libphonenumber's PhoneNumberUtil singleton is immutable after construction.
+// Thread-safe: libphonenumber's PhoneNumberUtil singleton is immutable after construction, and
+// results are cached per distinct text (a sharded, bounded cache) so each number is parsed once.
 
 #include <optional>
 #include <string>

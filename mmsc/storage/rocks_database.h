@@ -24,6 +24,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+struct WriteOptions;
 }  // namespace rocksdb
 
 namespace mmsgate::storage {
@@ -89,6 +90,9 @@ class RocksDatabase final : public Database {
 
   explicit RocksDatabase(DatabaseOptions options);
   void WriterLoop();
+  // Writes a group of batches as one (one WAL record, one sync when the options say so).
+  absl::Status WriteCombined(const std::vector<PendingWrite>& group,
+                             const rocksdb::WriteOptions& write_options);
   RocksBatch& Own(Batch& batch) const;
   rocksdb::ColumnFamilyHandle* Handle(FamilyId family) const;
 

@@ -58,6 +58,7 @@ TEST(RocksDatabaseTest, ConcurrentGroupCommitsAllSucceedOnTheirExecutorAndSurviv
     auto& db = **database;
     const auto records = db.Family("records");
     const auto index = db.Family("index");
+    const auto counters = db.Family("counters");
     boost::asio::thread_pool pool(2);
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
@@ -67,6 +68,9 @@ TEST(RocksDatabaseTest, ConcurrentGroupCommitsAllSucceedOnTheirExecutorAndSurviv
           const std::string key = "key-" + std::to_string(t) + "-" + std::to_string(i);
           db.Put(*batch, records, key, "value-" + key);
           db.Put(*batch, index, key, "");
+          // Every kind of record, so batches written as one group keep all of theirs.
+          db.AddCounter(*batch, counters, "total", 1);
+          db.Delete(*batch, index, "never-written-" + key);
           db.Commit(std::move(batch), pool.get_executor(), [&](absl::Status status) {
             if (status.ok()) ok.fetch_add(1);
             if (pool.get_executor().running_in_this_thread()) on_pool.fetch_add(1);
@@ -92,6 +96,9 @@ TEST(RocksDatabaseTest, ConcurrentGroupCommitsAllSucceedOnTheirExecutorAndSurviv
   }
   auto reopened = RocksDatabase::Open(dir.path(), DatabaseOptions{}, kFamilies);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
+  auto total = (*reopened)->Get((*reopened)->Family("counters"), "total");
+  ASSERT_TRUE(total.ok());
+  EXPECT_EQ(DecodeCounter(*total), kTotal);
   for (int t = 0; t < kThreads; ++t) {
     for (int i = 0; i < kPerThread; ++i) {
       const std::string key = "key-" + std::to_string(t) + "-" + std::to_string(i);
