@@ -108,14 +108,25 @@ std::size_t MessageLifecycle::in_flight() const {
   return count;
 }
 
-void MessageLifecycle::Start(v1::Message message, std::vector<carriers::MediaPayload> media) {
+v1::Message MessageLifecycle::StoredAtAcceptance(const v1::Message& accepted) {
+  v1::Message queued = accepted;
+  queued.set_status(v1::QUEUED);
+  *queued.mutable_date_updated() = accepted.date_created();
+  return queued;
+}
+
+void MessageLifecycle::Start(v1::Message accepted, std::vector<carriers::MediaPayload> media) {
   auto flight = std::make_shared<Flight>(io_);
-  flight->message = std::move(message);
+  flight->message = std::move(accepted);
   flight->media = std::move(media);
   Register(flight);
   boost::asio::post(flight->strand, [this, flight] {
     Publish(flight->message);
-    Run(flight, RuleFor(flight->message.status())->on_stored);
+    // QUEUED was stored with the acceptance.
+    flight->message = StoredAtAcceptance(flight->message);
+    Publish(flight->message);
+    status_listener_.OnStatus(flight->message);
+    Run(flight, RuleFor(v1::QUEUED)->on_stored);
   });
 }
 

@@ -2,11 +2,14 @@
 // The life of an outbound message, from ACCEPTED to a final status, as one table.
 //
 //   status       may become                            once stored                after a restart
-//   ACCEPTED     QUEUED, FAILED                        move on to QUEUED          the same
+//   ACCEPTED     QUEUED, FAILED                        move on to QUEUED (*)      the same
 //   QUEUED       SENDING, FAILED                       wait for its sender        the same
 //   SENDING      SENT, DELIVERED, UNDELIVERED, FAILED  submit to its carrier      the same
 //   SENT         DELIVERED, UNDELIVERED, FAILED        (wait for the report)      submit again
 //   DELIVERED, UNDELIVERED, FAILED: final             forget it                   —
+//
+// (*) Acceptance stores the message as QUEUED already (one write, StoredAtAcceptance); a stored
+// ACCEPTED is found only in data written by an older gateway.
 //
 // Every change is committed to the database before it is published (WatchEvents, status
 // callbacks) or acted on. A change the table does not allow is dropped: a report repeated after
@@ -75,9 +78,15 @@ class MessageLifecycle final : public carriers::DeliveryListener {
                    MessageStore& store, SenderLimits& senders, carriers::CarrierFleet& fleet,
                    EventBus& events, StatusListener& status_listener);
 
-  // A message just stored as ACCEPTED (its sender already reserved): publishes it and moves it
-  // on. `media` are its bytes, parallel to message.media().
-  void Start(mmsgate::v1::Message message, std::vector<carriers::MediaPayload> media);
+  // What acceptance stores: `accepted` already QUEUED. ACCEPTED's only action is to queue the
+  // message, so acceptance and QUEUED are one write instead of two (the commit that makes a
+  // message accepted also makes it queued); both are still published, in order.
+  [[nodiscard]] static mmsgate::v1::Message StoredAtAcceptance(
+      const mmsgate::v1::Message& accepted);
+  // A message just stored by acceptance (as StoredAtAcceptance made it; its sender already
+  // reserved): publishes ACCEPTED and QUEUED and waits for its sender. `media` are its bytes,
+  // parallel to message.media().
+  void Start(mmsgate::v1::Message accepted, std::vector<carriers::MediaPayload> media);
   // A message read from the outbox at start: picks it up where its stored status says. With
   // `media_lost` its media could not be read, and it fails with 30500.
   void Resume(mmsgate::v1::Message message, std::vector<carriers::MediaPayload> media,

@@ -11,7 +11,8 @@ namespace v1 = mmsgate::v1;
 
 absl::Status StageAdmitted(mmsc::MediaStore& media_store, MessageStore& store,
                            storage::Batch& batch, const AdmittedMessage& admitted,
-                           const NewMessageExtras& extras, std::vector<std::string>* staged_blobs) {
+                           const v1::Message& stored, const NewMessageExtras& extras,
+                           std::vector<std::string>* staged_blobs) {
   const v1::Message& message = admitted.message;
   for (int i = 0; i < message.media_size(); ++i) {
     const std::string& sha256 = message.media(i).sha256();
@@ -21,7 +22,7 @@ absl::Status StageAdmitted(mmsc::MediaStore& media_store, MessageStore& store,
     }
     staged_blobs->push_back(sha256);
   }
-  return store.StageNew(batch, message, extras);
+  return store.StageNew(batch, stored, extras);
 }
 
 SendService::SendService(boost::asio::io_context& io, boost::asio::any_io_executor storage_executor,
@@ -127,7 +128,8 @@ void SendService::AdmitAndStore(const v1::Account& account, const v1::SendMessag
   auto batch = database_.NewBatch();
   std::vector<std::string> staged_blobs;
   absl::Status staged =
-      StageAdmitted(media_store_, store_, *batch, *admitted, extras, &staged_blobs);
+      StageAdmitted(media_store_, store_, *batch, *admitted,
+                    MessageLifecycle::StoredAtAcceptance(admitted->message), extras, &staged_blobs);
   if (staged.ok()) {
     // Where the sequence resumes after a restart (batches may commit out of order; a restart
     // skips ahead past anything that could have been in flight).

@@ -55,11 +55,13 @@ struct SendSettings {
   uint64_t first_sequence = 0;
 };
 
-// Stages everything an admitted message needs (its media blobs and references, its records, and
-// `extras`) into `batch`. `staged_blobs` gets the blobs to pass to MediaStore::StagingDone once
-// the batch is committed or abandoned. Staging media reads the store: storage executor only.
+// Stages everything an admitted message needs (its media blobs and references, its records as
+// `stored`: the admitted message in the status it is stored with, and `extras`) into `batch`.
+// `staged_blobs` gets the blobs to pass to MediaStore::StagingDone once the batch is committed
+// or abandoned. Staging media reads the store: storage executor only.
 [[nodiscard]] absl::Status StageAdmitted(mmsc::MediaStore& media_store, MessageStore& store,
                                          storage::Batch& batch, const AdmittedMessage& admitted,
+                                         const mmsgate::v1::Message& stored,
                                          const NewMessageExtras& extras,
                                          std::vector<std::string>* staged_blobs);
 

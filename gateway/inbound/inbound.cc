@@ -158,7 +158,8 @@ void InboundHandler::Store(std::shared_ptr<AdmittedMessage> admitted, v1::Number
   std::vector<std::string> blobs;
   NewMessageExtras extras;
   extras.finished = true;  // RECEIVED is final: it never waits in the outbox.
-  absl::Status staged = StageAdmitted(media_store_, store_, *batch, *admitted, extras, &blobs);
+  absl::Status staged =
+      StageAdmitted(media_store_, store_, *batch, *admitted, admitted->message, extras, &blobs);
   directory_.StageUsage(*batch, message.account_sid(),
                         message.num_media() > 0 ? "mms-inbound" : "sms-inbound", 1,
                         message.num_segments(), 0);

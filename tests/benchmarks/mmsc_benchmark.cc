@@ -103,7 +103,7 @@ void BM_MmscStoreAndCompose(benchmark::State& state) {
     }
     auto batch = (*database)->NewBatch();
     std::vector<std::string> shas;
-    if (!mmsgate::gateway::StageAdmitted(media_store, store, *batch, *admitted, {}, &shas).ok() ||
+    if (!mmsgate::gateway::StageAdmitted(media_store, store, *batch, *admitted, admitted->message, {}, &shas).ok() ||
         !(*database)->CommitNow(std::move(batch)).ok()) {
       state.SkipWithError("store failed");
       break;

@@ -162,7 +162,7 @@ class StoreContractTest : public ::testing::TestWithParam<std::string> {
     auto batch = stores_->database->NewBatch();
     std::vector<std::string> blobs;
     ASSERT_TRUE(
-        StageAdmitted(*stores_->media, *stores_->messages, *batch, admitted, extras, &blobs).ok());
+        StageAdmitted(*stores_->media, *stores_->messages, *batch, admitted, admitted.message, extras, &blobs).ok());
     ASSERT_TRUE(stores_->database->CommitNow(std::move(batch)).ok());
     stores_->media->StagingDone(blobs);
   }
