@@ -11,6 +11,7 @@ packages=(
   libboost-dev
   libphonenumber-dev
   liburiparser-dev
+  libjemalloc-dev
   libpugixml-dev
   libssl-dev
   libspdlog-dev libfmt-dev
