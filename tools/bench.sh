@@ -2,8 +2,10 @@
 # tools/bench.sh: mmsgate's performance figures, each as a ratio against a reference measured
 # in the same run with the same client (docs/performance.md).
 #
-#   tools/bench.sh [--seconds S] [--count N] [FIGURE...]
+#   tools/bench.sh [--seconds S] [--count N] [--mmsgate BINARY] [FIGURE...]
 #
+# --mmsgate measures another mmsgate binary (e.g. an older build, for a before/after) with the
+# same clients and references.
 # FIGURE is any of: grpc (SendMessage vs a bare gRPC callback server), rest (REST create vs
 # Kannel's sendsms, h2load), e2e (delivered/s vs Kannel to fakesmsc), mms (100 KB inline media
 # stored per second), all (default). Release build in build-release/. Every process it starts
@@ -14,12 +16,14 @@ root=$(pwd)
 
 seconds=10
 count=100000
+gate_binary=
 figures=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --count) count=$2; shift 2 ;;
-    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+    --mmsgate) gate_binary=$2; shift 2 ;;
+    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
     *) figures+=("$1"); shift ;;
   esac
 done
@@ -43,6 +47,7 @@ cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DMMSGATE_BUILD_
   -DMMSGATE_BUILD_BENCHMARKS=OFF >&2
 cmake --build build-release -j "$(nproc)" --target mmsgate mmsload grpc_echo grpc_replay >&2
 bin=$root/build-release
+gate_binary=${gate_binary:-$bin/gateway/mmsgate}
 
 work=$(mktemp -d /tmp/mmsgate-bench.XXXXXX)
 pids=()
@@ -60,7 +65,7 @@ token=9f8e7d6c5b4a39281706f5e4d3c2b1a0
 start_mmsgate() {
   local dir=$work/gate.$RANDOM
   mkdir -p "$dir"
-  "$bin/gateway/mmsgate" --scenario tools/bench/bench.txtpb --data-dir "$dir/data" \
+  "$gate_binary" --scenario tools/bench/bench.txtpb --data-dir "$dir/data" \
     --grpc 127.0.0.1:0 --http 127.0.0.1:0 --log-level warn "$@" >"$dir/out" 2>"$dir/err" &
   gate_pid=$!
   pids+=("$gate_pid")
@@ -81,9 +86,13 @@ report() {  # name unit reference mmsgate target
 if wants grpc; then
   log "grpc: mmsgate SendMessage, 64 in flight, 4 channels, ${seconds}s"
   start_mmsgate
+  cpu_before=$(awk '{ print $14 + $15 }' "/proc/$gate_pid/stat")
   out=$("$bin/tools/grpc_replay" --target "$gate_grpc" --seconds "$seconds" --concurrency 64 \
-    --channels 4)
-  log "mmsgate: $(echo "$out" | field detail)"
+    --channels 4 --warmup 0)
+  sleep 1  # the lifecycle of the last calls
+  cpu_after=$(awk '{ print $14 + $15 }' "/proc/$gate_pid/stat")
+  calls=$(echo "$out" | field detail | grep -oE 'ok=[0-9]+' | cut -d= -f2)
+  log "mmsgate: $(echo "$out" | field detail) server_cpu_us_per_call=$(awk -v t=$((cpu_after - cpu_before)) -v n="${calls:-1}" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", t * 1e6 / hz / n }')"
   mms_rate=$(echo "$out" | field calls_per_s)
   bytes=$(echo "$out" | field detail | grep -oE 'response_bytes=[0-9]+' | cut -d= -f2)
   stop "$gate_pid"
@@ -93,7 +102,7 @@ if wants grpc; then
   for _ in $(seq 100); do grep -q ready "$work/echo.out" 2>/dev/null && break; sleep 0.1; done
   echo_port=$(grep -oE 'port=[0-9]+' "$work/echo.out" | cut -d= -f2)
   out=$("$bin/tools/grpc_replay" --target "127.0.0.1:$echo_port" --seconds "$seconds" \
-    --concurrency 64 --channels 4)
+    --concurrency 64 --channels 4 --warmup 0)
   log "echo: $(echo "$out" | field detail)"
   echo_rate=$(echo "$out" | field calls_per_s)
   stop "$echo_pid"
