@@ -347,7 +347,19 @@ TEST_F(CarrierBehaviourTest, ScenarioScheduledFaultsStartAndEndOnTime) {
                  "time_scale: 20 seed: 1 disable_sender_rate_limits: true"));
   // At 10 simulated seconds (0.5 s real) the outage starts; at 110 (5.5 s real) it ends. The
   // polls are bounded waits for what must happen, with a window wide enough for a busy machine.
-  EXPECT_EQ(Carrier("planned").faults_size(), 0);
+  // Before the start there is no fault: judged on the simulation clock, not on how fast this
+  // test got here.
+  const int faults_early = Carrier("planned").faults_size();
+  {
+    grpc::ClientContext context;
+    v1::SimulationClock clock;
+    ASSERT_TRUE(simulator_->GetClock(&context, v1::GetClockRequest(), &clock).ok());
+    if (TimeUtil::TimestampToNanoseconds(clock.now()) -
+            TimeUtil::TimestampToNanoseconds(clock.started()) <
+        9'000'000'000) {
+      EXPECT_EQ(faults_early, 0);
+    }
+  }
   int active = 0;
   for (int i = 0; i < 100 && active == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
