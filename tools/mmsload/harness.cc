@@ -469,6 +469,7 @@ int Harness::Run() {
   PrintSummary();
   if (options_.carrier_stats) PrintCarrierStats();
   if (!options_.csv.empty() && !WriteCsv()) return 1;
+  if (!options_.json.empty() && !WriteJson()) return 1;
   return 0;
 }
 

@@ -32,6 +32,7 @@
 #include "mmsgate/v1/simulator.grpc.pb.h"
 #include "mmsload/common.h"
 #include "mmsload/options.h"
+#include "mmsload/stats.h"
 
 namespace mmsload {
 
@@ -155,6 +156,8 @@ class Harness {
   void PrintSummary();
   void PrintCarrierStats();
   bool WriteCsv();
+  // --json: the report PrintSummary assembled.
+  bool WriteJson();
   int64_t Outstanding();  // accepted messages without a final status; needs mutex_
 
   Options options_;
@@ -185,6 +188,7 @@ class Harness {
   int64_t whole_second_event_times_ = 0;
   std::map<int, std::string> first_refusal_;  // provider (or gRPC) code -> first message
   std::string wait_outcome_;
+  nlohmann::json json_report_;  // Filled by PrintSummary.
   int64_t first_send_ns_ = 0, last_reply_ns_ = 0;
   std::ofstream csv_;
 

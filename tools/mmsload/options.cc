@@ -47,6 +47,8 @@ int ParseOptions(int argc, char** argv, Options& options) {
                  "seconds: deadline of each SendMessage, and of the --wait-final phase")
       ->capture_default_str();
   app.add_option("--csv", options.csv, "write one row per message to this file");
+  app.add_option("--json", options.json,
+                 "write the whole report as one JSON object to this file ('-': standard output)");
   app.add_option("--channels", options.channels, "gRPC channels (connections) to spread calls over")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

@@ -27,6 +27,8 @@ struct Options {
   bool wait_final = false;
   double timeout = 300;
   std::string csv;
+  // The whole report as one JSON object, to this file ("-": standard output, after the text).
+  std::string json;
   int channels = 2;
   double progress = 5;
   double connect_timeout = 5;

@@ -50,6 +50,52 @@ void Harness::PrintSummary() {
   int64_t refused_total = 0;
   for (const auto& [_, n] : refused) refused_total += n;
 
+  // The same figures as the text below, for --json.
+  nlohmann::json report;
+  report["target"] = options_.grpc;
+  report["account"] = options_.account;
+  report["channels"] = options_.channels;
+  report["concurrency"] = options_.concurrency;
+  report["rate"] = options_.rate;
+  report["media_bytes"] = options_.media_bytes;
+  report["gateway_time_scale"] = clock_.time_scale();
+  report["sent"] = replies_;
+  report["send_phase_s"] = send_phase_s;
+  report["accepted"] = accepted_;
+  report["accepted_per_s"] = double(accepted_) / send_phase_s;
+  report["refused"] = nlohmann::json::array();
+  for (const auto& [key, n] : refused) {
+    report["refused"].push_back(
+        {{"grpc_code", GrpcCodeName(key.first)}, {"error_code", key.second}, {"count", n}});
+  }
+  report["send_message_ms"] = PercentilesJson(ComputePercentiles(send_latency_ms));
+  if (!lag_ms.empty()) report["start_lag_ms"] = PercentilesJson(ComputePercentiles(lag_ms));
+  report["final_status"] = nlohmann::json::object();
+  for (const auto& [status, codes] : finals) {
+    auto& entry =
+        report["final_status"][v1::MessageStatus_Name(static_cast<v1::MessageStatus>(status))];
+    for (const auto& [code, n] : codes) entry[std::to_string(code)] = n;
+  }
+  report["not_final"] = no_final;
+  report["delivered"] = delivered;
+  if (delivered > 0) {
+    const double span_s = std::max(1e-9, double(last_delivered_ns - first_send_ns_) / 1e9);
+    report["delivered_per_s"] = double(delivered) / span_s;
+    report["first_send_to_last_delivered_s"] = span_s;
+  }
+  report["created_to_delivered_ms"] = PercentilesJson(ComputePercentiles(e2e_ms));
+  report["send_to_delivered_ms"] = PercentilesJson(ComputePercentiles(e2e_from_send_ms));
+  report["stages_ms"] = {{"created_to_queued", PercentilesJson(ComputePercentiles(to_queued_ms))},
+                         {"queued_to_sending", PercentilesJson(ComputePercentiles(to_sending_ms))},
+                         {"sending_to_sent", PercentilesJson(ComputePercentiles(to_sent_ms))},
+                         {"sent_to_final", PercentilesJson(ComputePercentiles(to_final_ms))}};
+  report["events"] = {{"received", events_},
+                      {"other_messages", foreign_events_},
+                      {"out_of_order", out_of_order_},
+                      {"repeated_finals", repeated_finals_},
+                      {"sequence_gaps", sequence_gaps_}};
+  json_report_ = std::move(report);
+
   auto& out = std::cout;
   char line[512];
   out << "mmsload: " << options_.grpc << ", account " << options_.account << ", "
@@ -224,6 +270,22 @@ bool Harness::WriteCsv() {
   file.flush();
   if (!file) {
     std::cerr << "mmsload: error writing " << options_.csv << "\n";
+    return false;
+  }
+  return true;
+}
+
+bool Harness::WriteJson() {
+  const std::string text = json_report_.dump(2) + "\n";
+  if (options_.json == "-") {
+    std::cout << text;
+    std::cout.flush();
+    return true;
+  }
+  std::ofstream file(options_.json);
+  file << text;
+  if (!file) {
+    std::cerr << "mmsload: cannot write --json " << options_.json << "\n";
     return false;
   }
   return true;

@@ -19,6 +19,7 @@ Percentiles ComputePercentiles(std::vector<double> values) {
   p.p50 = rank(0.50);
   p.p90 = rank(0.90);
   p.p99 = rank(0.99);
+  p.p999 = rank(0.999);
   p.max = values.back();
   return p;
 }
@@ -26,9 +27,16 @@ Percentiles ComputePercentiles(std::vector<double> values) {
 std::string FormatPercentiles(const Percentiles& p, int decimals) {
   if (p.n == 0) return "no samples";
   char buffer[256];
-  std::snprintf(buffer, sizeof buffer, "p50 %.*f  p90 %.*f  p99 %.*f  max %.*f  (n=%zu)", decimals,
-                p.p50, decimals, p.p90, decimals, p.p99, decimals, p.max, p.n);
+  std::snprintf(buffer, sizeof buffer,
+                "p50 %.*f  p90 %.*f  p99 %.*f  p99.9 %.*f  max %.*f  (n=%zu)", decimals, p.p50,
+                decimals, p.p90, decimals, p.p99, decimals, p.p999, decimals, p.max, p.n);
   return buffer;
+}
+
+nlohmann::json PercentilesJson(const Percentiles& p) {
+  if (p.n == 0) return {{"n", 0}};
+  return {{"n", p.n},     {"p50", p.p50},    {"p90", p.p90},
+          {"p99", p.p99}, {"p99_9", p.p999}, {"max", p.max}};
 }
 
 std::string FormatCodeCounts(const std::map<int, int64_t>& counts, const std::string& zero_name) {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -10,14 +11,17 @@ namespace mmsload {
 
 struct Percentiles {
   std::size_t n = 0;
-  double p50 = 0, p90 = 0, p99 = 0, max = 0;
+  double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
 };
 
 // Nearest-rank percentiles; sorts `values`.
 Percentiles ComputePercentiles(std::vector<double> values);
 
-// "p50 12.3  p90 20.1  p99 40.2  max 55.0  (n=2000)", or "no samples".
+// "p50 12.3  p90 20.1  p99 40.2  p99.9 51.0  max 55.0  (n=2000)", or "no samples".
 std::string FormatPercentiles(const Percentiles& p, int decimals = 1);
+
+// {"n":2000,"p50":12.3,"p90":20.1,"p99":40.2,"p99_9":51.0,"max":55.0}; {"n":0} when empty.
+nlohmann::json PercentilesJson(const Percentiles& p);
 
 // "30003 x 12, 30008 x 8"; code 0 is written as `zero_name`.
 std::string FormatCodeCounts(const std::map<int, int64_t>& counts,
