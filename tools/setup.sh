@@ -20,7 +20,6 @@ packages=(
   libbenchmark-dev
   nlohmann-json3-dev
   python3 python3-grpcio python3-protobuf python3-twilio python3-matplotlib
-  wrk
 )
 
 missing=()
