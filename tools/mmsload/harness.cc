@@ -281,11 +281,14 @@ void Harness::SendAll() {
     auto call = new Call;
     call->index = i;
     auto& request = call->request;
+    const Kind kind = options_.mix_text.empty()
+                          ? (options_.media_bytes > 0 ? Kind::kMms : Kind::kSms)
+                          : KindFor(options_.mix, i);
     request.set_from(options_.from[i % options_.from.size()]);
-    request.set_to(DestinationFor(options_, i));
+    request.set_to(DestinationFor(options_, i, kind));
     request.set_body(BodyFor(options_, i));
     if (options_.validity_period > 0) request.set_validity_period_seconds(options_.validity_period);
-    if (options_.media_bytes > 0) {
+    if (kind != Kind::kSms && options_.media_bytes > 0) {
       auto* media = request.add_media();
       media->set_content_type("image/png");
       media->set_filename("mmsload-" + std::to_string(i) + ".png");
@@ -305,6 +308,7 @@ void Harness::SendAll() {
     slots_.acquire();
     call->context.set_deadline(std::chrono::system_clock::now() + rpc_timeout);
     Record& record = records_[i];
+    record.kind = kind;
     record.from = request.from();
     record.to = request.to();
     record.scheduled_ns = scheduled_ns;

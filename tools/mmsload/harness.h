@@ -43,6 +43,7 @@ namespace mmsload {
 struct Record {
   // Request.
   std::string from, to;
+  Kind kind = Kind::kSms;
   int64_t scheduled_ns = 0;
   int64_t send_start_ns = 0;
   // Reply.

@@ -47,6 +47,15 @@ int ParseOptions(int argc, char** argv, Options& options) {
                  "seconds: deadline of each SendMessage, and of the --wait-final phase")
       ->capture_default_str();
   app.add_option("--csv", options.csv, "write one row per message to this file");
+  app.add_option("--mix", options.mix_text,
+                 "traffic mix by weight, e.g. sms=70,mms=20,intl=5,nomms=5 (mms, intl and nomms "
+                 "carry one inline image of --media-bytes, 10240 if 0)");
+  app.add_option("--intl-prefix", options.intl_prefix,
+                 "destinations of --mix intl: PREFIX + 4 digits (outside the US and Canada)")
+      ->capture_default_str();
+  app.add_option("--nomms-prefix", options.nomms_prefix,
+                 "destinations of --mix nomms: PREFIX + 4 digits (a carrier without MMS)")
+      ->capture_default_str();
   app.add_option("--json", options.json,
                  "write the whole report as one JSON object to this file ('-': standard output)");
   app.add_option("--channels", options.channels, "gRPC channels (connections) to spread calls over")
@@ -97,6 +106,16 @@ int ParseOptions(int argc, char** argv, Options& options) {
       std::cerr << "mmsload: --to-prefix must be digits, optionally after a '+'\n";
       return kExitBadUsage;
     }
+  }
+  if (!options.mix_text.empty()) {
+    std::string error;
+    auto mix = ParseMix(options.mix_text, &error);
+    if (!mix) {
+      std::cerr << "mmsload: " << error << "\n";
+      return kExitBadUsage;
+    }
+    options.mix = *mix;
+    if (options.mix.carries_media() && options.media_bytes == 0) options.media_bytes = 10240;
   }
   return -1;
 }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "mmsload/mix.h"
+
 namespace mmsload {
 
 // ---------------------------------------------------------------------------------------------
@@ -40,12 +42,19 @@ struct Options {
   int validity_period = 0;
   // After the summary, print Simulator.ListCarriers counters.
   bool carrier_stats = false;
+  // --mix (empty: every message is SMS, or MMS with --media-bytes).
+  std::string mix_text;
+  Mix mix;
+  std::string intl_prefix = "+44794600";
+  std::string nomms_prefix = "+1206555";
 };
 
-inline std::string DestinationFor(const Options& options, int64_t i) {
-  if (!options.to.empty()) return options.to[i % options.to.size()];
+inline std::string DestinationFor(const Options& options, int64_t i, Kind kind = Kind::kSms) {
   char digits[8];
   std::snprintf(digits, sizeof digits, "%04d", static_cast<int>(i % 10000));
+  if (kind == Kind::kIntl) return options.intl_prefix + digits;
+  if (kind == Kind::kNoMms) return options.nomms_prefix + digits;
+  if (!options.to.empty()) return options.to[i % options.to.size()];
   return options.to_prefix + digits;
 }
 

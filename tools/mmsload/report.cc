@@ -16,6 +16,8 @@ void Harness::PrintSummary() {
   std::map<int, std::map<int, int64_t>> finals;  // status -> error code -> count
   std::map<int, int64_t> delivered_as;
   std::map<std::string, int64_t> carriers;
+  // kind -> delivered_as -> count (--mix)
+  std::map<std::string, std::map<std::string, int64_t>> by_kind;
   int64_t no_final = 0, delivered = 0, last_delivered_ns = 0;
   for (const auto& r : records_) {
     if (r.grpc_code < 0) continue;
@@ -31,6 +33,10 @@ void Harness::PrintSummary() {
       continue;
     }
     ++delivered_as[r.delivered_as];
+    ++by_kind[KindName(r.kind)]
+             [r.delivered_as == 0
+                  ? std::string("?")
+                  : v1::DeliveredAs_Name(static_cast<v1::DeliveredAs>(r.delivered_as))];
     ++carriers[r.carrier_id];
     if (r.final_status == 0) {
       ++no_final;
@@ -73,6 +79,7 @@ void Harness::PrintSummary() {
     report["refused"].push_back(
         {{"grpc_code", GrpcCodeName(key.first)}, {"error_code", key.second}, {"count", n}});
   }
+  if (!options_.mix_text.empty()) report["mix"] = by_kind;
   report["send_message_ms"] = PercentilesJson(ComputePercentiles(send_latency_ms));
   if (!lag_ms.empty()) {
     report["start_lag_ms"] = PercentilesJson(ComputePercentiles(lag_ms));
@@ -157,6 +164,21 @@ void Harness::PrintSummary() {
       via += (carrier.empty() ? std::string("?") : carrier) + " x " + std::to_string(n);
     }
     out << "routed as        " << as << "; carriers: " << via << "\n";
+    if (!options_.mix_text.empty()) {
+      out << "mix              ";
+      bool first = true;
+      for (const auto& [kind, routes] : by_kind) {
+        int64_t n = 0;
+        std::string detail;
+        for (const auto& [route, k] : routes) {
+          n += k;
+          detail += (detail.empty() ? "" : ", ") + route + " x " + std::to_string(k);
+        }
+        out << (first ? "" : "; ") << kind << " " << n << " (" << detail << ")";
+        first = false;
+      }
+      out << "\n";
+    }
   }
   if (!wait_outcome_.empty()) out << "wait-final       " << wait_outcome_ << "\n";
   out << "final status     ";
