@@ -126,6 +126,7 @@ absl::StatusOr<std::unique_ptr<RocksDatabase>> RocksDatabase::Open(
   db_options.max_open_files = options.max_open_files;
   db_options.allow_concurrent_memtable_write = true;
   db_options.enable_pipelined_write = true;
+  db_options.db_write_buffer_size = options.memtable_budget_bytes;
 
   // A data directory of another format: say so rather than fail on unknown families.
   std::vector<std::string> existing;
