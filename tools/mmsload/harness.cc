@@ -209,7 +209,7 @@ void Harness::Apply(Record& record, const Observation& o) {
       record.final_status = o.status;
       record.final_ns = o.time_ns;
       record.final_error_code = o.error_code;
-      if (record.grpc_code == 0) {
+      if (record.reply_code == 0) {
         ++finals_;
         if (finals_ == accepted_ && sending_done_) changed_.notify_all();
       }
@@ -222,39 +222,55 @@ void Harness::Apply(Record& record, const Observation& o) {
 int64_t Harness::Outstanding() { return accepted_ - finals_; }
 
 void Harness::OnReply(Call* call, const grpc::Status& status) {
-  const int64_t now = clock_.NowNs();
-  int error_code = 0;
+  Reply reply;
+  reply.code = status.error_code();
   if (!status.ok()) {
     const auto& trailers = call->context.GetServerTrailingMetadata();
     if (auto it = trailers.find("mmsgate-error-code"); it != trailers.end()) {
-      error_code = std::atoi(std::string(it->second.data(), it->second.size()).c_str());
+      reply.error_code = std::atoi(std::string(it->second.data(), it->second.size()).c_str());
     }
-    if (error_code == 0) error_code = LeadingErrorCode(status.error_message());
+    if (reply.error_code == 0) reply.error_code = LeadingErrorCode(status.error_message());
+    reply.error_text = status.error_message();
+  } else {
+    reply.sid = call->response.sid();
+    reply.message = &call->response;
   }
+  RecordReply(call->index, reply);
+}
+
+std::string Harness::ReplyCodeName(int code) const {
+  if (options_.rest.empty()) return GrpcCodeName(code);
+  if (code == kNoHttpAnswer) return "no HTTP answer";
+  return "HTTP " + std::to_string(code);
+}
+
+void Harness::RecordReply(int64_t index, const Reply& reply) {
+  const int64_t now = clock_.NowNs();
   std::lock_guard lock(mutex_);
-  if (!status.ok()) {
-    const int key = error_code != 0 ? error_code : -status.error_code();
+  Record& record = records_[index];
+  if (reply.code != 0) {
+    const int key = reply.error_code != 0 ? reply.error_code : -reply.code;
     if (!first_refusal_.contains(key)) {
-      first_refusal_[key] = GrpcCodeName(status.error_code()) + " \"" + status.error_message() +
-                            "\" (to " + records_[call->index].to + ")";
+      first_refusal_[key] =
+          ReplyCodeName(reply.code) + " \"" + reply.error_text + "\" (to " + record.to + ")";
     }
   }
-  Record& record = records_[call->index];
   record.ack_ns = now;
-  record.grpc_code = status.error_code();
-  record.error_code = error_code;
+  record.reply_code = reply.code;
+  record.error_code = reply.error_code;
   ++replies_;
   last_reply_ns_ = std::max(last_reply_ns_, now);
-  if (status.ok()) {
+  if (reply.code == 0) {
     ++accepted_;
-    const auto& message = call->response;
-    record.sid = message.sid();
-    if (message.has_date_created()) {
-      record.created_ns = clock_.LocalOf(TimestampNs(message.date_created()));
+    record.sid = reply.sid;
+    if (const v1::Message* message = reply.message) {
+      if (message->has_date_created()) {
+        record.created_ns = clock_.LocalOf(TimestampNs(message->date_created()));
+      }
+      record.delivered_as = message->delivered_as();
+      record.carrier_id = message->carrier_id();
     }
-    record.delivered_as = message.delivered_as();
-    record.carrier_id = message.carrier_id();
-    index_by_sid_[record.sid] = call->index;
+    index_by_sid_[record.sid] = index;
     if (auto it = early_.find(record.sid); it != early_.end()) {
       for (const auto& o : it->second) Apply(record, o);
       early_.erase(it);
@@ -271,7 +287,7 @@ void Harness::SendAll() {
   }
   const auto start = std::chrono::steady_clock::now();
   const int64_t start_ns = clock_.NowNs();
-  const double period_ns = options_.rate > 0 ? 1e9 / options_.rate : 0;
+  const OpenLoopSchedule schedule(options_.rate);
   const auto rpc_timeout = std::chrono::milliseconds(static_cast<int64_t>(options_.timeout * 1000));
   {
     std::lock_guard lock(mutex_);
@@ -299,9 +315,8 @@ void Harness::SendAll() {
     call->context.AddMetadata("authorization", authorization_);
 
     int64_t scheduled_ns = 0;
-    if (period_ns > 0) {
-      // Absolute schedule: message i starts at start + i / rate, whatever happened before.
-      const auto offset = std::chrono::nanoseconds(static_cast<int64_t>(period_ns * double(i)));
+    if (schedule.paced()) {
+      const auto offset = std::chrono::nanoseconds(schedule.DueNs(i));
       std::this_thread::sleep_until(start + offset);
       scheduled_ns = start_ns + offset.count();
     }
@@ -376,7 +391,7 @@ void Harness::Reconcile() {
     std::lock_guard lock(mutex_);
     for (std::size_t i = 0; i < records_.size(); ++i) {
       const auto& r = records_[i];
-      if (r.grpc_code == 0 && r.final_status == 0) todo.emplace_back(i, r.sid);
+      if (r.reply_code == 0 && r.final_status == 0) todo.emplace_back(i, r.sid);
     }
   }
   if (todo.empty()) return;
@@ -453,7 +468,11 @@ int Harness::Run() {
       }
     });
   }
-  SendAll();
+  if (options_.rest.empty()) {
+    SendAll();
+  } else {
+    SendAllRest();
+  }
   {
     std::lock_guard lock(mutex_);
     sending = false;
@@ -474,6 +493,7 @@ int Harness::Run() {
   if (options_.carrier_stats) PrintCarrierStats();
   if (!options_.csv.empty() && !WriteCsv()) return 1;
   if (!options_.json.empty() && !WriteJson()) return 1;
+  if (!options_.plot.empty() && !WritePlot()) return 1;
   return 0;
 }
 

@@ -36,6 +36,9 @@
 
 namespace mmsload {
 
+// --rest: the reply code of a request that got no HTTP answer (connection refused or broken).
+inline constexpr int kNoHttpAnswer = 1;
+
 // ---------------------------------------------------------------------------------------------
 // What we learn about one message. Every field is written under Harness::mutex_ except the
 // request fields, which the sender writes before it starts the call.
@@ -48,7 +51,9 @@ struct Record {
   int64_t send_start_ns = 0;
   // Reply.
   int64_t ack_ns = 0;
-  int grpc_code = -1;  // -1: no reply yet.
+  // -1: no reply yet; 0: accepted; otherwise the gRPC status code, or with --rest the HTTP
+  // status (kNoHttpAnswer when the connection failed).
+  int reply_code = -1;
   int error_code = 0;
   std::string sid;
   // Status history, from events (or from GetMessage after a broken watch).
@@ -148,6 +153,19 @@ class Harness {
   void AnchorClock();
   void SendAll();
   void OnReply(Call* call, const grpc::Status& status);
+  // --rest: the same over keep-alive HTTP/1.1 connections (rest.cc).
+  void SendAllRest();
+  // What a reply said, from either interface.
+  struct Reply {
+    int code = 0;  // as Record::reply_code
+    int error_code = 0;
+    std::string error_text;
+    std::string sid;
+    const v1::Message* message = nullptr;  // gRPC: the whole answer
+  };
+  void RecordReply(int64_t index, const Reply& reply);
+  // "INVALID_ARGUMENT", or "HTTP 400" with --rest.
+  std::string ReplyCodeName(int code) const;
   void Apply(Record& record, const Observation& o);
   void WatchLoop();
   void StopWatch();
@@ -159,6 +177,10 @@ class Harness {
   bool WriteCsv();
   // --json: the report PrintSummary assembled.
   bool WriteJson();
+  // --plot: throughput and latency per second, drawn by gnuplot.
+  bool WritePlot();
+  // What mmsload drives: the gRPC address, or the REST base URL with --rest.
+  std::string Target() const { return options_.rest.empty() ? options_.grpc : options_.rest; }
   int64_t Outstanding();  // accepted messages without a final status; needs mutex_
 
   Options options_;
@@ -190,6 +212,7 @@ class Harness {
   std::map<int, std::string> first_refusal_;  // provider (or gRPC) code -> first message
   std::string wait_outcome_;
   nlohmann::json json_report_;  // Filled by PrintSummary.
+  std::string series_data_;     // Filled by PrintSummary: TimeSeries::DataFile().
   int64_t first_send_ns_ = 0, last_reply_ns_ = 0;
   std::ofstream csv_;
 

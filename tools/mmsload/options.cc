@@ -58,6 +58,16 @@ int ParseOptions(int argc, char** argv, Options& options) {
       ->capture_default_str();
   app.add_option("--json", options.json,
                  "write the whole report as one JSON object to this file ('-': standard output)");
+  app.add_option("--plot", options.plot,
+                 "draw throughput and latency per second into this PNG (needs gnuplot); the "
+                 "numbers are written beside it, to FILE.dat");
+  app.add_flag("--histogram", options.histogram,
+               "print the latency distributions (value at 0, 50, 75, 90, 95, 99, 99.5, 99.9, "
+               "99.95, 99.99, 100 percent)");
+  app.add_option("--rest", options.rest,
+                 "send through the REST facade (POST /2010-04-01/Accounts/SID/Messages.json) at "
+                 "this base URL, e.g. http://127.0.0.1:8080, over --concurrency keep-alive "
+                 "connections; statuses are still watched over --grpc");
   app.add_option("--channels", options.channels, "gRPC channels (connections) to spread calls over")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
@@ -104,6 +114,13 @@ int ParseOptions(int argc, char** argv, Options& options) {
                                 [](char c) { return c >= '0' && c <= '9'; });
     if (!ok) {
       std::cerr << "mmsload: --to-prefix must be digits, optionally after a '+'\n";
+      return kExitBadUsage;
+    }
+  }
+  if (!options.rest.empty()) {
+    std::string error;
+    if (!ParseRestTarget(options.rest, &error)) {
+      std::cerr << "mmsload: " << error << "\n";
       return kExitBadUsage;
     }
   }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,13 @@ struct Options {
   std::string csv;
   // The whole report as one JSON object, to this file ("-": standard output, after the text).
   std::string json;
+  // --plot: a PNG of throughput and latency per second (gnuplot), its data beside it (.dat).
+  std::string plot;
+  // --histogram: print the latency distributions (HDR-style percentile ladders).
+  bool histogram = false;
+  // --rest: drive the REST facade at this base URL (http://HOST:PORT) instead of gRPC
+  // SendMessage; --grpc is still used to watch the statuses.
+  std::string rest;
   int channels = 2;
   double progress = 5;
   double connect_timeout = 5;
@@ -68,6 +76,13 @@ inline std::string BodyFor(const Options& options, int64_t i) {
   }
   return body;
 }
+
+// --rest's base URL, read: http://HOST:PORT.
+struct RestTarget {
+  std::string host, port;
+};
+// The target, or nullopt with `error` saying what is wrong (rest.cc).
+std::optional<RestTarget> ParseRestTarget(const std::string& url, std::string* error);
 
 // Reads the command line into `options`. Returns -1 to go on, or the exit code (0 for --help,
 // kExitBadUsage for a bad option, with the reason on stderr).

@@ -11,25 +11,28 @@ void Harness::PrintSummary() {
   std::lock_guard lock(mutex_);
   const double send_phase_s = std::max(1e-9, double(last_reply_ns_ - first_send_ns_) / 1e9);
   std::map<std::pair<int, int>, int64_t> refused;  // (grpc code, provider code) -> count
-  std::vector<double> send_latency_ms, lag_ms, from_schedule_ms, e2e_ms, e2e_from_send_ms;
-  std::vector<double> to_queued_ms, to_sending_ms, to_sent_ms, to_final_ms;
+  LatencyHistogram send_latency_ms, lag_ms, from_schedule_ms, e2e_ms, e2e_from_send_ms;
+  LatencyHistogram to_queued_ms, to_sending_ms, to_sent_ms, to_final_ms;
   std::map<int, std::map<int, int64_t>> finals;  // status -> error code -> count
   std::map<int, int64_t> delivered_as;
   std::map<std::string, int64_t> carriers;
   // kind -> delivered_as -> count (--mix)
   std::map<std::string, std::map<std::string, int64_t>> by_kind;
   int64_t no_final = 0, delivered = 0, last_delivered_ns = 0;
+  TimeSeries series(first_send_ns_);
   for (const auto& r : records_) {
-    if (r.grpc_code < 0) continue;
-    send_latency_ms.push_back(double(r.ack_ns - r.send_start_ns) / 1e6);
+    if (r.reply_code < 0) continue;
+    if (r.reply_code == 0) series.Accepted(r.ack_ns, r.ack_ns - r.send_start_ns);
+    if (r.final_status == v1::DELIVERED) series.Delivered(r.final_ns, r.final_ns - r.send_start_ns);
+    send_latency_ms.RecordNs(r.ack_ns - r.send_start_ns);
     if (r.scheduled_ns != 0) {
-      lag_ms.push_back(double(r.send_start_ns - r.scheduled_ns) / 1e6);
+      lag_ms.RecordNs(r.send_start_ns - r.scheduled_ns);
       // Open loop: timed from when the call was due, so a stall that delays later starts shows
       // in their latency instead of vanishing (coordinated omission).
-      from_schedule_ms.push_back(double(r.ack_ns - r.scheduled_ns) / 1e6);
+      from_schedule_ms.RecordNs(r.ack_ns - r.scheduled_ns);
     }
-    if (r.grpc_code != 0) {
-      ++refused[{r.grpc_code, r.error_code}];
+    if (r.reply_code != 0) {
+      ++refused[{r.reply_code, r.error_code}];
       continue;
     }
     ++delivered_as[r.delivered_as];
@@ -43,8 +46,8 @@ void Harness::PrintSummary() {
     } else {
       ++finals[r.final_status][r.final_error_code];
     }
-    auto stage = [](std::vector<double>& out, int64_t from, int64_t to) {
-      if (from != 0 && to != 0) out.push_back(double(to - from) / 1e6);
+    auto stage = [](LatencyHistogram& out, int64_t from, int64_t to) {
+      if (from != 0 && to != 0) out.RecordNs(to - from);
     };
     const int64_t created = r.created_ns != 0 ? r.created_ns : r.accepted_ns;
     stage(to_queued_ms, created, r.queued_ns);
@@ -54,8 +57,8 @@ void Harness::PrintSummary() {
     if (r.final_status == v1::DELIVERED) {
       ++delivered;
       last_delivered_ns = std::max(last_delivered_ns, r.final_ns);
-      if (created != 0) e2e_ms.push_back(double(r.final_ns - created) / 1e6);
-      e2e_from_send_ms.push_back(double(r.final_ns - r.send_start_ns) / 1e6);
+      if (created != 0) e2e_ms.RecordNs(r.final_ns - created);
+      e2e_from_send_ms.RecordNs(r.final_ns - r.send_start_ns);
     }
   }
   int64_t refused_total = 0;
@@ -63,7 +66,8 @@ void Harness::PrintSummary() {
 
   // The same figures as the text below, for --json.
   nlohmann::json report;
-  report["target"] = options_.grpc;
+  report["target"] = Target();
+  report["interface"] = options_.rest.empty() ? "grpc" : "rest";
   report["account"] = options_.account;
   report["channels"] = options_.channels;
   report["concurrency"] = options_.concurrency;
@@ -77,13 +81,15 @@ void Harness::PrintSummary() {
   report["refused"] = nlohmann::json::array();
   for (const auto& [key, n] : refused) {
     report["refused"].push_back(
-        {{"grpc_code", GrpcCodeName(key.first)}, {"error_code", key.second}, {"count", n}});
+        {{options_.rest.empty() ? "grpc_code" : "http_status", ReplyCodeName(key.first)},
+         {"error_code", key.second},
+         {"count", n}});
   }
   if (!options_.mix_text.empty()) report["mix"] = by_kind;
-  report["send_message_ms"] = PercentilesJson(ComputePercentiles(send_latency_ms));
-  if (!lag_ms.empty()) {
-    report["start_lag_ms"] = PercentilesJson(ComputePercentiles(lag_ms));
-    report["send_message_from_schedule_ms"] = PercentilesJson(ComputePercentiles(from_schedule_ms));
+  report["send_message_ms"] = PercentilesJson(send_latency_ms.Summary());
+  if (!(lag_ms.count() == 0)) {
+    report["start_lag_ms"] = PercentilesJson(lag_ms.Summary());
+    report["send_message_from_schedule_ms"] = PercentilesJson(from_schedule_ms.Summary());
   }
   report["final_status"] = nlohmann::json::object();
   for (const auto& [status, codes] : finals) {
@@ -98,23 +104,33 @@ void Harness::PrintSummary() {
     report["delivered_per_s"] = double(delivered) / span_s;
     report["first_send_to_last_delivered_s"] = span_s;
   }
-  report["created_to_delivered_ms"] = PercentilesJson(ComputePercentiles(e2e_ms));
-  report["send_to_delivered_ms"] = PercentilesJson(ComputePercentiles(e2e_from_send_ms));
-  report["stages_ms"] = {{"created_to_queued", PercentilesJson(ComputePercentiles(to_queued_ms))},
-                         {"queued_to_sending", PercentilesJson(ComputePercentiles(to_sending_ms))},
-                         {"sending_to_sent", PercentilesJson(ComputePercentiles(to_sent_ms))},
-                         {"sent_to_final", PercentilesJson(ComputePercentiles(to_final_ms))}};
+  report["created_to_delivered_ms"] = PercentilesJson(e2e_ms.Summary());
+  report["send_to_delivered_ms"] = PercentilesJson(e2e_from_send_ms.Summary());
+  report["stages_ms"] = {{"created_to_queued", PercentilesJson(to_queued_ms.Summary())},
+                         {"queued_to_sending", PercentilesJson(to_sending_ms.Summary())},
+                         {"sending_to_sent", PercentilesJson(to_sent_ms.Summary())},
+                         {"sent_to_final", PercentilesJson(to_final_ms.Summary())}};
   report["events"] = {{"received", events_},
                       {"other_messages", foreign_events_},
                       {"out_of_order", out_of_order_},
                       {"repeated_finals", repeated_finals_},
                       {"sequence_gaps", sequence_gaps_}};
+  report["histograms"] = {{"send_message", DistributionJson(send_latency_ms)},
+                          {"send_to_delivered", DistributionJson(e2e_from_send_ms)}};
+  if (from_schedule_ms.count() > 0) {
+    report["histograms"]["send_message_from_schedule"] = DistributionJson(from_schedule_ms);
+  }
   json_report_ = std::move(report);
+  series_data_ = series.DataFile();
 
   auto& out = std::cout;
   char line[512];
-  out << "mmsload: " << options_.grpc << ", account " << options_.account << ", "
-      << options_.channels << " channel(s), concurrency " << options_.concurrency << ", rate "
+  out << "mmsload: "
+      << (options_.rest.empty()
+              ? options_.grpc
+              : "REST " + options_.rest + " (statuses over gRPC " + options_.grpc + ")")
+      << ", account " << options_.account << ", " << options_.channels
+      << " channel(s), concurrency " << options_.concurrency << ", rate "
       << (options_.rate > 0 ? Number(options_.rate) + "/s" : std::string("unlimited")) << ", "
       << (options_.media_bytes > 0
               ? "MMS with " + std::to_string(options_.media_bytes) + " media bytes"
@@ -135,7 +151,7 @@ void Harness::PrintSummary() {
     out << ":";
     for (const auto& [key, n] : refused) {
       out << " " << (key.second != 0 ? std::to_string(key.second) : std::string("(no code)")) << " "
-          << GrpcCodeName(key.first) << " x " << n << ";";
+          << ReplyCodeName(key.first) << " x " << n << ";";
     }
   }
   out << "\n";
@@ -143,11 +159,13 @@ void Harness::PrintSummary() {
     out << "  e.g. " << (key > 0 ? std::to_string(key) : std::string("(no code)")) << ": " << text
         << "\n";
   }
-  out << "SendMessage ms   " << FormatPercentiles(ComputePercentiles(send_latency_ms)) << "\n";
-  if (!lag_ms.empty()) {
-    out << "start lag ms     " << FormatPercentiles(ComputePercentiles(lag_ms))
+  const std::string call = options_.rest.empty() ? "SendMessage" : "POST Messages";
+  out << (options_.rest.empty() ? "SendMessage ms   " : "POST ms          ")
+      << FormatPercentiles(send_latency_ms.Summary()) << "\n";
+  if (!(lag_ms.count() == 0)) {
+    out << "start lag ms     " << FormatPercentiles(lag_ms.Summary())
         << "  (actual start - scheduled start)\n";
-    out << "from schedule ms " << FormatPercentiles(ComputePercentiles(from_schedule_ms))
+    out << "from schedule ms " << FormatPercentiles(from_schedule_ms.Summary())
         << "  (reply - scheduled start: the latency a paced client sees)\n";
   }
   if (accepted_ > 0) {
@@ -205,16 +223,20 @@ void Harness::PrintSummary() {
     out.flush();
     return;
   }
-  out << "created->DELIVERED ms  " << FormatPercentiles(ComputePercentiles(e2e_ms)) << "\n";
-  out << "send->DELIVERED ms     " << FormatPercentiles(ComputePercentiles(e2e_from_send_ms))
-      << "\n";
-  out << "stages ms: created->QUEUED " << FormatPercentiles(ComputePercentiles(to_queued_ms))
-      << "\n"
-      << "           QUEUED->SENDING " << FormatPercentiles(ComputePercentiles(to_sending_ms))
-      << "\n"
-      << "           SENDING->SENT   " << FormatPercentiles(ComputePercentiles(to_sent_ms)) << "\n"
-      << "           SENT->final     " << FormatPercentiles(ComputePercentiles(to_final_ms))
-      << "\n";
+  out << "created->DELIVERED ms  " << FormatPercentiles(e2e_ms.Summary()) << "\n";
+  out << "send->DELIVERED ms     " << FormatPercentiles(e2e_from_send_ms.Summary()) << "\n";
+  out << "stages ms: created->QUEUED " << FormatPercentiles(to_queued_ms.Summary()) << "\n"
+      << "           QUEUED->SENDING " << FormatPercentiles(to_sending_ms.Summary()) << "\n"
+      << "           SENDING->SENT   " << FormatPercentiles(to_sent_ms.Summary()) << "\n"
+      << "           SENT->final     " << FormatPercentiles(to_final_ms.Summary()) << "\n";
+  if (options_.histogram) {
+    out << FormatDistribution(call + " latency distribution", send_latency_ms);
+    if (from_schedule_ms.count() > 0) {
+      out << FormatDistribution(call + " latency from the schedule, distribution",
+                                from_schedule_ms);
+    }
+    out << FormatDistribution("send->DELIVERED latency distribution", e2e_from_send_ms);
+  }
   out << "events           " << events_ << " received; " << foreign_events_
       << " of other messages; " << out_of_order_ << " out of order; " << repeated_finals_
       << " repeated finals; " << sequence_gaps_ << " sequence gaps; status times from "
@@ -278,18 +300,23 @@ void Harness::PrintCarrierStats() {
 
 bool Harness::WriteCsv() {
   auto& file = csv_;
-  file << "index,sid,from,to,send_start_ns,ack_ns,grpc_code,error_code,accepted_ns,queued_ns,"
+  file << "index,sid,from,to,send_start_ns,ack_ns,"
+       << (options_.rest.empty() ? "grpc_code" : "http_status")
+       << ",error_code,accepted_ns,queued_ns,"
           "sending_ns,sent_ns,final_status,final_ns,final_error_code,delivered_as,carrier_id\n";
   std::lock_guard lock(mutex_);
   auto ns = [](int64_t v) { return v != 0 ? std::to_string(v) : std::string(); };
   for (std::size_t i = 0; i < records_.size(); ++i) {
     const auto& r = records_[i];
     if (r.send_start_ns == 0) continue;  // Never sent.
-    const bool replied = r.grpc_code >= 0;
+    const bool replied = r.reply_code >= 0;
     const bool final = r.final_status != 0;
     file << i << ',' << r.sid << ',' << r.from << ',' << r.to << ',' << ns(r.send_start_ns) << ','
-         << ns(r.ack_ns) << ',' << (replied ? std::to_string(r.grpc_code) : "") << ','
-         << (r.error_code != 0 ? std::to_string(r.error_code) : "") << ','
+         << ns(r.ack_ns) << ','
+         << (!replied                                      ? std::string()
+             : r.reply_code == 0 && !options_.rest.empty() ? std::string("201")
+                                                           : std::to_string(r.reply_code))
+         << ',' << (r.error_code != 0 ? std::to_string(r.error_code) : "") << ','
          << ns(r.accepted_ns != 0 ? r.accepted_ns : r.created_ns) << ',' << ns(r.queued_ns) << ','
          << ns(r.sending_ns) << ',' << ns(r.sent_ns) << ','
          << (final ? v1::MessageStatus_Name(static_cast<v1::MessageStatus>(r.final_status)) : "")
@@ -304,6 +331,38 @@ bool Harness::WriteCsv() {
     std::cerr << "mmsload: error writing " << options_.csv << "\n";
     return false;
   }
+  return true;
+}
+
+bool Harness::WritePlot() {
+  const std::string data_path = options_.plot + ".dat";
+  {
+    std::ofstream data(data_path, std::ios::trunc);
+    data << series_data_;
+    if (!data) {
+      std::cerr << "mmsload: cannot write " << data_path << "\n";
+      return false;
+    }
+  }
+  const std::string title = "mmsload: " + std::to_string(options_.count) + " messages to " +
+                            Target() + ", concurrency " + std::to_string(options_.concurrency) +
+                            (options_.rate > 0 ? ", rate " + Number(options_.rate) + "/s" : "");
+  // gnuplot reads the script on its standard input; no shell is involved.
+  FILE* gnuplot = popen("gnuplot", "w");
+  if (gnuplot == nullptr) {
+    std::cerr << "mmsload: --plot needs gnuplot (Debian: apt-get install gnuplot-nox)\n";
+    return false;
+  }
+  const std::string script = PlotScript(data_path, options_.plot, title);
+  std::fwrite(script.data(), 1, script.size(), gnuplot);
+  const int status = pclose(gnuplot);
+  if (status != 0) {
+    std::cerr << "mmsload: gnuplot could not draw " << options_.plot << " (exit status " << status
+              << "; is gnuplot installed? Debian: apt-get install gnuplot-nox); the data is in "
+              << data_path << "\n";
+    return false;
+  }
+  std::cerr << "mmsload: wrote " << options_.plot << " (data in " << data_path << ")\n";
   return true;
 }
 
