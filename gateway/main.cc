@@ -10,6 +10,14 @@
 #include "gateway/config/settings.h"
 #include "gateway/server.h"
 
+#ifdef MMSGATE_JEMALLOC
+// jemalloc's options, read at its start: a background thread returns freed pages to the system
+// within a second, so RSS falls back after a burst (a million queued messages draining) even
+// when the gateway then sits idle; without it, pages are purged only as allocations go on.
+extern "C" const char* malloc_conf;
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:1000";
+#endif
+
 namespace {
 
 int Fail(const std::string& message) {

@@ -81,9 +81,9 @@ MessageLifecycle::Shard& MessageLifecycle::ShardFor(const std::string& sid) {
 }
 
 void MessageLifecycle::Register(const FlightPtr& flight) {
-  Shard& shard = ShardFor(flight->message.sid());
+  Shard& shard = ShardFor(flight->message->sid());
   std::lock_guard lock(shard.mutex);
-  shard.flights[flight->message.sid()] = flight;
+  shard.flights[flight->message->sid()] = flight;
 }
 
 MessageLifecycle::FlightPtr MessageLifecycle::Find(const std::string& sid) {
@@ -117,15 +117,15 @@ v1::Message MessageLifecycle::StoredAtAcceptance(const v1::Message& accepted) {
 
 void MessageLifecycle::Start(v1::Message accepted, std::vector<carriers::MediaPayload> media) {
   auto flight = std::make_shared<Flight>(io_);
-  flight->message = std::move(accepted);
+  *flight->message = std::move(accepted);
   flight->media = std::move(media);
   Register(flight);
   boost::asio::post(flight->strand, [this, flight] {
-    Publish(flight->message);
+    Publish(*flight->message);
     // QUEUED was stored with the acceptance.
-    flight->message = StoredAtAcceptance(flight->message);
-    Publish(flight->message);
-    status_listener_.OnStatus(flight->message);
+    *flight->message = StoredAtAcceptance(*flight->message);
+    Publish(*flight->message);
+    status_listener_.OnStatus(*flight->message);
     Run(flight, RuleFor(v1::QUEUED)->on_stored);
   });
 }
@@ -133,26 +133,26 @@ void MessageLifecycle::Start(v1::Message accepted, std::vector<carriers::MediaPa
 void MessageLifecycle::Resume(v1::Message message, std::vector<carriers::MediaPayload> media,
                               bool media_lost) {
   auto flight = std::make_shared<Flight>(io_);
-  flight->message = std::move(message);
+  *flight->message = std::move(message);
   flight->media = std::move(media);
   flight->resumed = true;
   Register(flight);
-  const v1::MessageStatus status = flight->message.status();
+  const v1::MessageStatus status = flight->message->status();
   // Counted against its sender again until its sender queue lets it go.
   if (status == v1::ACCEPTED || status == v1::QUEUED) {
-    senders_.ReserveResumed(flight->message.from());
+    senders_.ReserveResumed(flight->message->from());
   }
   if (media_lost) {
-    if (status == v1::ACCEPTED || status == v1::QUEUED) senders_.Cancel(flight->message.from());
+    if (status == v1::ACCEPTED || status == v1::QUEUED) senders_.Cancel(flight->message->from());
     Apply(flight, {v1::FAILED, error_codes::kStorageFailure,
                    "the message's media were lost from the store"});
     return;
   }
   const Rule* rule = RuleFor(status);
   if (rule == nullptr) {
-    spdlog::error("outbox holds {} in status {}, which no rule resumes", flight->message.sid(),
+    spdlog::error("outbox holds {} in status {}, which no rule resumes", flight->message->sid(),
                   v1::MessageStatus_Name(status));
-    Forget(flight->message.sid());
+    Forget(flight->message->sid());
     return;
   }
   boost::asio::post(flight->strand,
@@ -166,17 +166,32 @@ void MessageLifecycle::Apply(const FlightPtr& flight, Change change) {
   });
 }
 
+void MessageLifecycle::Park(Flight& flight) {
+  if (flight.writing || !flight.pending.empty() || !flight.parked.empty()) return;
+  flight.message->SerializeToString(&flight.parked);
+  flight.message.reset();
+}
+
+void MessageLifecycle::Unpark(Flight& flight) {
+  if (flight.parked.empty()) return;
+  flight.message = std::make_unique<v1::Message>();
+  flight.message->ParseFromString(flight.parked);
+  std::string().swap(flight.parked);
+}
+
 void MessageLifecycle::StoreNext(const FlightPtr& flight) {
+  if (flight->pending.empty()) return;  // A parked message stays parked.
+  Unpark(*flight);
   while (!flight->pending.empty()) {
     Change change = std::move(flight->pending.front());
-    flight->pending.pop_front();
-    const v1::MessageStatus from = flight->message.status();
+    flight->pending.erase(flight->pending.begin());
+    const v1::MessageStatus from = flight->message->status();
     if (!Allowed(from, change.status)) {
-      spdlog::debug("{}: {} after {} dropped", flight->message.sid(),
+      spdlog::debug("{}: {} after {} dropped", flight->message->sid(),
                     v1::MessageStatus_Name(change.status), v1::MessageStatus_Name(from));
       continue;
     }
-    v1::Message updated = flight->message;
+    v1::Message updated = *flight->message;
     const auto at = TimeUtil::NanosecondsToTimestamp(
         ToNanoseconds(change.at != SimTime{} ? change.at : clock_.Now()));
     updated.set_status(change.status);
@@ -212,10 +227,10 @@ void MessageLifecycle::OnStored(const FlightPtr& flight, v1::Message updated, ab
     Forget(updated.sid());
     return;
   }
-  flight->message = std::move(updated);
-  Publish(flight->message);
-  if (flight->message.status() != v1::ACCEPTED) status_listener_.OnStatus(flight->message);
-  Run(flight, RuleFor(flight->message.status())->on_stored);
+  *flight->message = std::move(updated);
+  Publish(*flight->message);
+  if (flight->message->status() != v1::ACCEPTED) status_listener_.OnStatus(*flight->message);
+  Run(flight, RuleFor(flight->message->status())->on_stored);
   StoreNext(flight);
 }
 
@@ -233,12 +248,12 @@ void MessageLifecycle::Run(const FlightPtr& flight, Action action) {
       SubmitToCarrier(flight);
       return;
     case Action::kFinish: {
-      const v1::MessageStatus status = flight->message.status();
+      const v1::MessageStatus status = flight->message->status();
       auto& counter = status == v1::DELIVERED     ? stats_.delivered
                       : status == v1::UNDELIVERED ? stats_.undelivered
                                                   : stats_.failed;
       counter.fetch_add(1, std::memory_order_relaxed);
-      Forget(flight->message.sid());
+      Forget(flight->message->sid());
       return;
     }
   }
@@ -250,10 +265,10 @@ SimTime MessageLifecycle::Deadline(const v1::Message& message) {
 }
 
 void MessageLifecycle::WaitForSender(const FlightPtr& flight) {
-  const std::string sender = flight->message.from();
+  const std::string sender = flight->message->from();
   carriers::SenderQueues::Item item;
-  item.message_sid = flight->message.sid();
-  item.deadline = Deadline(flight->message);
+  item.message_sid = flight->message->sid();
+  item.deadline = Deadline(*flight->message);
   item.release = [this, flight](SimTime released_at) {
     Apply(flight, {v1::SENDING, 0, "", released_at});
   };
@@ -263,10 +278,11 @@ void MessageLifecycle::WaitForSender(const FlightPtr& flight) {
                    "limit"});
   };
   senders_.Enqueue(sender, std::move(item));
+  Park(*flight);
 }
 
 void MessageLifecycle::SubmitToCarrier(const FlightPtr& flight) {
-  const v1::Message& message = flight->message;
+  const v1::Message& message = *flight->message;
   carriers::HandsetDelivery delivery;
   delivery.message_sid = message.sid();
   delivery.from = message.from();
@@ -289,6 +305,7 @@ void MessageLifecycle::SubmitToCarrier(const FlightPtr& flight) {
     return;
   }
   node->Submit(std::move(delivery));
+  Park(*flight);
 }
 
 void MessageLifecycle::OnCarrierAccepted(const std::string& message_sid, SimTime at) {
