@@ -55,6 +55,8 @@ struct HandsetDelivery {
   std::vector<MediaPayload> media;
   // The message's acceptance order; with the seed it fixes this message's random draws.
   uint64_t sequence = 0;
+  // The gateway resumed the message after a restart: the phone may have it already.
+  bool resubmitted = false;
   // Simulated time after which the message may no longer wait in a queue (validity period).
   SimTime deadline = kNever;
   // Simulated time the gateway handed it to the carrier: the carrier's schedule starts there.

@@ -9,14 +9,6 @@
 
 namespace mmsgate::carriers {
 
-void Handsets::Restore(const std::string& number, mmsgate::v1::HandsetMessage entry) {
-  std::lock_guard lock(mutex_);
-  Phone& phone = phones_[number];
-  if (phone.seen_sids.insert(entry.message_sid()).second) {
-    phone.messages.push_back(std::move(entry));
-  }
-}
-
 namespace {
 
 // What the phone shows for a delivery. Hashes the media: call outside any lock.
@@ -56,19 +48,30 @@ bool Handsets::Add(const std::string& number, const mmsgate::v1::HandsetMessage&
 
 bool Handsets::Receive(const HandsetDelivery& delivery) {
   const auto entry = BuildEntry(delivery);
-  if (!Add(delivery.to, entry)) return false;
-  if (journal_) journal_->Append(delivery.to, entry, [] {});
-  return true;
+  if (journal_) {
+    journal_->Append(delivery.to, entry, delivery.resubmitted, [] {});
+    return true;
+  }
+  return Add(delivery.to, entry);
 }
 
 void Handsets::Receive(const HandsetDelivery& delivery, std::function<void()> done) {
   const auto entry = BuildEntry(delivery);
-  if (!Add(delivery.to, entry) || journal_ == nullptr) {
-    // Already on the phone (a resubmission after restart), or nothing to keep durable.
-    done();
+  if (journal_) {
+    journal_->Append(delivery.to, entry, delivery.resubmitted, std::move(done));
     return;
   }
-  journal_->Append(delivery.to, entry, std::move(done));
+  Add(delivery.to, entry);  // A message already on the phone shows once.
+  done();
+}
+
+void Handsets::ReadInbox(const std::string& number,
+                         std::function<void(mmsgate::v1::HandsetInbox)> done) {
+  if (journal_) {
+    journal_->Read(number, std::move(done));
+    return;
+  }
+  done(Inbox(number));
 }
 
 mmsgate::v1::HandsetInbox Handsets::Inbox(const std::string& number) const {

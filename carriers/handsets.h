@@ -20,24 +20,28 @@
 
 namespace mmsgate::carriers {
 
-// Where phones keep what they received across restarts (implemented by the gateway over its
-// database, so this layer stays free of storage).
+// Where phones keep what they received (implemented by the gateway over its database, so this
+// layer stays free of storage). With a journal, inboxes live there and not in memory: a million
+// deliveries cost disk, not RAM.
 class InboxJournal {
  public:
   virtual ~InboxJournal() = default;
   // Makes `entry`, received by `number`, durable; then calls `done` exactly once, on any thread.
+  // With `resubmitted` (a message resumed after a restart, which may have reached the phone
+  // before it), nothing is added when the phone already has an entry for the message.
   // Must not block the caller.
   virtual void Append(const std::string& number, const mmsgate::v1::HandsetMessage& entry,
-                      std::function<void()> done) = 0;
+                      bool resubmitted, std::function<void()> done) = 0;
+  // Everything `number` received, oldest first, passed to `done` on any thread. Must not block
+  // the caller.
+  virtual void Read(const std::string& number,
+                    std::function<void(mmsgate::v1::HandsetInbox)> done) = 0;
 };
 
 class Handsets {
  public:
   // Without a journal, inboxes live in memory only.
   explicit Handsets(InboxJournal* journal = nullptr) : journal_(journal) {}
-
-  // Puts back an entry a journal kept (at start, before any delivery).
-  void Restore(const std::string& number, mmsgate::v1::HandsetMessage entry);
 
   // Records a delivery on the destination's phone. The phone computes the SHA-256 of every media
   // item it received, so a test can check the bytes arrived intact. `done` runs once the entry
@@ -48,7 +52,11 @@ class Handsets {
   // The same without waiting; returns false if this message was already on the phone.
   bool Receive(const HandsetDelivery& delivery);
 
-  // Everything `number` received, oldest first. Empty for an unknown number.
+  // Everything `number` received, oldest first (empty for an unknown number), passed to `done`
+  // on any thread: read from the journal when there is one. Never blocks the caller.
+  void ReadInbox(const std::string& number, std::function<void(mmsgate::v1::HandsetInbox)> done);
+
+  // The same, synchronously, for phones without a journal (unit tests); empty with one.
   mmsgate::v1::HandsetInbox Inbox(const std::string& number) const;
 
  private:

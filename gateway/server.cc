@@ -167,12 +167,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   p.message_store = std::make_unique<RocksMessageStore>(db);
   p.attempt_log = std::make_unique<RocksAttemptLog>(db);
   p.directory_store = std::make_unique<RocksDirectoryStore>(db);
-  p.inbox_store = std::make_unique<RocksInboxStore>(db, p.io.get_executor());
+  p.inbox_store =
+      std::make_unique<RocksInboxStore>(db, p.io.get_executor(), p.storage_pool.get_executor());
 
   p.directory = std::make_unique<Directory>(s.scenario, db, *p.directory_store);
   p.handsets = std::make_unique<carriers::Handsets>(p.inbox_store.get());
-  if (const auto restored = p.inbox_store->RestoreInto(*p.handsets); restored > 0) {
-    spdlog::info("restored {} handset inbox entries", restored);
+  if (const auto stored = p.inbox_store->CheckStored(); stored > 0) {
+    spdlog::info("{} handset inbox entries stored", stored);
   }
   p.work.emplace(p.io.get_executor());
 

@@ -297,6 +297,7 @@ void MessageLifecycle::SubmitToCarrier(const FlightPtr& flight) {
   // A fresh message continues the schedule from its SENDING time; a resumed one starts now.
   delivery.submitted_at = flight->resumed ? clock_.Now() : TimeOf(message.date_updated());
   delivery.sequence = message.sequence();
+  delivery.resubmitted = flight->resumed;
   delivery.listener = this;
   auto node = fleet_.Node(delivery.carrier_id);
   if (!node) {

@@ -10,15 +10,37 @@
 namespace mmsgate::gateway {
 
 std::vector<storage::FamilySpec> RocksInboxStore::Families() {
-  return {{"inbox", storage::FamilyKind::kIndex}};
+  return {{"inbox", storage::FamilyKind::kIndex}, {"inbox_sids", storage::FamilyKind::kIndex}};
 }
 
 RocksInboxStore::RocksInboxStore(storage::RocksDatabase& database,
-                                 boost::asio::any_io_executor executor)
-    : database_(database), executor_(std::move(executor)), inbox_(database.Family("inbox")) {}
+                                 boost::asio::any_io_executor executor,
+                                 boost::asio::any_io_executor storage)
+    : database_(database),
+      executor_(std::move(executor)),
+      storage_(std::move(storage)),
+      inbox_(database.Family("inbox")),
+      sids_(database.Family("inbox_sids")) {}
 
 void RocksInboxStore::Append(const std::string& number, const mmsgate::v1::HandsetMessage& entry,
-                             std::function<void()> done) {
+                             bool resubmitted, std::function<void()> done) {
+  if (!resubmitted) {
+    Write(number, entry, std::move(done));
+    return;
+  }
+  // A resumed message may have reached the phone before the restart: look first (a read, so on
+  // the storage executor).
+  boost::asio::post(storage_, [this, number, entry, done = std::move(done)]() mutable {
+    if (database_.Get(sids_, entry.message_sid()).ok()) {
+      boost::asio::post(executor_, std::move(done));  // On the phone already: shown once.
+      return;
+    }
+    Write(number, entry, std::move(done));
+  });
+}
+
+void RocksInboxStore::Write(const std::string& number, const mmsgate::v1::HandsetMessage& entry,
+                            std::function<void()> done) {
   auto record = storage::EncodeRecord(entry, "the inbox entry of " + entry.message_sid());
   if (!record.ok()) {
     spdlog::error("{}", std::string(record.status().message()));
@@ -29,13 +51,15 @@ void RocksInboxStore::Append(const std::string& number, const mmsgate::v1::Hands
   std::snprintf(when, sizeof when, "%020" PRIu64,
                 static_cast<uint64_t>(
                     google::protobuf::util::TimeUtil::TimestampToNanoseconds(entry.received_at())));
+  const std::string key = number + "/" + when + "/" + entry.message_sid();
   auto batch = database_.NewBatch();
-  database_.Put(*batch, inbox_, number + "/" + when + "/" + entry.message_sid(), *record);
+  database_.Put(*batch, inbox_, key, *record);
+  database_.Put(*batch, sids_, entry.message_sid(), key);
   database_.Commit(std::move(batch), executor_,
                    [sid = entry.message_sid(), done = std::move(done)](absl::Status status) {
                      if (!status.ok()) {
-                       // The phone has it in memory; only a restart could forget it. Report it,
-                       // do not stall.
+                       // The delivery report still goes out; a restart could forget the entry.
+                       // Report it, do not stall.
                        spdlog::error("cannot store the inbox entry of {}: {}", sid,
                                      std::string(status.message()));
                      }
@@ -43,8 +67,30 @@ void RocksInboxStore::Append(const std::string& number, const mmsgate::v1::Hands
                    });
 }
 
-std::size_t RocksInboxStore::RestoreInto(carriers::Handsets& handsets) {
-  std::size_t restored = 0;
+void RocksInboxStore::Read(const std::string& number,
+                           std::function<void(mmsgate::v1::HandsetInbox)> done) {
+  boost::asio::post(storage_, [this, number, done = std::move(done)] {
+    mmsgate::v1::HandsetInbox inbox;
+    inbox.set_number(number);
+    // Keys sort by number, then time: the phone's entries come back oldest first.
+    const auto status =
+        database_.Scan(inbox_, number + "/", "", [&](std::string_view key, std::string_view value) {
+          if (!inbox.add_messages()->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+            // Quarantined at the next start (CheckStored); not shown meanwhile.
+            spdlog::error("stored inbox entry inbox/{} cannot be read; not shown", key);
+            inbox.mutable_messages()->RemoveLast();
+          }
+          return true;
+        });
+    if (!status.ok()) {
+      spdlog::error("cannot read the inbox of {}: {}", number, std::string(status.message()));
+    }
+    done(std::move(inbox));
+  });
+}
+
+std::size_t RocksInboxStore::CheckStored() {
+  std::size_t readable = 0;
   std::vector<std::string> unreadable;
   // Keys sort by number, then time: each phone's entries come back oldest first.
   (void)database_.Scan(inbox_, "", "", [&](std::string_view key, std::string_view value) {
@@ -53,8 +99,7 @@ std::size_t RocksInboxStore::RestoreInto(carriers::Handsets& handsets) {
       unreadable.emplace_back(key);
       return true;
     }
-    handsets.Restore(std::string(key.substr(0, key.find('/'))), std::move(entry));
-    ++restored;
+    ++readable;
     return true;
   });
   for (const auto& key : unreadable) {
@@ -64,7 +109,7 @@ std::size_t RocksInboxStore::RestoreInto(carriers::Handsets& handsets) {
       spdlog::error("cannot quarantine inbox/{}: {}", key, std::string(status.message()));
     }
   }
-  return restored;
+  return readable;
 }
 
 }  // namespace mmsgate::gateway

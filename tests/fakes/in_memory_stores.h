@@ -344,17 +344,37 @@ class InMemoryDirectoryStore final : public gateway::DirectoryStore {
 class InMemoryInboxStore final : public gateway::InboxStore {
  public:
   explicit InMemoryInboxStore(InMemoryDatabase& database) : database_(database) {}
-  void Append(const std::string& number, const mmsgate::v1::HandsetMessage& entry,
+  void Append(const std::string& number, const mmsgate::v1::HandsetMessage& entry, bool resubmitted,
               std::function<void()> done) override {
     {
       std::lock_guard lock(database_.mutex());
-      entries_.emplace_back(number, entry);
+      const bool present = std::any_of(entries_.begin(), entries_.end(), [&](const auto& stored) {
+        return stored.second.message_sid() == entry.message_sid();
+      });
+      if (!(resubmitted && present)) entries_.emplace_back(number, entry);
     }
     done();
   }
-  std::size_t RestoreInto(carriers::Handsets& handsets) override {
+  void Read(const std::string& number,
+            std::function<void(mmsgate::v1::HandsetInbox)> done) override {
+    mmsgate::v1::HandsetInbox inbox;
+    inbox.set_number(number);
+    {
+      std::lock_guard lock(database_.mutex());
+      for (const auto& [stored_number, entry] : entries_) {
+        if (stored_number == number) *inbox.add_messages() = entry;
+      }
+    }
+    // Oldest first, as the RocksDB store's keys sort.
+    std::stable_sort(inbox.mutable_messages()->begin(), inbox.mutable_messages()->end(),
+                     [](const auto& a, const auto& b) {
+                       return std::pair(a.received_at().seconds(), a.received_at().nanos()) <
+                              std::pair(b.received_at().seconds(), b.received_at().nanos());
+                     });
+    done(std::move(inbox));
+  }
+  std::size_t CheckStored() override {
     std::lock_guard lock(database_.mutex());
-    for (const auto& [number, entry] : entries_) handsets.Restore(number, entry);
     return entries_.size();
   }
 

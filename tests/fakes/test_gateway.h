@@ -138,6 +138,12 @@ class TestGateway {
   gateway::Directory directory;
   carriers::Handsets handsets;
   gateway::EventBus events{clock};
+  // What `number`'s phone shows (read from the journal; the fake answers at once).
+  mmsgate::v1::HandsetInbox Inbox(const std::string& number) {
+    mmsgate::v1::HandsetInbox inbox;
+    handsets.ReadInbox(number, [&](mmsgate::v1::HandsetInbox got) { inbox = std::move(got); });
+    return inbox;
+  }
   RecordingStatusListener listener;
   carriers::CarrierFleet fleet;
   gateway::SenderLimits senders;

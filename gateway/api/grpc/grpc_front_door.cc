@@ -549,8 +549,10 @@ class SimulatorService final : public SimulatorBase {
     }
     std::string number = call->request.number();
     if (auto parsed = carriers::ParseValidNumber(number)) number = parsed->e164;
-    call->response = deps_.handsets->Inbox(number);
-    call->Reply(absl::OkStatus());
+    deps_.handsets->ReadInbox(number, [call](v1::HandsetInbox inbox) {
+      call->response = std::move(inbox);
+      call->Reply(absl::OkStatus());
+    });
   }
 
   const FrontDoorDependencies& deps_;

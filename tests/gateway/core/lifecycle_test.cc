@@ -88,7 +88,7 @@ TEST(LifecycleTest, AMessageGoesThroughEveryStatusOnTheSimulatedSchedule) {
   // Status callbacks hear every change after ACCEPTED, in order; the handset has it; it is done.
   EXPECT_THAT(Statuses(gateway.listener.statuses),
               ElementsAre(v1::QUEUED, v1::SENDING, v1::SENT, v1::DELIVERED));
-  EXPECT_EQ(gateway.handsets.Inbox("+12025550142").messages_size(), 1);
+  EXPECT_EQ(gateway.Inbox("+12025550142").messages_size(), 1);
   EXPECT_FALSE(gateway.message_store.IsUnfinished(sent->sid()));
   EXPECT_EQ(gateway.lifecycle.in_flight(), 0u);
   EXPECT_EQ(gateway.lifecycle.stats().delivered.load(), 1);
@@ -128,7 +128,7 @@ TEST(LifecycleTest, AStatusThatCannotBeStoredStopsTheMessageWhereItWas) {
   EXPECT_TRUE(gateway.message_store.IsUnfinished(sid));
   EXPECT_EQ(gateway.lifecycle.stats().store_errors.load(), 1);
   EXPECT_EQ(gateway.lifecycle.in_flight(), 0u);
-  EXPECT_EQ(gateway.handsets.Inbox("+12025550142").messages_size(), 0);
+  EXPECT_EQ(gateway.Inbox("+12025550142").messages_size(), 0);
 }
 
 TEST(LifecycleTest, AFailedAcceptanceIsRefusedAndCountsNothingAgainstTheSender) {
@@ -169,7 +169,7 @@ TEST(LifecycleTest, ResumedMessagesContinueFromTheirStoredStatus) {
   for (const auto& sid : sids) {
     EXPECT_EQ(restarted.Stored(sid)->status(), v1::DELIVERED) << sid;
   }
-  EXPECT_EQ(restarted.handsets.Inbox("+12025550142").messages_size(), 3);
+  EXPECT_EQ(restarted.Inbox("+12025550142").messages_size(), 3);
   EXPECT_EQ(restarted.senders.Backlog("+12025550100"), 0u);
 }
 
