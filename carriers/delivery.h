@@ -37,10 +37,14 @@ class DeliveryListener {
   virtual void OnDeliveryReport(DeliveryReport report) = 0;
 };
 
-// Media as it travels to a handset: the bytes themselves, shared, not copied per recipient.
+// Media as it travels to a handset. Once the MMSC has stored the bytes, a message in flight
+// carries only their size and SHA-256 (the stored blob's address), so media wait on disk, not
+// in RAM; `data` is set only where the bytes are at hand (admission, unit tests).
 struct MediaPayload {
   std::string content_type;
   std::shared_ptr<const std::string> data;
+  int64_t size = 0;
+  std::string sha256;  // lowercase hex
 };
 
 // One message as a carrier hands it to a phone.

@@ -30,8 +30,15 @@ mmsgate::v1::HandsetMessage BuildEntry(const HandsetDelivery& delivery) {
   for (const auto& media : delivery.media) {
     auto* item = entry.add_media();
     item->set_content_type(media.content_type);
-    item->set_size(media.data ? static_cast<int64_t>(media.data->size()) : 0);
-    item->set_sha256(Sha256Hex(media.data ? std::string_view(*media.data) : std::string_view()));
+    if (media.data) {
+      item->set_size(static_cast<int64_t>(media.data->size()));
+      item->set_sha256(Sha256Hex(*media.data));
+    } else {
+      // The bytes are in the MMSC's store under their SHA-256, checked when they were stored
+      // (and when a restart read them back).
+      item->set_size(media.size);
+      item->set_sha256(media.sha256);
+    }
   }
   return entry;
 }

@@ -45,6 +45,11 @@ int Run(int argc, char** argv) {
   app.add_flag("--no-sync", flags.no_sync,
                "Do not fsync the write-ahead log (acknowledged messages then survive a process "
                "crash but not a power loss)");
+  app.add_option("--media-budget-bytes", flags.media_budget_bytes,
+                 "Media bytes admission may hold in memory at once (arriving or being fetched, "
+                 "until stored); beyond it an MMS is refused with 20429. Stored media wait on "
+                 "disk, not in memory")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   // Logs go to stderr; stdout carries only the lines of the process contract.

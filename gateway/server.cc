@@ -223,6 +223,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   send.public_base_url = public_base_url;
   send.media_fetch_timeout = s.media_fetch_timeout;
   send.media_retention = s.media_retention;
+  send.media_budget_bytes = s.media_budget_bytes;
   send.first_sequence = FirstSequence(*p.message_store);
   p.sender = std::make_unique<SendService>(p.io, storage, *p.clock, db, *p.message_store,
                                            *p.media_store, *p.directory, *p.fleet, *p.senders,

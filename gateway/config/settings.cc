@@ -1,6 +1,7 @@
 #include "gateway/config/settings.h"
 
 #include "gateway/config/scenario.h"
+#include "mmsc/media_rules.h"
 
 namespace mmsgate::gateway {
 
@@ -34,6 +35,12 @@ absl::StatusOr<Settings> MakeSettings(const Flags& flags) {
   }
   settings.io_threads = flags.threads;
   settings.sync_writes = !flags.no_sync;
+  if (flags.media_budget_bytes < mmsc::kMaxTotalMediaBytes) {
+    return absl::InvalidArgumentError("--media-budget-bytes must be at least " +
+                                      std::to_string(mmsc::kMaxTotalMediaBytes) +
+                                      " (the media one message may carry)");
+  }
+  settings.media_budget_bytes = flags.media_budget_bytes;
 
   const auto& simulation = settings.scenario.simulation();
   settings.time_scale = simulation.time_scale() > 0 ? simulation.time_scale() : 1.0;

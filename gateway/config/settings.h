@@ -22,6 +22,8 @@ struct Flags {
   std::string admin_token;
   int threads = 2;
   bool no_sync = false;
+  // Media bytes admission may hold at once (SendSettings::media_budget_bytes).
+  int64_t media_budget_bytes = int64_t{256} << 20;
 };
 
 struct Settings {
@@ -35,6 +37,7 @@ struct Settings {
   // Threads of the storage executor, where blocking store work runs.
   int storage_threads = 2;
   bool sync_writes = true;
+  int64_t media_budget_bytes = int64_t{256} << 20;
 
   // From the scenario's simulation block, defaults applied.
   double time_scale = 1.0;

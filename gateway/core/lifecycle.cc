@@ -115,7 +115,24 @@ v1::Message MessageLifecycle::StoredAtAcceptance(const v1::Message& accepted) {
   return queued;
 }
 
+namespace {
+// The bytes are stored (admission committed them, or a restart read them back): the flight keeps
+// their address, not the bytes, so an MMS waiting for a carrier costs no more RAM than an SMS.
+std::vector<carriers::MediaPayload> StoredMedia(const v1::Message& message,
+                                                std::vector<carriers::MediaPayload> media) {
+  for (std::size_t i = 0; i < media.size() && i < static_cast<std::size_t>(message.media_size());
+       ++i) {
+    const auto& stored = message.media(static_cast<int>(i));
+    media[i].size = stored.size();
+    media[i].sha256 = stored.sha256();
+    media[i].data.reset();
+  }
+  return media;
+}
+}  // namespace
+
 void MessageLifecycle::Start(v1::Message accepted, std::vector<carriers::MediaPayload> media) {
+  media = StoredMedia(accepted, std::move(media));
   auto flight = std::make_shared<Flight>(io_);
   *flight->message = std::move(accepted);
   flight->media = std::move(media);
@@ -132,6 +149,7 @@ void MessageLifecycle::Start(v1::Message accepted, std::vector<carriers::MediaPa
 
 void MessageLifecycle::Resume(v1::Message message, std::vector<carriers::MediaPayload> media,
                               bool media_lost) {
+  media = StoredMedia(message, std::move(media));
   auto flight = std::make_shared<Flight>(io_);
   *flight->message = std::move(message);
   flight->media = std::move(media);

@@ -53,8 +53,39 @@ AdmissionContext SendService::MakeAdmissionContext() const {
   return context;
 }
 
+bool SendService::ReserveMedia(int64_t bytes, Done& done) {
+  int64_t in_flight = media_in_flight_.load(std::memory_order_relaxed);
+  do {
+    if (in_flight + bytes > settings_.media_budget_bytes) {
+      stats_.refused.fetch_add(1, std::memory_order_relaxed);
+      done(ProviderError(
+          absl::StatusCode::kResourceExhausted, error_codes::kQueueFull,
+          "too much media is being received at once: this message's " + std::to_string(bytes) +
+              " bytes would pass the gateway's budget of " +
+              std::to_string(settings_.media_budget_bytes) + " bytes (" +
+              std::to_string(in_flight) +
+              " in progress; mmsgate --media-budget-bytes); retry shortly or send fewer MMS "
+              "at once"));
+      return false;
+    }
+  } while (!media_in_flight_.compare_exchange_weak(in_flight, in_flight + bytes,
+                                                   std::memory_order_relaxed));
+  // Built in place: a temporary MediaReservation would give the bytes back as it died.
+  auto reservation = std::make_shared<MediaReservation>(&media_in_flight_, bytes);
+  done = [reservation, inner = std::move(done)](absl::StatusOr<v1::Message> result) mutable {
+    inner(std::move(result));
+    reservation.reset();  // The bytes are committed (or refused): they leave RAM.
+  };
+  return true;
+}
+
 void SendService::Send(const v1::Account& account, const v1::SendMessageRequest& request, Done done,
                        SendOptions options) {
+  int64_t inline_bytes = 0;
+  for (const auto& media : request.media()) {
+    inline_bytes += static_cast<int64_t>(media.data().size());
+  }
+  if (inline_bytes > 0 && !ReserveMedia(inline_bytes, done)) return;
   if (request.media_url_size() == 0 && request.media_size() == 0) {
     // Nothing to fetch and no blob to look up: nothing here blocks, so no hop to another thread.
     AdmitAndStore(account, request, {}, std::move(done), options);
@@ -73,9 +104,6 @@ void SendService::Send(const v1::Account& account, const v1::SendMessageRequest&
     done(status);
     return;
   }
-  int64_t inline_bytes = 0;
-  for (const auto& media : request.media())
-    inline_bytes += static_cast<int64_t>(media.data().size());
   mmsc::FetchOptions fetch;
   fetch.total_timeout = settings_.media_fetch_timeout;
   fetch.connect_timeout = std::min(fetch.connect_timeout, settings_.media_fetch_timeout);
@@ -90,6 +118,11 @@ void SendService::Send(const v1::Account& account, const v1::SendMessageRequest&
                        done(fetched.status());
                        return;
                      }
+                     int64_t fetched_bytes = 0;
+                     for (const auto& media : *fetched) {
+                       fetched_bytes += media.data ? static_cast<int64_t>(media.data->size()) : 0;
+                     }
+                     if (fetched_bytes > 0 && !ReserveMedia(fetched_bytes, done)) return;
                      boost::asio::post(storage_executor_, [this, account, owned_request, options,
                                                            fetched = std::move(*fetched),
                                                            done = std::move(done)]() mutable {

@@ -53,6 +53,10 @@ struct SendSettings {
   SimDuration media_retention{std::chrono::hours(24 * 7)};
   // The sequence of the first message this process accepts (kept increasing across restarts).
   uint64_t first_sequence = 0;
+  // Media bytes admission may hold at once, from a request's arrival (or its fetch) until its
+  // commit: beyond it a message with media is refused with 20429, so RSS under MMS load stays
+  // bounded. At least mmsc::kMaxTotalMediaBytes. Once stored, media wait on disk, not in RAM.
+  int64_t media_budget_bytes = int64_t{256} << 20;
 };
 
 // Stages everything an admitted message needs (its media blobs and references, its records as
@@ -83,7 +87,24 @@ class SendService {
 
   const SendStats& stats() const { return stats_; }
 
+  // Media bytes admission holds now (see SendSettings::media_budget_bytes).
+  int64_t media_in_flight_bytes() const { return media_in_flight_.load(std::memory_order_relaxed); }
+
  private:
+  // Holds bytes of the media budget until destroyed.
+  struct MediaReservation {
+    MediaReservation(std::atomic<int64_t>* in_flight, int64_t bytes)
+        : in_flight(in_flight), bytes(bytes) {}
+    MediaReservation(const MediaReservation&) = delete;
+    MediaReservation& operator=(const MediaReservation&) = delete;
+    std::atomic<int64_t>* in_flight;
+    int64_t bytes;
+    ~MediaReservation() { in_flight->fetch_sub(bytes, std::memory_order_relaxed); }
+  };
+  // Reserves `bytes` (> 0) and makes `done` release them once called; false (and `done` called
+  // with 20429) when they do not fit.
+  bool ReserveMedia(int64_t bytes, Done& done);
+
   // Admits with media already fetched, reserves the sender, stages and commits.
   void AdmitAndStore(const mmsgate::v1::Account& account,
                      const mmsgate::v1::SendMessageRequest& request,
@@ -103,6 +124,7 @@ class SendService {
   const SendSettings settings_;
   std::atomic<uint64_t> next_sequence_;
   SendStats stats_;
+  std::atomic<int64_t> media_in_flight_{0};
 };
 
 }  // namespace mmsgate::gateway
