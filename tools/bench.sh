@@ -8,7 +8,8 @@
 # same clients and references.
 # FIGURE is any of: grpc (SendMessage vs a bare gRPC callback server), rest (REST create vs
 # Kannel's sendsms, h2load), e2e (delivered/s vs Kannel to fakesmsc), mms (100 KB inline media
-# stored per second), all (default). Release build in build-release/. Every process it starts
+# stored per second), memory (RSS per SMS queued behind an outage of --count messages, and after
+# they drain), all (default). Release build in build-release/. Every process it starts
 # (mmsgate, grpc_echo, Kannel's boxes) it stops; nothing else is touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift 2 ;;
     --count) count=$2; shift 2 ;;
     --mmsgate) gate_binary=$2; shift 2 ;;
-    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
     *) figures+=("$1"); shift ;;
   esac
 done
@@ -146,4 +147,15 @@ if wants mms; then
   rate=$(echo "$out" | sed -n 's/^accepted *[0-9]* (\([0-9.]*\)\/s.*/\1/p')
   mb=$(awk -v r="${rate:-0}" 'BEGIN { printf "%.1f", r * 102400 / 1e6 }')
   printf '%-34s %10s MB/s  (target >= 200)\n' "MMS 100 KB inline, stored" "$mb"
+fi
+
+if wants memory; then
+  log "memory: $count SMS queued behind a carrier outage, then drained"
+  out=$(tools/bench/memory.sh "$gate_binary" "$bin/tools/mmsload" "$count")
+  log "mmsgate: $out"
+  per=$(echo "$out" | sed -n 's/.*bytes_per_queued_sms \([0-9]*\).*/\1/p')
+  base=$(echo "$out" | sed -n 's/.*baseline_kb \([0-9]*\).*/\1/p')
+  drained=$(echo "$out" | sed -n 's/.*drained_kb \([0-9]*\).*/\1/p')
+  printf '%-34s %10s bytes each (target <= 1024); RSS %s MB at start, %s MB after the drain\n' \
+    "SMS queued behind an outage" "$per" "$((base / 1024))" "$((drained / 1024))"
 fi

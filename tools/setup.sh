@@ -19,7 +19,7 @@ packages=(
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
   nlohmann-json3-dev
-  gnuplot-nox
+  gnuplot-nox curl
   python3 python3-grpcio python3-protobuf python3-twilio python3-matplotlib
 )
 
