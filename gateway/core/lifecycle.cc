@@ -74,7 +74,14 @@ MessageLifecycle::MessageLifecycle(boost::asio::io_context& io, Clock& clock,
       senders_(senders),
       fleet_(fleet),
       events_(events),
-      status_listener_(status_listener) {}
+      status_listener_(status_listener) {
+  strands_.reserve(kStrands);
+  for (std::size_t i = 0; i < kStrands; ++i) strands_.push_back(boost::asio::make_strand(io_));
+}
+
+MessageLifecycle::Strand MessageLifecycle::StrandFor(const std::string& sid) {
+  return strands_[std::hash<std::string>{}(sid) % kStrands];
+}
 
 MessageLifecycle::Shard& MessageLifecycle::ShardFor(const std::string& sid) {
   return shards_[std::hash<std::string>{}(sid) % kShards];
@@ -133,7 +140,7 @@ std::vector<carriers::MediaPayload> StoredMedia(const v1::Message& message,
 
 void MessageLifecycle::Start(v1::Message accepted, std::vector<carriers::MediaPayload> media) {
   media = StoredMedia(accepted, std::move(media));
-  auto flight = std::make_shared<Flight>(io_);
+  auto flight = std::make_shared<Flight>(StrandFor(accepted.sid()));
   *flight->message = std::move(accepted);
   flight->media = std::move(media);
   Register(flight);
@@ -150,7 +157,7 @@ void MessageLifecycle::Start(v1::Message accepted, std::vector<carriers::MediaPa
 void MessageLifecycle::Resume(v1::Message message, std::vector<carriers::MediaPayload> media,
                               bool media_lost) {
   media = StoredMedia(message, std::move(media));
-  auto flight = std::make_shared<Flight>(io_);
+  auto flight = std::make_shared<Flight>(StrandFor(message.sid()));
   *flight->message = std::move(message);
   flight->media = std::move(media);
   flight->resumed = true;

@@ -108,9 +108,11 @@ class MessageLifecycle final : public carriers::DeliveryListener {
     SimTime at{};
   };
   // One message on its way. Everything in it is touched only on `strand`.
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
   struct Flight {
-    explicit Flight(boost::asio::io_context& io) : strand(boost::asio::make_strand(io)) {}
-    boost::asio::strand<boost::asio::io_context::executor_type> strand;
+    explicit Flight(Strand strand) : strand(std::move(strand)) {}
+    // Shared with other flights (StrandFor): one strand per message cost ~100 bytes each.
+    Strand strand;
     // Null while parked: while the message waits for a carrier or its sender (possibly hours
     // behind an outage) it is kept serialized in `parked`, a fraction of the parsed message's
     // memory (measured: docs/performance.md).
@@ -125,6 +127,11 @@ class MessageLifecycle final : public carriers::DeliveryListener {
     bool resumed = false;
   };
   using FlightPtr = std::shared_ptr<Flight>;
+
+  // The strand of the message `sid`: one of kStrands, by the SID's hash. A flight's work is
+  // serialized on it; flights sharing it are serialized with each other too, which costs nothing
+  // since no handler blocks.
+  Strand StrandFor(const std::string& sid);
 
   void Register(const FlightPtr& flight);
   FlightPtr Find(const std::string& sid);
@@ -154,6 +161,9 @@ class MessageLifecycle final : public carriers::DeliveryListener {
   EventBus& events_;
   StatusListener& status_listener_;
   LifecycleStats stats_;
+
+  static constexpr std::size_t kStrands = 1024;
+  std::vector<Strand> strands_;
 
   // Messages between acceptance and a final status, for the carriers' reports to find them;
   // sharded so concurrent messages do not contend on one lock (held for a lookup only).
