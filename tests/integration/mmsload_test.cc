@@ -13,10 +13,12 @@
 #include "absl/strings/str_replace.h"
 #include "integration/mmsgate_process.h"
 #include "integration/test_scenario.h"
+#include "mmsgate/v1/messaging.grpc.pb.h"
 
 namespace mmsgate::testing {
 namespace {
 
+namespace v1 = mmsgate::v1;
 using ::testing::HasSubstr;
 
 class MmsloadTest : public ::testing::Test {
@@ -115,8 +117,30 @@ TEST_F(MmsloadTest, GrpcMixIsAcceptedDeliveredAndRoutedByTheRules) {
 
 TEST_F(MmsloadTest, RestMixIsAcceptedDeliveredAndRoutedByTheRules) {
   const Run run =
-      Mmsload("rest_mix", std::string(kMix) + " --rest http://" + gateway_->http_address());
+      Mmsload("rest_mix", std::string(kMix) + " --media-count 2 --body rest{i} --rest http://" +
+                              gateway_->http_address());
   ExpectMixDelivered(run);
+  EXPECT_EQ(run.report["media_count"], 2);
+  // Every MMS-kind message of this run carried two media items.
+  int with_media = 0;
+  std::string page_token;
+  do {
+    auto context = gateway_->Context();
+    v1::ListMessagesRequest request;
+    request.set_page_size(1000);
+    request.set_page_token(page_token);
+    v1::ListMessagesResponse page;
+    const auto status =
+        v1::Messaging::NewStub(gateway_->Channel())->ListMessages(context.get(), request, &page);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    for (const auto& message : page.messages()) {
+      if (!message.body().starts_with("rest") || message.num_media() == 0) continue;
+      ++with_media;
+      EXPECT_EQ(message.num_media(), 2) << message.sid();
+    }
+    page_token = page.next_page_token();
+  } while (!page_token.empty());
+  EXPECT_EQ(with_media, 60);  // mms, intl and nomms: 3 of every 5
   EXPECT_EQ(run.report["interface"], "rest");
   EXPECT_EQ(run.report["target"], "http://" + gateway_->http_address());
   EXPECT_THAT(run.output, HasSubstr("POST Messages latency distribution"));

@@ -304,10 +304,11 @@ void Harness::SendAll() {
     request.set_to(DestinationFor(options_, i, kind));
     request.set_body(BodyFor(options_, i));
     if (options_.validity_period > 0) request.set_validity_period_seconds(options_.validity_period);
-    if (kind != Kind::kSms && options_.media_bytes > 0) {
+    for (int m = 0; kind != Kind::kSms && options_.media_bytes > 0 && m < options_.media_count;
+         ++m) {
       auto* media = request.add_media();
       media->set_content_type("image/png");
-      media->set_filename("mmsload-" + std::to_string(i) + ".png");
+      media->set_filename("mmsload-" + std::to_string(i) + "-" + std::to_string(m) + ".png");
       media->set_data(options_.same_media
                           ? shared_media
                           : random.Bytes(static_cast<std::size_t>(options_.media_bytes)));

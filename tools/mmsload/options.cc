@@ -38,6 +38,11 @@ int ParseOptions(int argc, char** argv, Options& options) {
                  "0: SMS; otherwise one inline image/png of this many random bytes (an MMS)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{64} * 1024 * 1024));
+  app.add_option("--media-count", options.media_count,
+                 "media items per MMS, each of --media-bytes (the gateway accepts up to 10, 5 MB "
+                 "in all)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10));
   app.add_flag("--same-media", options.same_media,
                "send the same media bytes in every message (the gateway stores them once)");
   app.add_flag("--wait-final", options.wait_final,

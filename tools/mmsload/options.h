@@ -26,6 +26,8 @@ struct Options {
   int concurrency = 64;
   std::string body = "mmsload message {i}";
   int64_t media_bytes = 0;
+  // Media items per MMS, each of media_bytes.
+  int media_count = 1;
   bool same_media = false;
   bool wait_final = false;
   double timeout = 300;

@@ -73,6 +73,7 @@ void Harness::PrintSummary() {
   report["concurrency"] = options_.concurrency;
   report["rate"] = options_.rate;
   report["media_bytes"] = options_.media_bytes;
+  report["media_count"] = options_.media_count;
   report["gateway_time_scale"] = clock_.time_scale();
   report["sent"] = replies_;
   report["send_phase_s"] = send_phase_s;
@@ -132,9 +133,9 @@ void Harness::PrintSummary() {
       << ", account " << options_.account << ", " << options_.channels
       << " channel(s), concurrency " << options_.concurrency << ", rate "
       << (options_.rate > 0 ? Number(options_.rate) + "/s" : std::string("unlimited")) << ", "
-      << (options_.media_bytes > 0
-              ? "MMS with " + std::to_string(options_.media_bytes) + " media bytes"
-              : std::string("SMS"));
+      << (options_.media_bytes > 0 ? "MMS with " + std::to_string(options_.media_count) + " x " +
+                                         std::to_string(options_.media_bytes) + " media bytes"
+                                   : std::string("SMS"));
   if (clock_.time_scale() != 1.0) {
     out << ", gateway time scale " << Number(clock_.time_scale())
         << " (its dates mapped to real time: every time below is real)";

@@ -174,7 +174,8 @@ void Harness::SendAllRest() {
       if (options_.validity_period > 0) {
         body += "&ValidityPeriod=" + std::to_string(options_.validity_period);
       }
-      if (kind != Kind::kSms && options_.media_bytes > 0) {
+      for (int m = 0; kind != Kind::kSms && options_.media_bytes > 0 && m < options_.media_count;
+           ++m) {
         body += "&MediaUrl=" +
                 FormEncode(options_.same_media
                                ? shared_media_url
