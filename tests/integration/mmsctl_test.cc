@@ -1,0 +1,175 @@
+// mmsctl as a person or a script uses it, against the real gateway: what it prints and the exit
+// codes scripts rely on (0 ok, 1 refused, 2 usage, 3 no connection, 4 credentials).
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_replace.h"
+#include "integration/mmsgate_process.h"
+#include "integration/test_scenario.h"
+
+namespace mmsgate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class MmsctlTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    MmsgateProcess::Options options;
+    options.scenario_text = absl::StrReplaceAll(
+        TestScenario(0), {{"seed: 7", "seed: 7 disable_sender_rate_limits: true"}});
+    gateway_ = MmsgateProcess::Start(options).release();
+    dir_ = new std::string(MmsgateProcess::MakeTempDir("mmsctl"));
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(gateway_->Stop(), 0) << gateway_->Log();
+    delete gateway_;
+    gateway_ = nullptr;
+    delete dir_;
+  }
+
+  struct Run {
+    int exit_code = -1;
+    std::string out, err;
+  };
+
+  // Runs mmsctl with the test account in its environment (as a user would export it).
+  static Run Mmsctl(const std::string& args, const std::string& environment = "") {
+    static int runs = 0;
+    const std::string out = *dir_ + "/" + std::to_string(++runs) + ".out";
+    const std::string err = *dir_ + "/" + std::to_string(runs) + ".err";
+    const std::string command = "MMSGATE_ADDR=" + gateway_->grpc_address() +
+                                " MMSGATE_ACCOUNT_SID=" + kAccountSid +
+                                " MMSGATE_AUTH_TOKEN=" + kAuthToken + " " + environment + " " +
+                                MMSCTL_BINARY + " " + args + " >" + out + " 2>" + err;
+    Run run;
+    const int status = std::system(command.c_str());
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run.out = Read(out);
+    run.err = Read(err);
+    return run;
+  }
+
+  static std::string Read(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+  }
+
+  static MmsgateProcess* gateway_;
+  static std::string* dir_;
+};
+
+MmsgateProcess* MmsctlTest::gateway_ = nullptr;
+std::string* MmsctlTest::dir_ = nullptr;
+
+TEST_F(MmsctlTest, SendWaitFollowsTheMessageToDeliveredAndExitsZero) {
+  const Run run = Mmsctl(std::string("send --from ") + kMmsLongCode + " --to " + kUsMmsSubscriber +
+                         " --body 'hello there' --wait");
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("status         DELIVERED"));
+  EXPECT_THAT(run.out, HasSubstr("body           hello there"));
+  // The progress line shows each status with the time spent in the one before.
+  EXPECT_THAT(run.err, HasSubstr("→ SENDING (+"));
+  EXPECT_THAT(run.err, HasSubstr("→ DELIVERED (+"));
+}
+
+TEST_F(MmsctlTest, ARefusedSendExitsOneWithTheProviderCode) {
+  const Run run = Mmsctl(std::string("send --from ") + kMmsLongCode + " --to nonsense --body x");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("error 21211 (INVALID_ARGUMENT)"));
+  EXPECT_THAT(run.err, HasSubstr("docs/errors.md#21211"));
+}
+
+TEST_F(MmsctlTest, WrongCredentialsExitFour) {
+  const Run run = Mmsctl("list", "MMSGATE_AUTH_TOKEN=wrong");
+  EXPECT_EQ(run.exit_code, 4) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("error 20003 (UNAUTHENTICATED)"));
+}
+
+TEST_F(MmsctlTest, NoGatewayExitsThreeAndBadUsageTwo) {
+  const Run nothing = Mmsctl("--addr 127.0.0.1:1 --timeout 1 list");
+  EXPECT_EQ(nothing.exit_code, 3);
+  EXPECT_THAT(nothing.err, HasSubstr("cannot connect to mmsgate at 127.0.0.1:1"));
+  EXPECT_EQ(Mmsctl("send --body no-destination").exit_code, 2);
+  EXPECT_EQ(Mmsctl("fault mmsnet --loss 2 1m").exit_code, 2);
+  EXPECT_EQ(Mmsctl("frobnicate").exit_code, 2);
+}
+
+TEST_F(MmsctlTest, ListJsonIsJsonWithTheMessagesSent) {
+  const Run sent = Mmsctl(std::string("--json send --from ") + kMmsLongCode + " --to " +
+                          kUsMmsSubscriber + " --body listed");
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  const std::string sid = nlohmann::json::parse(sent.out)["sid"];
+  const Run run = Mmsctl("list --json --limit 1000");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto list = nlohmann::json::parse(run.out);
+  ASSERT_TRUE(list.is_array());
+  bool found = false;
+  for (const auto& message : list) found = found || message["sid"] == sid;
+  EXPECT_TRUE(found) << run.out;
+  // The table fits the width it is given.
+  const Run table = Mmsctl("list", "COLUMNS=80");
+  ASSERT_EQ(table.exit_code, 0);
+  std::istringstream lines(table.out);
+  for (std::string line; std::getline(lines, line);) {
+    // Counted in code points: "…" is one.
+    std::size_t width = 0;
+    for (unsigned char c : line) width += (c & 0xC0) != 0x80;
+    EXPECT_LE(width, 80u) << line;
+  }
+}
+
+TEST_F(MmsctlTest, InboxShowsTheLinkOfAnMmsSentAbroad) {
+  const std::string image = *dir_ + "/cat.png";
+  std::ofstream(image, std::ios::binary)
+      << std::string("\x89PNG\r\n\x1a\n", 8) << std::string(4000, 'x');
+  const Run sent = Mmsctl(std::string("send --from ") + kMmsLongCode + " --to " + kGbSubscriber +
+                          " --body 'look' --media @" + image + " --wait");
+  ASSERT_EQ(sent.exit_code, 0) << sent.out << sent.err;
+  EXPECT_THAT(sent.out, HasSubstr("delivered as   SMS_WITH_LINK"));
+  const Run inbox = Mmsctl(std::string("inbox ") + kGbSubscriber);
+  ASSERT_EQ(inbox.exit_code, 0) << inbox.err;
+  EXPECT_THAT(inbox.out, HasSubstr("  look\n"));
+  EXPECT_THAT(inbox.out, HasSubstr("  http://" + gateway_->http_address() + "/m/"));
+}
+
+TEST_F(MmsctlTest, AFaultShowsInTheCarrierTable) {
+  const Run before = Mmsctl("carriers");
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  EXPECT_THAT(before.out, Not(HasSubstr("OUTAGE")));
+  const Run fault = Mmsctl("fault plainnet --outage 90s");
+  ASSERT_EQ(fault.exit_code, 0) << fault.err;
+  EXPECT_THAT(fault.out, HasSubstr("plainnet: OUTAGE for 1m30s"));
+  const Run after = Mmsctl("carriers", "COLUMNS=200");
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  std::istringstream lines(after.out);
+  bool shown = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("plainnet ")) shown = line.find("OUTAGE (") != std::string::npos;
+  }
+  EXPECT_TRUE(shown) << after.out;
+  const Run json = Mmsctl("carriers --json");
+  ASSERT_EQ(json.exit_code, 0);
+  EXPECT_NO_THROW((void)nlohmann::json::parse(json.out));
+}
+
+TEST_F(MmsctlTest, CompletionScriptNamesTheCommands) {
+  const Run run = Mmsctl("completion bash");
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_THAT(run.out, HasSubstr("complete -F _mmsctl mmsctl"));
+  EXPECT_THAT(run.out, HasSubstr("send get list watch inbox carriers fault handset"));
+}
+
+}  // namespace
+}  // namespace mmsgate::testing

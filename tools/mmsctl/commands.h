@@ -1,0 +1,66 @@
+#pragma once
+// mmsctl's commands. Each returns the process's exit code (client.h).
+
+#include <string>
+#include <vector>
+
+#include "mmsctl/client.h"
+
+namespace mmsctl {
+
+struct SendOptions {
+  std::string from = "+12025550100";  // the built-in scenario's number
+  std::string to;
+  std::string body;
+  std::vector<std::string> media;  // URL, or @FILE for inline bytes
+  std::string status_callback;
+  int validity_period = 0;
+  bool wait = false;
+  double wait_timeout = 120;
+  bool json = false;
+};
+int Send(Client& client, const SendOptions& options);
+
+int Get(Client& client, const std::string& sid, bool json);
+
+struct ListOptions {
+  std::string status, from, to, direction;
+  std::string since, until;  // RFC 3339, or a duration ago ("10m")
+  int limit = 50;
+  bool json = false;
+};
+int List(Client& client, const ListOptions& options);
+
+struct WatchOptions {
+  std::vector<std::string> sids;
+  std::vector<std::string> statuses;
+  bool json = false;
+  int count = 0;  // stop after this many events (0: until interrupted)
+};
+int Watch(Client& client, const WatchOptions& options);
+
+int Inbox(Client& client, const std::string& number, bool json);
+
+int Carriers(Client& client, bool json, double watch_seconds);
+
+struct FaultOptions {
+  std::string carrier;
+  std::string outage;                // DURATION
+  std::string no_mms;                // DURATION
+  std::vector<std::string> latency;  // +MS DURATION
+  std::vector<std::string> loss;     // PROBABILITY DURATION
+  bool json = false;
+};
+int Fault(Client& client, const FaultOptions& options);
+
+struct HandsetSendOptions {
+  std::string from, to, body;
+  std::vector<std::string> media;
+  bool json = false;
+};
+int HandsetSend(Client& client, const HandsetSendOptions& options);
+
+// A bash completion script for mmsctl.
+std::string BashCompletion();
+
+}  // namespace mmsctl
