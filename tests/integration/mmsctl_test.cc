@@ -164,6 +164,48 @@ TEST_F(MmsctlTest, AFaultShowsInTheCarrierTable) {
   EXPECT_NO_THROW((void)nlohmann::json::parse(json.out));
 }
 
+TEST_F(MmsctlTest, NumbersAreProvisionedListedAndReleased) {
+  const Run provisioned =
+      Mmsctl("numbers provision +12025550177 --mms --sms-url http://127.0.0.1:9/sms");
+  ASSERT_EQ(provisioned.exit_code, 0) << provisioned.err;
+  EXPECT_THAT(provisioned.out, HasSubstr("+12025550177  LONG_CODE  US  sms yes  mms yes"));
+  const Run listed = Mmsctl("numbers", "COLUMNS=200");
+  EXPECT_THAT(listed.out, HasSubstr("http://127.0.0.1:9/sms"));
+  const Run again = Mmsctl("numbers provision +12025550177");
+  EXPECT_EQ(again.exit_code, 1) << again.err;  // already provisioned: refused with its code
+  EXPECT_THAT(again.err, HasSubstr("docs/errors.md#"));
+  ASSERT_EQ(Mmsctl("numbers release +12025550177").exit_code, 0);
+  EXPECT_THAT(Mmsctl("numbers").out, Not(HasSubstr("+12025550177")));
+  EXPECT_EQ(Mmsctl("numbers release").exit_code, 2);
+}
+
+TEST_F(MmsctlTest, SettingsDecideWhetherAnMmsAbroadIsConvertedOrRefused) {
+  ASSERT_EQ(Mmsctl("settings --international-mms-conversion off").exit_code, 0);
+  const std::string image = *dir_ + "/refused.png";
+  std::ofstream(image, std::ios::binary) << std::string("\x89PNG\r\n\x1a\n", 8) << "x";
+  const Run refused = Mmsctl(std::string("send --from ") + kMmsLongCode + " --to " + kGbSubscriber +
+                             " --media @" + image);
+  const Run restored = Mmsctl("settings --international-mms-conversion on");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("error 30011"));
+  ASSERT_EQ(restored.exit_code, 0);
+  EXPECT_THAT(restored.out, HasSubstr("international MMS conversion on"));
+  const Run json = Mmsctl("settings --json");
+  ASSERT_EQ(json.exit_code, 0);
+  EXPECT_THAT(json.out, Not(HasSubstr(kAuthToken)));  // a credential is never echoed
+}
+
+TEST_F(MmsctlTest, UsageAndHandsetSend) {
+  const Run inbound = Mmsctl(std::string("handset send --from ") + kUsMmsSubscriber + " --to " +
+                             kMmsLongCode + " --body 'from the phone'");
+  ASSERT_EQ(inbound.exit_code, 0) << inbound.err;
+  EXPECT_THAT(inbound.out, HasSubstr(" RECEIVED"));
+  const Run usage = Mmsctl("usage");
+  ASSERT_EQ(usage.exit_code, 0) << usage.err;
+  EXPECT_THAT(usage.out, HasSubstr("CATEGORY"));
+  EXPECT_THAT(usage.out, HasSubstr("sms-inbound"));
+}
+
 TEST_F(MmsctlTest, CompletionScriptNamesTheCommands) {
   const Run run = Mmsctl("completion bash");
   ASSERT_EQ(run.exit_code, 0);

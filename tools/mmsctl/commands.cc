@@ -529,12 +529,143 @@ int HandsetSend(Client& client, const HandsetSendOptions& options) {
   return kExitOk;
 }
 
+int Numbers(Client& client, const NumbersOptions& options) {
+  if (!options.action.empty() && options.number.empty()) {
+    std::cerr << "mmsctl: numbers " << options.action << " needs a NUMBER\n";
+    return kExitUsage;
+  }
+  v1::NumberType type = v1::LONG_CODE;
+  if (options.type == "short-code") {
+    type = v1::SHORT_CODE;
+  } else if (options.type == "toll-free") {
+    type = v1::TOLL_FREE;
+  } else if (options.type != "long-code") {
+    std::cerr << "mmsctl: --type " << options.type << ": long-code, short-code or toll-free\n";
+    return kExitUsage;
+  }
+  if (!client.Connect()) return kExitNoConnection;
+  auto context = client.Context();
+  v1::Number number;
+  grpc::Status status;
+  if (options.action == "provision") {
+    v1::ProvisionNumberRequest request;
+    auto* wanted = request.mutable_number();
+    wanted->set_number(options.number);
+    wanted->set_type(type);
+    wanted->set_country(options.country);
+    wanted->mutable_capabilities()->set_sms(true);
+    wanted->mutable_capabilities()->set_mms(options.mms);
+    wanted->set_sms_url(options.sms_url);
+    wanted->set_status_callback(options.status_callback);
+    status = client.accounts().ProvisionNumber(context.get(), request, &number);
+  } else if (options.action == "update") {
+    v1::UpdateNumberRequest request;
+    request.set_number(options.number);
+    request.set_sms_url(options.sms_url);
+    request.set_status_callback(options.status_callback);
+    status = client.accounts().UpdateNumber(context.get(), request, &number);
+  } else if (options.action == "enable-mms") {
+    v1::EnableShortCodeMmsRequest request;
+    request.set_number(options.number);
+    status = client.accounts().EnableShortCodeMms(context.get(), request, &number);
+  } else if (options.action == "release") {
+    v1::ReleaseNumberRequest request;
+    request.set_number(options.number);
+    v1::ReleaseNumberResponse response;
+    status = client.accounts().ReleaseNumber(context.get(), request, &response);
+    if (!status.ok()) return Fail("release " + options.number, status, client.target());
+    std::cout << options.number << " released\n";
+    return kExitOk;
+  } else {
+    v1::ListNumbersResponse response;
+    status = client.accounts().ListNumbers(context.get(), v1::ListNumbersRequest(), &response);
+    if (!status.ok()) return Fail("numbers", status, client.target());
+    if (options.json) {
+      std::cout << ToJson(response) << "\n";
+      return kExitOk;
+    }
+    Table table({"NUMBER", "TYPE", "COUNTRY", "SMS", "MMS", "SMS URL", "STATUS CALLBACK"}, 5);
+    for (const auto& n : response.numbers()) {
+      table.Add({n.number(), v1::NumberType_Name(n.type()), n.country(),
+                 n.capabilities().sms() ? "yes" : "no", n.capabilities().mms() ? "yes" : "no",
+                 n.sms_url().empty() ? "-" : n.sms_url(),
+                 n.status_callback().empty() ? "-" : n.status_callback()});
+    }
+    std::cout << table.Render(TerminalWidth());
+    return kExitOk;
+  }
+  if (!status.ok()) return Fail(options.action + " " + options.number, status, client.target());
+  if (options.json) {
+    std::cout << ToJson(number) << "\n";
+  } else {
+    std::cout << number.number() << "  " << v1::NumberType_Name(number.type()) << "  "
+              << number.country() << "  sms " << (number.capabilities().sms() ? "yes" : "no")
+              << "  mms " << (number.capabilities().mms() ? "yes" : "no") << "\n";
+  }
+  return kExitOk;
+}
+
+int Settings(Client& client, const std::string& international_conversion, bool json) {
+  if (!international_conversion.empty() && international_conversion != "on" &&
+      international_conversion != "off") {
+    std::cerr << "mmsctl: --international-mms-conversion takes on or off\n";
+    return kExitUsage;
+  }
+  if (!client.Connect()) return kExitNoConnection;
+  auto context = client.Context();
+  v1::Account account;
+  grpc::Status status;
+  if (international_conversion.empty()) {
+    status = client.accounts().GetAccount(context.get(), v1::GetAccountRequest(), &account);
+  } else {
+    v1::UpdateAccountSettingsRequest request;
+    request.mutable_settings()->set_disable_international_mms_conversion(international_conversion ==
+                                                                         "off");
+    status = client.accounts().UpdateAccountSettings(context.get(), request, &account);
+  }
+  if (!status.ok()) return Fail("settings", status, client.target());
+  if (json) {
+    account.clear_auth_token();  // Never echo a credential.
+    std::cout << ToJson(account) << "\n";
+    return kExitOk;
+  }
+  std::cout << "account                      " << account.sid() << "\n"
+            << "name                         " << account.friendly_name() << "\n"
+            << "international MMS conversion "
+            << (account.settings().disable_international_mms_conversion()
+                    ? "off (MMS outside the US and Canada are refused, 30011)"
+                    : "on (MMS outside the US and Canada go as SMS with a link)")
+            << "\n";
+  return kExitOk;
+}
+
+int Usage(Client& client, bool json) {
+  if (!client.Connect()) return kExitNoConnection;
+  auto context = client.Context();
+  v1::Usage usage;
+  const auto status = client.accounts().GetUsage(context.get(), v1::GetUsageRequest(), &usage);
+  if (!status.ok()) return Fail("usage", status, client.target());
+  if (json) {
+    std::cout << ToJson(usage) << "\n";
+    return kExitOk;
+  }
+  Table table({"CATEGORY", "COUNT", "SEGMENTS", "PRICE"});
+  for (const auto& entry : usage.entries()) {
+    char price[32];
+    std::snprintf(price, sizeof price, "$%.2f", double(entry.price_cents()) / 100);
+    table.Add(
+        {entry.category(), std::to_string(entry.count()), std::to_string(entry.segments()), price});
+  }
+  std::cout << table.Render(TerminalWidth());
+  return kExitOk;
+}
+
 std::string BashCompletion() {
   return R"(# bash completion for mmsctl: source <(mmsctl completion bash)
 _mmsctl() {
   local cur prev words cword
   _init_completion 2>/dev/null || { cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}; }
-  local commands="send get list watch inbox carriers fault handset completion"
+  local commands="send get list watch inbox carriers fault handset numbers settings usage completion"
   local common="--addr --account --token --admin-token --timeout --json --help"
   local command=${COMP_WORDS[1]}
   if [ "$COMP_CWORD" -eq 1 ]; then
@@ -547,6 +678,8 @@ _mmsctl() {
     carriers) COMPREPLY=($(compgen -W "--watch $common" -- "$cur")) ;;
     fault) COMPREPLY=($(compgen -W "--outage --no-mms --latency --loss $common" -- "$cur")) ;;
     handset) COMPREPLY=($(compgen -W "send --from --to --body --media $common" -- "$cur")) ;;
+    numbers) COMPREPLY=($(compgen -W "provision update enable-mms release --type --country --mms --sms-url --status-callback $common" -- "$cur")) ;;
+    settings) COMPREPLY=($(compgen -W "--international-mms-conversion $common" -- "$cur")) ;;
     completion) COMPREPLY=($(compgen -W "bash" -- "$cur")) ;;
     *) COMPREPLY=($(compgen -W "$common" -- "$cur")) ;;
   esac

@@ -60,6 +60,22 @@ struct HandsetSendOptions {
 };
 int HandsetSend(Client& client, const HandsetSendOptions& options);
 
+struct NumbersOptions {
+  std::string action;  // "" (list), provision, update, enable-mms, release
+  std::string number;
+  std::string type = "long-code";
+  std::string country = "US";
+  bool mms = false;
+  std::string sms_url, status_callback;
+  bool json = false;
+};
+int Numbers(Client& client, const NumbersOptions& options);
+
+// `international_conversion`: "" shows the settings; "on"/"off" changes them.
+int Settings(Client& client, const std::string& international_conversion, bool json);
+
+int Usage(Client& client, bool json);
+
 // A bash completion script for mmsctl.
 std::string BashCompletion();
 

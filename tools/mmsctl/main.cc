@@ -145,6 +145,45 @@ int Run(int argc, char** argv) {
   handset_send->add_option("--body", handset.body, "text");
   handset_send->add_option("--media", handset.media, "@FILE to attach (repeatable)");
 
+  // numbers
+  NumbersOptions numbers;
+  auto* numbers_command = app.add_subcommand("numbers", "the account's numbers");
+  numbers_command->footer(
+      "Examples:\n"
+      "  mmsctl numbers\n"
+      "  mmsctl numbers provision +12025550177 --mms --sms-url http://127.0.0.1:9000/sms\n"
+      "  mmsctl numbers provision 55577 --type short-code\n"
+      "  mmsctl numbers enable-mms 55577\n"
+      "  mmsctl numbers update +12025550177 --sms-url http://127.0.0.1:9000/other\n"
+      "  mmsctl numbers release +12025550177");
+  numbers_command
+      ->add_option("action", numbers.action,
+                   "provision, update, enable-mms or release (none: list)")
+      ->check(CLI::IsMember({"provision", "update", "enable-mms", "release"}));
+  numbers_command->add_option("number", numbers.number, "the number (E.164, or a short code)");
+  numbers_command->add_option("--type", numbers.type, "provision: long-code, short-code, toll-free")
+      ->capture_default_str();
+  numbers_command->add_option("--country", numbers.country, "provision: ISO country")
+      ->capture_default_str();
+  numbers_command->add_flag("--mms", numbers.mms, "provision: with MMS");
+  numbers_command->add_option("--sms-url", numbers.sms_url, "webhook for inbound messages");
+  numbers_command->add_option("--status-callback", numbers.status_callback,
+                              "status callback URL of its messages");
+
+  // settings
+  std::string conversion;
+  auto* settings_command = app.add_subcommand("settings", "the account's settings");
+  settings_command->footer(
+      "Examples:\n  mmsctl settings\n  mmsctl settings --international-mms-conversion off");
+  settings_command->add_option("--international-mms-conversion", conversion,
+                               "on: MMS outside the US and Canada go as SMS with a link; off: "
+                               "they are refused (30011)");
+
+  // usage
+  auto* usage_command = app.add_subcommand("usage",
+                                           "what the account used: messages, segments, "
+                                           "price");
+
   // completion
   std::string shell;
   auto* completion_command = app.add_subcommand("completion", "print a shell completion script");
@@ -184,6 +223,12 @@ int Run(int argc, char** argv) {
     fault.json = json;
     return Fault(client, fault);
   }
+  if (*numbers_command) {
+    numbers.json = json;
+    return Numbers(client, numbers);
+  }
+  if (*settings_command) return Settings(client, conversion, json);
+  if (*usage_command) return Usage(client, json);
   if (*handset_send) {
     handset.json = json;
     return HandsetSend(client, handset);
