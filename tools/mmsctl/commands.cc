@@ -362,7 +362,7 @@ int Watch(Client& client, const WatchOptions& options) {
   return status.ok() ? kExitOk : Fail("watch", status, client.target());
 }
 
-int Inbox(Client& client, const std::string& number, bool json) {
+int Inbox(Client& client, const std::string& number, bool json, bool links_only) {
   if (!client.Connect()) return kExitNoConnection;
   v1::GetHandsetInboxRequest request;
   request.set_number(number);
@@ -372,6 +372,15 @@ int Inbox(Client& client, const std::string& number, bool json) {
   if (!status.ok()) return Fail("inbox " + number, status, client.target());
   if (json) {
     std::cout << ToJson(inbox) << "\n";
+    return kExitOk;
+  }
+  if (links_only) {
+    for (const auto& m : inbox.messages()) {
+      std::istringstream text(m.text());
+      for (std::string word; text >> word;) {
+        if (word.starts_with("http://") || word.starts_with("https://")) std::cout << word << "\n";
+      }
+    }
     return kExitOk;
   }
   std::cout << inbox.number() << ": " << inbox.messages_size() << " message(s)\n";

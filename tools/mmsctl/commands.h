@@ -39,7 +39,8 @@ struct WatchOptions {
 };
 int Watch(Client& client, const WatchOptions& options);
 
-int Inbox(Client& client, const std::string& number, bool json);
+// `links_only`: just the media links the phone received, one per line (for scripts).
+int Inbox(Client& client, const std::string& number, bool json, bool links_only = false);
 
 int Carriers(Client& client, bool json, double watch_seconds);
 

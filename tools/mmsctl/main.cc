@@ -106,6 +106,8 @@ int Run(int argc, char** argv) {
       app.add_subcommand("inbox", "what a simulated handset received, links included");
   inbox_command->footer("Example:\n  mmsctl inbox +447400123456");
   inbox_command->add_option("number", number, "the handset's number")->required();
+  bool links_only = false;
+  inbox_command->add_flag("--links", links_only, "print only the links received, one per line");
 
   // carriers
   double carriers_watch = 0;
@@ -217,7 +219,7 @@ int Run(int argc, char** argv) {
     watch.json = json;
     return Watch(client, watch);
   }
-  if (*inbox_command) return Inbox(client, number, json);
+  if (*inbox_command) return Inbox(client, number, json, links_only);
   if (*carriers_command) return Carriers(client, json, carriers_watch);
   if (*fault_command) {
     fault.json = json;
