@@ -1,6 +1,7 @@
 // mmsgate: the server process. See "Process contract" in DESIGN.md. This file only reads the
 // command line; gateway/server.cc assembles and runs the gateway.
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -19,6 +20,30 @@ const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_deca
 #endif
 
 namespace {
+
+// %j: the log message, escaped for a JSON string (quotes, backslashes, control characters).
+class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& message, const std::tm&,
+              spdlog::memory_buf_t& out) override {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (char c : std::string_view(message.payload.data(), message.payload.size())) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        out.push_back('\\');
+        out.push_back(c);
+      } else if (byte < 0x20) {
+        const char escaped[] = {'\\', 'u', '0', '0', kHex[byte >> 4], kHex[byte & 15]};
+        out.append(escaped, escaped + sizeof escaped);
+      } else {
+        out.push_back(c);
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonEscapedMessage>();
+  }
+};
 
 int Fail(const std::string& message) {
   spdlog::critical("{}", message);
@@ -42,6 +67,10 @@ int Run(int argc, char** argv) {
                  "Require this x-admin-token for Simulator and Accounts control calls");
   app.add_option("--threads", flags.threads, "io_context threads")->check(CLI::Range(1, 64));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "text (for people) or json (one JSON object per line: time, level, msg)")
+      ->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--no-sync", flags.no_sync,
                "Do not fsync the write-ahead log (acknowledged messages then survive a process "
                "crash but not a power loss)");
@@ -55,6 +84,12 @@ int Run(int argc, char** argv) {
   // Logs go to stderr; stdout carries only the lines of the process contract.
   auto logger = spdlog::stderr_color_mt("mmsgate");
   spdlog::set_default_logger(logger);
+  if (log_format == "json") {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<JsonEscapedMessage>('j').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%j"})");
+    spdlog::set_formatter(std::move(formatter));
+  }
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   auto settings = mmsgate::gateway::MakeSettings(flags);
