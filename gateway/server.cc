@@ -60,6 +60,7 @@ struct Server::Parts {
   std::unique_ptr<RocksAttemptLog> attempt_log;
   std::unique_ptr<RocksDirectoryStore> directory_store;
   std::unique_ptr<RocksInboxStore> inbox_store;
+  PipelineMetrics metrics;
 
   std::unique_ptr<Directory> directory;
   std::unique_ptr<carriers::Handsets> handsets;
@@ -124,6 +125,24 @@ std::string Server::Parts::Metrics() const {
   Metric(text, "mmsgate_media_blobs", "Distinct media blobs stored.", media_store->CountBlobs());
   Metric(text, "mmsgate_messages_in_flight", "Messages between acceptance and a final status.",
          lifecycle->in_flight());
+  metrics.statuses.Render(text);
+  metrics.fallbacks.Render(text);
+  metrics.refusals.Render(text);
+  metrics.admission.Render(text);
+  metrics.end_to_end.Render(text);
+  RenderSample(text, "mmsgate_media_in_flight_bytes",
+               "Media bytes admission holds now (--media-budget-bytes bounds them).", "gauge",
+               double(sender->media_in_flight_bytes()));
+  text +=
+      "# HELP mmsgate_carrier_queue_depth Messages waiting in a carrier's queue.\n"
+      "# TYPE mmsgate_carrier_queue_depth gauge\n";
+  for (const auto& state : fleet->States()) {
+    text += "mmsgate_carrier_queue_depth{carrier=\"" + EscapeLabelValue(state.carrier().id()) +
+            "\"} " + std::to_string(state.stats().queued_now()) + "\n";
+  }
+  RenderSample(text, "mmsgate_database_size_bytes",
+               "Size of the data directory's database (SST files and memtables).", "gauge",
+               double(database->ApproximateSizeBytes()));
   return text;
 }
 
@@ -187,6 +206,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
                                                          *p.attempt_log, s.webhook_timeout);
   p.lifecycle = std::make_unique<MessageLifecycle>(p.io, *p.clock, db, *p.message_store, *p.senders,
                                                    *p.fleet, *p.events, *p.status_callbacks);
+  p.lifecycle->set_metrics(&p.metrics);
   p.messages =
       std::make_unique<MessageService>(db, *p.message_store, *p.attempt_log, *p.media_store);
 
@@ -228,6 +248,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   p.sender = std::make_unique<SendService>(p.io, storage, *p.clock, db, *p.message_store,
                                            *p.media_store, *p.directory, *p.fleet, *p.senders,
                                            *p.lifecycle, std::move(send));
+  p.sender->set_metrics(&p.metrics);
   p.inbound = std::make_unique<InboundHandler>(p.io, storage, *p.clock, db, *p.message_store,
                                                *p.media_store, *p.attempt_log, *p.directory,
                                                *p.fleet, *p.events, *p.webhooks, *p.sender,

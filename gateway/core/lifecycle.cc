@@ -150,6 +150,7 @@ void MessageLifecycle::Start(v1::Message accepted, std::vector<carriers::MediaPa
     *flight->message = StoredAtAcceptance(*flight->message);
     Publish(*flight->message);
     status_listener_.OnStatus(*flight->message);
+    Count(*flight->message);
     Run(flight, RuleFor(v1::QUEUED)->on_stored);
   });
 }
@@ -253,6 +254,7 @@ void MessageLifecycle::OnStored(const FlightPtr& flight, v1::Message updated, ab
     return;
   }
   *flight->message = std::move(updated);
+  Count(*flight->message);
   Publish(*flight->message);
   if (flight->message->status() != v1::ACCEPTED) status_listener_.OnStatus(*flight->message);
   Run(flight, RuleFor(flight->message->status())->on_stored);
@@ -281,6 +283,17 @@ void MessageLifecycle::Run(const FlightPtr& flight, Action action) {
       Forget(flight->message->sid());
       return;
     }
+  }
+}
+
+void MessageLifecycle::Count(const v1::Message& message) {
+  if (metrics_ == nullptr) return;
+  metrics_->statuses.Add({v1::MessageStatus_Name(message.status()),
+                          v1::DeliveredAs_Name(message.delivered_as()), message.carrier_id()});
+  if (IsFinal(message.status())) {
+    metrics_->end_to_end.Observe(double(ToNanoseconds(TimeOf(message.date_updated())) -
+                                        ToNanoseconds(TimeOf(message.date_created()))) /
+                                 1e9);
   }
 }
 

@@ -35,6 +35,7 @@
 #include "carriers/delivery.h"
 #include "carriers/fleet.h"
 #include "gateway/core/events.h"
+#include "gateway/core/metrics.h"
 #include "gateway/core/sender_limits.h"
 #include "gateway/storage/message_store.h"
 #include "mmsc/storage/database.h"
@@ -96,6 +97,10 @@ class MessageLifecycle final : public carriers::DeliveryListener {
   void OnDeliveryReport(carriers::DeliveryReport report) override;
 
   const LifecycleStats& stats() const { return stats_; }
+
+  // Counts every stored status and times final ones (GET /metrics); optional.
+
+  void set_metrics(PipelineMetrics* metrics) { metrics_ = metrics; }
   // Messages between acceptance and a final status in this process.
   [[nodiscard]] std::size_t in_flight() const;
 
@@ -149,6 +154,8 @@ class MessageLifecycle final : public carriers::DeliveryListener {
   void WaitForSender(const FlightPtr& flight);
   void SubmitToCarrier(const FlightPtr& flight);
   void Publish(const mmsgate::v1::Message& message);
+  // A status of `message` was stored (or, for QUEUED, stored with the acceptance).
+  void Count(const mmsgate::v1::Message& message);
   // Simulated time at which the message's validity period ends.
   static SimTime Deadline(const mmsgate::v1::Message& message);
 
@@ -164,6 +171,8 @@ class MessageLifecycle final : public carriers::DeliveryListener {
 
   static constexpr std::size_t kStrands = 1024;
   std::vector<Strand> strands_;
+
+  PipelineMetrics* metrics_ = nullptr;
 
   // Messages between acceptance and a final status, for the carriers' reports to find them;
   // sharded so concurrent messages do not contend on one lock (held for a lookup only).

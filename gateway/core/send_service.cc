@@ -81,6 +81,19 @@ bool SendService::ReserveMedia(int64_t bytes, Done& done) {
 
 void SendService::Send(const v1::Account& account, const v1::SendMessageRequest& request, Done done,
                        SendOptions options) {
+  if (metrics_ != nullptr) {
+    done = [metrics = metrics_, started = std::chrono::steady_clock::now(),
+            inner = std::move(done)](absl::StatusOr<v1::Message> result) mutable {
+      metrics->admission.Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      if (!result.ok()) {
+        metrics->refusals.Add({std::to_string(ProviderErrorCode(result.status()))});
+      } else if (result->fallback_reason() != v1::NONE) {
+        metrics->fallbacks.Add({v1::FallbackReason_Name(result->fallback_reason())});
+      }
+      inner(std::move(result));
+    };
+  }
   int64_t inline_bytes = 0;
   for (const auto& media : request.media()) {
     inline_bytes += static_cast<int64_t>(media.data().size());

@@ -25,6 +25,7 @@
 #include "gateway/accounts/directory.h"
 #include "gateway/core/admission.h"
 #include "gateway/core/lifecycle.h"
+#include "gateway/core/metrics.h"
 #include "gateway/core/sender_limits.h"
 #include "gateway/storage/message_store.h"
 #include "mmsc/storage/database.h"
@@ -87,6 +88,9 @@ class SendService {
 
   const SendStats& stats() const { return stats_; }
 
+  // Times admissions and counts refusals and fallbacks (GET /metrics); optional.
+  void set_metrics(PipelineMetrics* metrics) { metrics_ = metrics; }
+
   // Media bytes admission holds now (see SendSettings::media_budget_bytes).
   int64_t media_in_flight_bytes() const { return media_in_flight_.load(std::memory_order_relaxed); }
 
@@ -125,6 +129,7 @@ class SendService {
   std::atomic<uint64_t> next_sequence_;
   SendStats stats_;
   std::atomic<int64_t> media_in_flight_{0};
+  PipelineMetrics* metrics_ = nullptr;
 };
 
 }  // namespace mmsgate::gateway

@@ -389,6 +389,16 @@ void RocksDatabase::Close() {
   if (db_) db_->FlushWAL(true).PermitUncheckedError();
 }
 
+uint64_t RocksDatabase::ApproximateSizeBytes() const {
+  uint64_t total = 0;
+  for (auto* handle : handles_) {
+    uint64_t value = 0;
+    if (db_->GetIntProperty(handle, "rocksdb.total-sst-files-size", &value)) total += value;
+    if (db_->GetIntProperty(handle, "rocksdb.cur-size-all-mem-tables", &value)) total += value;
+  }
+  return total;
+}
+
 DatabaseStats RocksDatabase::stats() const {
   DatabaseStats stats;
   {

@@ -83,6 +83,9 @@ class RocksDatabase final : public Database {
   using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
   [[nodiscard]] absl::Status Scan(FamilyId family, std::string_view prefix, std::string_view start,
                                   const Visitor& visit) const;
+  // Bytes the database takes: SST files and memtables of every family (RocksDB's estimates).
+  [[nodiscard]] uint64_t ApproximateSizeBytes() const;
+
   // True when some key starts with `prefix`.
   [[nodiscard]] bool HasPrefix(FamilyId family, std::string_view prefix) const;
 
