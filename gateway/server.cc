@@ -61,6 +61,8 @@ struct Server::Parts {
   std::unique_ptr<RocksDirectoryStore> directory_store;
   std::unique_ptr<RocksInboxStore> inbox_store;
   PipelineMetrics metrics;
+  // The attempt log the pipeline writes through: counts attempts for /metrics.
+  std::unique_ptr<CountingAttemptLog> counted_attempts;
 
   std::unique_ptr<Directory> directory;
   std::unique_ptr<carriers::Handsets> handsets;
@@ -128,6 +130,7 @@ std::string Server::Parts::Metrics() const {
   metrics.statuses.Render(text);
   metrics.fallbacks.Render(text);
   metrics.refusals.Render(text);
+  metrics.webhook_attempts.Render(text);
   metrics.admission.Render(text);
   metrics.end_to_end.Render(text);
   RenderSample(text, "mmsgate_media_in_flight_bytes",
@@ -185,6 +188,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   p.media_store = std::make_unique<mmsc::RocksMediaStore>(db);
   p.message_store = std::make_unique<RocksMessageStore>(db);
   p.attempt_log = std::make_unique<RocksAttemptLog>(db);
+  p.counted_attempts = std::make_unique<CountingAttemptLog>(*p.attempt_log, p.metrics);
   p.directory_store = std::make_unique<RocksDirectoryStore>(db);
   p.inbox_store =
       std::make_unique<RocksInboxStore>(db, p.io.get_executor(), p.storage_pool.get_executor());
@@ -203,12 +207,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
       std::make_unique<SenderLimits>(p.io, *p.clock, *p.directory, s.disable_sender_rate_limits);
   p.webhooks = std::make_unique<WebhookSender>(p.io, *p.clock);
   p.status_callbacks = std::make_unique<StatusCallbacks>(p.io, *p.webhooks, *p.directory, db,
-                                                         *p.attempt_log, s.webhook_timeout);
+                                                         *p.counted_attempts, s.webhook_timeout);
   p.lifecycle = std::make_unique<MessageLifecycle>(p.io, *p.clock, db, *p.message_store, *p.senders,
                                                    *p.fleet, *p.events, *p.status_callbacks);
   p.lifecycle->set_metrics(&p.metrics);
   p.messages =
-      std::make_unique<MessageService>(db, *p.message_store, *p.attempt_log, *p.media_store);
+      std::make_unique<MessageService>(db, *p.message_store, *p.counted_attempts, *p.media_store);
 
   // The HTTP listener is bound first, so links can name its port, and accepts only once every
   // part behind it exists.
@@ -250,7 +254,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
                                            *p.lifecycle, std::move(send));
   p.sender->set_metrics(&p.metrics);
   p.inbound = std::make_unique<InboundHandler>(p.io, storage, *p.clock, db, *p.message_store,
-                                               *p.media_store, *p.attempt_log, *p.directory,
+                                               *p.media_store, *p.counted_attempts, *p.directory,
                                                *p.fleet, *p.events, *p.webhooks, *p.sender,
                                                InboundSettings{public_base_url, s.webhook_timeout});
   p.rest = MakeRestFacade(*p.directory, *p.sender, *p.messages, storage);

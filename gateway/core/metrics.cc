@@ -89,4 +89,13 @@ void LatencyHistogram::Render(std::string& out) const {
   out += name_ + "_count " + std::to_string(count) + "\n";
 }
 
+absl::Status CountingAttemptLog::StageAttempt(storage::Batch& batch, const std::string& sid,
+                                              const mmsgate::v1::WebhookAttempt& attempt) {
+  const int http_status = attempt.http_status();
+  const std::string result =
+      http_status >= 100 && http_status < 600 ? std::to_string(http_status / 100) + "xx" : "error";
+  metrics_.webhook_attempts.Add({mmsgate::v1::WebhookAttempt::Kind_Name(attempt.kind()), result});
+  return inner_.StageAttempt(batch, sid, attempt);
+}
+
 }  // namespace mmsgate::gateway

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "gateway/storage/attempt_log.h"
+
 namespace mmsgate::gateway {
 
 // A counter family: one series per set of label values.
@@ -62,6 +64,11 @@ struct PipelineMetrics {
       "mmsgate_mms_fallbacks_total", "MMS sent as SMS with a link, by reason.", {"reason"}};
   LabeledCounter refusals{
       "mmsgate_refusals_total", "Sends refused at admission, by provider error code.", {"code"}};
+  LabeledCounter webhook_attempts{
+      "mmsgate_webhook_attempts_total",
+      "Inbound webhook and status callback attempts, by kind and result (2xx, 3xx, 4xx, 5xx, "
+      "or error: no HTTP answer).",
+      {"kind", "result"}};
   LatencyHistogram admission{
       "mmsgate_admission_seconds",
       "From a send's arrival to its durable acceptance (or refusal).",
@@ -70,6 +77,27 @@ struct PipelineMetrics {
       "mmsgate_end_to_end_seconds",
       "From date_created to the final status, in simulated seconds.",
       {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400}};
+};
+
+// An AttemptLog that counts every attempt it stages into `metrics` (by kind and result) and
+// hands it on to the log that stores it.
+class CountingAttemptLog final : public AttemptLog {
+ public:
+  CountingAttemptLog(AttemptLog& inner, PipelineMetrics& metrics)
+      : inner_(inner), metrics_(metrics) {}
+  [[nodiscard]] absl::Status StageAttempt(storage::Batch& batch, const std::string& sid,
+                                          const mmsgate::v1::WebhookAttempt& attempt) override;
+  [[nodiscard]] std::vector<mmsgate::v1::WebhookAttempt> List(
+      const std::string& sid) const override {
+    return inner_.List(sid);
+  }
+  void StageRemoveAll(storage::Batch& batch, const std::string& sid) override {
+    inner_.StageRemoveAll(batch, sid);
+  }
+
+ private:
+  AttemptLog& inner_;
+  PipelineMetrics& metrics_;
 };
 
 }  // namespace mmsgate::gateway

@@ -48,19 +48,29 @@ TEST(MetricsTest, CountersAndHistogramsMoveWithTheTraffic) {
   auto messaging = v1::Messaging::NewStub(gateway->Channel());
   const auto before = Scrape(*gateway);
 
+  // The application's status callback endpoint: answers 200.
+  LocalHttpServer callbacks(
+      [](gateway::HttpRequest request, std::function<void(gateway::HttpResponse)> respond) {
+        gateway::HttpResponse response(boost::beast::http::status::ok, request.version());
+        response.prepare_payload();
+        respond(std::move(response));
+      });
   v1::SendMessageRequest sms;
   sms.set_from(kMmsLongCode);
   sms.set_to(kUsMmsSubscriber);
   sms.set_body("counted");
+  sms.set_status_callback(callbacks.base_url() + "/status");
   v1::Message sent;
   ASSERT_TRUE(messaging->SendMessage(gateway->Context().get(), sms, &sent).ok());
   v1::SendMessageRequest abroad = sms;
+  abroad.clear_status_callback();
   abroad.set_to(kGbSubscriber);
   auto* media = abroad.add_media();
   media->set_content_type("image/png");
   media->set_data(std::string("\x89PNG\r\n\x1a\n", 8) + "x");
   ASSERT_TRUE(messaging->SendMessage(gateway->Context().get(), abroad, &sent).ok());
   v1::SendMessageRequest invalid = sms;
+  invalid.clear_status_callback();
   invalid.set_to("nonsense");
   EXPECT_FALSE(messaging->SendMessage(gateway->Context().get(), invalid, &sent).ok());
 
@@ -69,10 +79,16 @@ TEST(MetricsTest, CountersAndHistogramsMoveWithTheTraffic) {
       R"(mmsgate_message_status_changes_total{status="DELIVERED",delivered_as="SMS",carrier="mmsnet"})";
   const std::string delivered_link =
       R"(mmsgate_message_status_changes_total{status="DELIVERED",delivered_as="SMS_WITH_LINK",carrier="albion"})";
+  // The SMS's callback hears QUEUED, SENDING, SENT and DELIVERED.
+  const std::string callbacks_ok =
+      R"(mmsgate_webhook_attempts_total{kind="STATUS_CALLBACK",result="2xx"})";
   std::map<std::string, double> after;
   for (int i = 0; i < 100; ++i) {
     after = Scrape(*gateway);
-    if (Get(after, delivered_sms) >= 1 && Get(after, delivered_link) >= 1) break;
+    if (Get(after, delivered_sms) >= 1 && Get(after, delivered_link) >= 1 &&
+        Get(after, callbacks_ok) >= 4) {
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(Get(after, delivered_sms) - Get(before, delivered_sms), 1);
@@ -82,6 +98,7 @@ TEST(MetricsTest, CountersAndHistogramsMoveWithTheTraffic) {
           R"(mmsgate_message_status_changes_total{status="SENT",delivered_as="SMS",carrier="mmsnet"})"),
       1);
   EXPECT_EQ(Get(after, R"(mmsgate_mms_fallbacks_total{reason="INTERNATIONAL"})"), 1);
+  EXPECT_EQ(Get(after, callbacks_ok), 4);
   EXPECT_EQ(Get(after, R"(mmsgate_refusals_total{code="21211"})"), 1);
   // The existing names are kept.
   EXPECT_EQ(Get(after, "mmsgate_messages_accepted_total") -
