@@ -287,6 +287,14 @@ void MessageLifecycle::Run(const FlightPtr& flight, Action action) {
 }
 
 void MessageLifecycle::Count(const v1::Message& message) {
+  // One line per stored status, at debug level (checked first: nothing is formatted otherwise).
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("{}: {} (as {}, carrier {}{})", message.sid(),
+                  v1::MessageStatus_Name(message.status()),
+                  v1::DeliveredAs_Name(message.delivered_as()), message.carrier_id(),
+                  message.error_code() != 0 ? ", error " + std::to_string(message.error_code())
+                                            : std::string());
+  }
   if (metrics_ == nullptr) return;
   metrics_->statuses.Add({v1::MessageStatus_Name(message.status()),
                           v1::DeliveredAs_Name(message.delivered_as()), message.carrier_id()});

@@ -230,7 +230,8 @@ void InboundHandler::CallWebhook(const InboundPtr& inbound, const v1::Number& nu
                 *batch, inbound->message.sid(),
                 ToAttemptRecord(attempt, v1::WebhookAttempt::INBOUND_WEBHOOK, url));
             !status.ok()) {
-          spdlog::error("{}", std::string(status.message()));
+          spdlog::error("cannot record a webhook attempt of inbound {}: {}", inbound->message.sid(),
+                        std::string(status.message()));
         }
       }
       database_.Commit(
@@ -303,7 +304,8 @@ void InboundHandler::RecordError(const InboundPtr& inbound, int code, const std:
   *message.mutable_date_updated() = TimeUtil::NanosecondsToTimestamp(ToNanoseconds(clock_.Now()));
   auto batch = database_.NewBatch();
   if (auto status = store_.StageStatus(*batch, message, /*finished=*/true); !status.ok()) {
-    spdlog::error("{}", std::string(status.message()));
+    spdlog::error("cannot record the error of inbound {}: {}", message.sid(),
+                  std::string(status.message()));
     return;
   }
   database_.Commit(std::move(batch), inbound->strand, [sid = message.sid()](absl::Status status) {

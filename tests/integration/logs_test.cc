@@ -5,8 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "integration/http_client.h"
@@ -66,6 +68,17 @@ TEST(LogsTest, JsonLinesWithoutCredentials) {
         "Basic " + absl::Base64Escape(std::string(kAccountSid) + ":" + wrong_token)}});
   EXPECT_EQ(wrong_rest.status, 401);
 
+  // The first SMS reaches DELIVERED before the gateway stops (bounded wait, not a timing check).
+  for (int i = 0; i < 200; ++i) {
+    v1::GetMessageRequest get;
+    get.set_sid(sent.sid());
+    v1::Message current;
+    if (messaging->GetMessage(gateway->Context().get(), get, &current).ok() &&
+        current.status() == v1::DELIVERED) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   ASSERT_EQ(gateway->Stop(), 0);
   const std::string log = gateway->Log();
   ASSERT_FALSE(log.empty());
@@ -81,6 +94,9 @@ TEST(LogsTest, JsonLinesWithoutCredentials) {
         << line;
   }
   EXPECT_GE(count, 3);
+  // At debug level and below, every stored status is a line naming its message.
+  EXPECT_NE(log.find(sent.sid() + ": DELIVERED (as SMS, carrier mmsnet)"), std::string::npos)
+      << log;
   // No credential anywhere.
   for (const std::string& secret : {std::string(kAuthToken), basic, wrong_token, link_token}) {
     EXPECT_EQ(log.find(secret), std::string::npos) << "the log contains " << secret << ":\n" << log;
