@@ -143,6 +143,12 @@ std::string Server::Parts::Metrics() const {
     text += "mmsgate_carrier_queue_depth{carrier=\"" + EscapeLabelValue(state.carrier().id()) +
             "\"} " + std::to_string(state.stats().queued_now()) + "\n";
   }
+  RenderSample(text, "mmsgate_sender_queue_depth",
+               "Messages waiting behind their From number's rate limit.", "gauge",
+               double(senders->TotalQueued()));
+  RenderSample(text, "mmsgate_webhooks_in_flight",
+               "Webhooks and status callbacks posting or waiting to retry.", "gauge",
+               double(webhooks->in_flight()));
   RenderSample(text, "mmsgate_database_size_bytes",
                "Size of the data directory's database (SST files and memtables).", "gauge",
                double(database->ApproximateSizeBytes()));

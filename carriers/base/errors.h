@@ -4,7 +4,7 @@
 // A refusal is an absl::Status whose message starts with the decimal code ("21623: 11 media
 // given, at most 10 allowed") and which carries the code as a payload, so the gRPC and REST
 // front doors can put it in `mmsgate-error-code` metadata or the JSON `code` field without
-// parsing text. Every code used here is documented in docs/errors.md.
+// parsing text. Every code is here, and each is documented in docs/errors.md (a test checks).
 
 #include <string_view>
 
@@ -47,6 +47,15 @@ inline constexpr int kLandlineOrUnreachableCarrier = 30006;
 inline constexpr int kUnknownError = 30008;
 inline constexpr int kMmsNotSupported = 30011;
 inline constexpr int kStorageFailure = 30500;
+// A webhook could not be retrieved (timeout, 5xx, refused connection).
+inline constexpr int kWebhookRetrievalFailure = 11200;
+// A DELETE of a message (or its media) that is not finished yet.
+inline constexpr int kDeleteUnfinished = 20009;
+// The codes below only the REST facade answers, each with its HTTP status.
+inline constexpr int kMethodNotAllowed = 20004;    // 405
+inline constexpr int kForbidden = 20403;           // 403
+inline constexpr int kInternalError = 20500;       // 500
+inline constexpr int kServiceUnavailable = 20503;  // 503
 }  // namespace error_codes
 
 // A status with `code` as payload and "code: message" as its text.

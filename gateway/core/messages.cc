@@ -12,7 +12,7 @@ namespace {
 namespace v1 = mmsgate::v1;
 
 // The provider's "Cannot delete this resource before it is complete".
-constexpr int kDeleteUnfinished = 20009;
+using error_codes::kDeleteUnfinished;
 
 // Outbound messages finish in the lifecycle's final statuses; an inbound one is finished when
 // received.

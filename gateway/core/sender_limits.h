@@ -38,6 +38,8 @@ class SenderLimits {
 
   // Messages counted for `sender` now.
   [[nodiscard]] std::size_t Backlog(const std::string& sender) const;
+  // Messages waiting behind every sender's rate limit.
+  [[nodiscard]] std::size_t TotalQueued() const { return queues_.TotalQueued(); }
   [[nodiscard]] carriers::SenderLimit LimitFor(const std::string& sender) const;
 
   // Drops what waits; callbacks stop. Call while the io_context still runs.

@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "carriers/base/clock.h"
+#include "carriers/base/errors.h"
 #include "carriers/fleet.h"
 #include "gateway/accounts/directory.h"
 #include "gateway/core/admission.h"
@@ -36,8 +37,7 @@
 
 namespace mmsgate::gateway {
 
-// The provider's error for a webhook that could not be retrieved (timeout, 5xx, refused).
-inline constexpr int kWebhookRetrievalFailure = 11200;
+using error_codes::kWebhookRetrievalFailure;
 
 struct InboundSettings {
   // Base of MediaUrlN in webhooks ("http://127.0.0.1:8080").

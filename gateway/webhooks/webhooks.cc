@@ -152,7 +152,12 @@ WebhookSender::WebhookSender(boost::asio::io_context& io, mmsgate::Clock& clock)
     : io_(io), clock_(clock) {}
 
 void WebhookSender::Post(WebhookRequest request, WebhookCallback done) {
-  std::make_shared<Delivery>(io_, clock_, std::move(request), std::move(done))->Attempt();
+  in_flight_->fetch_add(1);
+  auto finished = [in_flight = in_flight_, done = std::move(done)](WebhookResult result) {
+    in_flight->fetch_sub(1);
+    done(std::move(result));
+  };
+  std::make_shared<Delivery>(io_, clock_, std::move(request), std::move(finished))->Attempt();
 }
 
 }  // namespace mmsgate::gateway

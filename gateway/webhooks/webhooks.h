@@ -3,10 +3,12 @@
 // message status callbacks. A form-encoded POST, signed with X-Twilio-Signature, retried on
 // failures that may pass.
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,9 +94,14 @@ class WebhookSender {
 
   void Post(WebhookRequest request, WebhookCallback done);
 
+  // Posts not finished yet: trying, or waiting to try again.
+  [[nodiscard]] int64_t in_flight() const { return in_flight_->load(); }
+
  private:
   boost::asio::io_context& io_;
   mmsgate::Clock& clock_;
+  // Shared with the Posts, which may outlive the sender.
+  std::shared_ptr<std::atomic<int64_t>> in_flight_ = std::make_shared<std::atomic<int64_t>>(0);
 };
 
 }  // namespace mmsgate::gateway

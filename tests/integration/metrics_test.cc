@@ -4,14 +4,18 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "integration/http_client.h"
 #include "integration/mmsgate_process.h"
 #include "integration/test_scenario.h"
+#include "mmsgate/v1/accounts.grpc.pb.h"
 #include "mmsgate/v1/messaging.grpc.pb.h"
 
 namespace mmsgate::testing {
@@ -119,6 +123,54 @@ TEST(MetricsTest, CountersAndHistogramsMoveWithTheTraffic) {
   EXPECT_TRUE(after.contains(R"(mmsgate_carrier_queue_depth{carrier="mmsnet"})"));
   EXPECT_EQ(Get(after, "mmsgate_media_in_flight_bytes"), 0);
   EXPECT_GT(Get(after, "mmsgate_database_size_bytes"), 0);
+}
+
+// The queue gauges show work that waits: messages behind a slow sender's rate limit, and a
+// status callback whose endpoint never answers.
+TEST(MetricsTest, QueueGaugesShowWhatWaits) {
+  MmsgateProcess::Options options;
+  options.scenario_text = TestScenario(0);
+  auto gateway = MmsgateProcess::Start(options);
+  auto messaging = v1::Messaging::NewStub(gateway->Channel());
+  auto accounts = v1::Accounts::NewStub(gateway->Channel());
+
+  // One message per 1,000 s: the first goes at once (the bucket starts full), two wait.
+  v1::ProvisionNumberRequest provision;
+  provision.mutable_number()->set_number("+12025550177");
+  provision.mutable_number()->set_mps(0.001);
+  provision.mutable_number()->set_burst(1);
+  v1::Number slow_sender;
+  ASSERT_TRUE(accounts->ProvisionNumber(gateway->Context().get(), provision, &slow_sender).ok());
+
+  // Holds every request unanswered until the test ends.
+  std::mutex held_mutex;
+  std::vector<std::function<void(gateway::HttpResponse)>> held;
+  LocalHttpServer silent_endpoint(
+      [&](gateway::HttpRequest, std::function<void(gateway::HttpResponse)> respond) {
+        std::lock_guard lock(held_mutex);
+        held.push_back(std::move(respond));
+      });
+  for (int i = 0; i < 3; ++i) {
+    v1::SendMessageRequest sms;
+    sms.set_from("+12025550177");
+    sms.set_to(kUsMmsSubscriber);
+    sms.set_body("waits " + std::to_string(i));
+    if (i == 0) sms.set_status_callback(silent_endpoint.base_url() + "/status");
+    v1::Message sent;
+    ASSERT_TRUE(messaging->SendMessage(gateway->Context().get(), sms, &sent).ok());
+  }
+  std::map<std::string, double> samples;
+  for (int i = 0; i < 100; ++i) {
+    samples = Scrape(*gateway);
+    if (Get(samples, "mmsgate_sender_queue_depth") == 2 &&
+        Get(samples, "mmsgate_webhooks_in_flight") == 1) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(Get(samples, "mmsgate_sender_queue_depth"), 2);
+  // Status callbacks of one message go in order, so only the first is posted.
+  EXPECT_EQ(Get(samples, "mmsgate_webhooks_in_flight"), 1);
 }
 
 }  // namespace

@@ -32,10 +32,10 @@ namespace v1 = mmsgate::v1;
 using nlohmann::json;
 
 // Provider codes for answers that carry no code of their own.
-constexpr int kMethodNotAllowed = 20004;
-constexpr int kForbidden = 20403;
-constexpr int kInternalError = 20500;
-constexpr int kServiceUnavailable = 20503;
+using error_codes::kForbidden;
+using error_codes::kInternalError;
+using error_codes::kMethodNotAllowed;
+using error_codes::kServiceUnavailable;
 
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
