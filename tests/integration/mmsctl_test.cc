@@ -164,6 +164,20 @@ TEST_F(MmsctlTest, AFaultShowsInTheCarrierTable) {
   EXPECT_NO_THROW((void)nlohmann::json::parse(json.out));
 }
 
+TEST_F(MmsctlTest, CarriersWatchRefreshesTheTable) {
+  // grep stops after the third table; mmsctl then ends on the closed pipe. `timeout` bounds a
+  // watch that never refreshes.
+  const Run watch = Mmsctl("carriers --watch 0.05 | grep -m 3 '^ID'", "timeout 60");
+  EXPECT_EQ(watch.exit_code, 0);
+  std::istringstream lines(watch.out);
+  int tables = 0;
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_THAT(line, HasSubstr("SUBMITTED"));
+    ++tables;
+  }
+  EXPECT_EQ(tables, 3) << watch.out;
+}
+
 TEST_F(MmsctlTest, NumbersAreProvisionedListedAndReleased) {
   const Run provisioned =
       Mmsctl("numbers provision +12025550177 --mms --sms-url http://127.0.0.1:9/sms");

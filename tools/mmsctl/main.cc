@@ -113,8 +113,13 @@ int Run(int argc, char** argv) {
   double carriers_watch = 0;
   auto* carriers_command =
       app.add_subcommand("carriers", "the simulated carriers with their live counters and faults");
-  carriers_command->footer("Example:\n  mmsctl carriers --watch 1");
-  carriers_command->add_option("--watch", carriers_watch, "refresh every this many seconds");
+  carriers_command->footer(
+      "Examples:\n  mmsctl carriers\n  mmsctl carriers --watch      # every second\n  mmsctl "
+      "carriers --watch 0.2");
+  carriers_command
+      ->add_option("--watch", carriers_watch, "refresh every this many seconds (1 when not given)")
+      ->expected(0, 1)
+      ->default_str("1");
 
   // fault
   FaultOptions fault;
