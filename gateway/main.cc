@@ -79,6 +79,15 @@ int Run(int argc, char** argv) {
                  "until stored); beyond it an MMS is refused with 20429. Stored media wait on "
                  "disk, not in memory")
       ->capture_default_str();
+  app.add_option("--media-fetch-allow", flags.media_fetch_allow,
+                 "Fetch media only from these addresses (CIDRs, repeatable or comma-separated; "
+                 "default: any address not refused below or by --media-fetch-deny)")
+      ->delimiter(',');
+  app.add_option("--media-fetch-deny", flags.media_fetch_deny,
+                 "Never fetch media from these addresses (CIDRs, repeatable or comma-separated). "
+                 "mmsgate's own listeners, link-local and cloud metadata addresses are always "
+                 "refused; loopback is allowed unless listed here")
+      ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
 
   // Logs go to stderr; stdout carries only the lines of the process contract.

@@ -37,6 +37,7 @@
 #include "gateway/storage/rocks_message_store.h"
 #include "gateway/webhooks/status_callbacks.h"
 #include "gateway/webhooks/webhooks.h"
+#include "mmsc/address_policy.h"
 #include "mmsc/storage/rocks_database.h"
 #include "mmsc/storage/rocks_media_store.h"
 
@@ -70,6 +71,7 @@ struct Server::Parts {
   std::unique_ptr<carriers::CarrierFleet> fleet;
   std::unique_ptr<SenderLimits> senders;
   std::unique_ptr<WebhookSender> webhooks;
+  std::shared_ptr<mmsc::AddressPolicy> media_address_policy;
   std::unique_ptr<StatusCallbacks> status_callbacks;
   std::unique_ptr<MessageLifecycle> lifecycle;
   std::unique_ptr<MessageService> messages;
@@ -254,6 +256,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   send.media_fetch_timeout = s.media_fetch_timeout;
   send.media_retention = s.media_retention;
   send.media_budget_bytes = s.media_budget_bytes;
+  // MakeSettings checked the lists. The policy learns each listener's port once it is bound,
+  // before the address is announced, so no request can name a port it does not know yet.
+  p.media_address_policy = *mmsc::AddressPolicy::Create(s.media_fetch_allow, s.media_fetch_deny);
+  p.media_address_policy->AddOwnPort(http_endpoint->port());
+  if (const int grpc_port = std::atoi(s.grpc_address.substr(s.grpc_address.rfind(':') + 1).c_str());
+      grpc_port > 0 && grpc_port <= 65535) {
+    p.media_address_policy->AddOwnPort(static_cast<uint16_t>(grpc_port));  // known before start
+  }
+  send.media_address_policy = p.media_address_policy;
   send.first_sequence = FirstSequence(*p.message_store);
   p.sender = std::make_unique<SendService>(p.io, storage, *p.clock, db, *p.message_store,
                                            *p.media_store, *p.directory, *p.fleet, *p.senders,
@@ -298,6 +309,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   q.grpc = std::move(*front_door);
   q.grpc_address = q.settings.grpc_address.substr(0, q.settings.grpc_address.rfind(':')) + ":" +
                    std::to_string(q.grpc->port());
+  q.media_address_policy->AddOwnPort(static_cast<uint16_t>(q.grpc->port()));
   q.http->StartAccepting();
   spdlog::info("serving: gRPC on {}, HTTP on {}, data in {}", q.grpc_address, q.http_address,
                q.settings.data_dir);

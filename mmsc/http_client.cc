@@ -51,6 +51,8 @@ absl::StatusCode CodeOf(HttpFetchError kind) {
       return absl::StatusCode::kResourceExhausted;
     case HttpFetchError::kRedirect:
       return absl::StatusCode::kFailedPrecondition;
+    case HttpFetchError::kBlocked:
+      return absl::StatusCode::kPermissionDenied;
     case HttpFetchError::kNone:
     case HttpFetchError::kResolve:
     case HttpFetchError::kConnect:
@@ -76,7 +78,7 @@ std::optional<std::pair<HttpFetchError, std::string>> DecodePayload(const absl::
   const auto colon = text.find(':');
   if (colon == std::string::npos || colon == 0) return std::nullopt;
   const int kind = std::atoi(text.substr(0, colon).c_str());
-  if (kind <= 0 || kind > static_cast<int>(HttpFetchError::kProtocol)) return std::nullopt;
+  if (kind <= 0 || kind > static_cast<int>(HttpFetchError::kBlocked)) return std::nullopt;
   return std::make_pair(static_cast<HttpFetchError>(kind), text.substr(colon + 1));
 }
 
@@ -190,7 +192,27 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     if (finished_) return;
     if (timed_out_) return Fail(HttpFetchError::kTimeout, ConnectTimeoutReason());
     if (ec) return Fail(HttpFetchError::kResolve, "host " + target_.host + " not found");
-    net::async_connect(socket_, results,
+    // Only the addresses the caller allows are tried; the check sees resolved addresses, so
+    // no spelling of a host and no redirect hop gets around it.
+    endpoints_.clear();
+    std::string refused;
+    for (const auto& entry : results) {
+      const tcp::endpoint endpoint = entry.endpoint();
+      if (request_.check_address) {
+        if (auto allowed = request_.check_address(endpoint.address(), endpoint.port());
+            !allowed.ok()) {
+          if (refused.empty()) refused = std::string(allowed.message());
+          continue;
+        }
+      }
+      endpoints_.push_back(endpoint);
+    }
+    if (endpoints_.empty()) {
+      if (refused.empty()) refused = "host " + target_.host + " has no address";
+      if (redirects_ > 0) refused = "was redirected to " + Shown(url_) + ", which " + refused;
+      return Fail(HttpFetchError::kBlocked, refused);
+    }
+    net::async_connect(socket_, endpoints_,
                        [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
                          self->OnConnect(ec);
                        });
@@ -362,6 +384,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
   net::strand<net::io_context::executor_type> strand_;
   tcp::resolver resolver_;
+  // The resolved addresses allowed for this hop; the connect reads them while it runs.
+  std::vector<tcp::endpoint> endpoints_;
   tcp::socket socket_;
   net::steady_timer timer_;
   HttpClientRequest request_;

@@ -21,6 +21,7 @@
 //     the body is read, and a body without one stops being read once it passes the limit.
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -75,6 +76,10 @@ struct HttpClientRequest {
   // unchanged (HttpFetchErrorOf() says kNone for it). Must not block.
   std::function<absl::Status(const HttpClientResponse& header_only, uint64_t* max_body_bytes)>
       on_header;
+  // When set, called on io's thread with every address the host of every hop (redirects
+  // included) resolves to, before connecting: only addresses it answers OK for are tried.
+  // When it refuses them all, the request fails with kBlocked and the first refusal's message.
+  std::function<absl::Status(const boost::asio::ip::address& address, uint16_t port)> check_address;
 };
 
 // What went wrong, for callers that react differently (retry on kConnect and kTimeout, say).
@@ -87,6 +92,7 @@ enum class HttpFetchError {
   kTooLarge,  // the body is over the limit (kResourceExhausted)
   kRedirect,  // too many redirects, or a Location that cannot be followed (kFailedPrecondition)
   kProtocol,  // the connection broke or the server did not speak HTTP/1.x (kUnavailable)
+  kBlocked,   // check_address refused every address the host resolved to (kPermissionDenied)
 };
 
 using HttpFetchCallback = std::function<void(absl::StatusOr<HttpClientResponse>)>;

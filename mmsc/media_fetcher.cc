@@ -51,6 +51,7 @@ absl::Status FetchFailure(const std::string& url, const absl::Status& status, in
       return TooLarge(url, budget);
     case HttpFetchError::kBadUrl:
     case HttpFetchError::kRedirect:
+    case HttpFetchError::kBlocked:
       return UrlError(url, reason);
     case HttpFetchError::kResolve:
     case HttpFetchError::kConnect:
@@ -118,6 +119,12 @@ void FetchOne(boost::asio::io_context& io, const std::string& url, const FetchOp
   request.connect_timeout = options.connect_timeout;
   request.total_timeout = options.total_timeout;
   request.max_redirects = options.max_redirects;
+  if (options.address_policy) {
+    request.check_address = [policy = options.address_policy](
+                                const boost::asio::ip::address& address, uint16_t port) {
+      return policy->Check(address, port);
+    };
+  }
   request.max_response_bytes = static_cast<uint64_t>(std::max<int64_t>(0, batch->BytesLeft()));
   // The budget the body limit was set from, for the error when the body passes it.
   auto budget = std::make_shared<int64_t>(batch->BytesLeft());

@@ -5,9 +5,9 @@
 // Contract: never blocks the io_context; `done` is called exactly once, on an io_context
 // thread, with every item in the order of the URLs or with the first failure. A failure is a
 // provider error: 21620 naming the URL and why (unreachable, timeout, non-2xx, too many
-// redirects, bad URL), 11751 when the bytes exceed the budget, 12300 for a content type MMS
-// does not accept. Bytes are never buffered past the budget: the body limit is set before the
-// body is read, and a Content-Length over it fails without reading.
+// redirects, bad URL, an address the policy refuses), 11751 when the bytes exceed the budget, 12300
+// for a content type MMS does not accept. Bytes are never buffered past the budget: the body limit
+// is set before the body is read, and a Content-Length over it fails without reading.
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "mmsc/address_policy.h"
 #include "mmsc/http_client.h"
 #include "mmsc/media_rules.h"
 
@@ -29,6 +30,8 @@ struct FetchOptions {
   int max_redirects = 5;
   // Total bytes all URLs of the message may bring (5 MB less any inline media).
   int64_t max_total_bytes = 5 * 1024 * 1024;
+  // Which addresses may be fetched from (every hop); null allows all (unit tests only).
+  std::shared_ptr<const AddressPolicy> address_policy;
 };
 
 using FetchCallback = std::function<void(absl::StatusOr<std::vector<FetchedMedia>>)>;

@@ -1,6 +1,7 @@
 #include "gateway/config/settings.h"
 
 #include "gateway/config/scenario.h"
+#include "mmsc/address_policy.h"
 #include "mmsc/media_rules.h"
 
 namespace mmsgate::gateway {
@@ -41,6 +42,13 @@ absl::StatusOr<Settings> MakeSettings(const Flags& flags) {
                                       " (the media one message may carry)");
   }
   settings.media_budget_bytes = flags.media_budget_bytes;
+  if (auto policy = mmsc::AddressPolicy::Create(flags.media_fetch_allow, flags.media_fetch_deny);
+      !policy.ok()) {
+    return absl::InvalidArgumentError("--media-fetch-allow/--media-fetch-deny: " +
+                                      std::string(policy.status().message()));
+  }
+  settings.media_fetch_allow = flags.media_fetch_allow;
+  settings.media_fetch_deny = flags.media_fetch_deny;
 
   const auto& simulation = settings.scenario.simulation();
   settings.time_scale = simulation.time_scale() > 0 ? simulation.time_scale() : 1.0;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "carriers/base/clock.h"
@@ -24,6 +25,9 @@ struct Flags {
   bool no_sync = false;
   // Media bytes admission may hold at once (SendSettings::media_budget_bytes).
   int64_t media_budget_bytes = int64_t{256} << 20;
+  // Addresses (CIDRs) media may, or may not, be fetched from (mmsc/address_policy.h).
+  std::vector<std::string> media_fetch_allow;
+  std::vector<std::string> media_fetch_deny;
 };
 
 struct Settings {
@@ -38,6 +42,9 @@ struct Settings {
   int storage_threads = 2;
   bool sync_writes = true;
   int64_t media_budget_bytes = int64_t{256} << 20;
+  // Checked CIDRs for mmsc::AddressPolicy::Create.
+  std::vector<std::string> media_fetch_allow;
+  std::vector<std::string> media_fetch_deny;
 
   // From the scenario's simulation block, defaults applied.
   double time_scale = 1.0;

@@ -85,7 +85,7 @@ absl::StatusOr<Envelope> ParseEnvelope(const v1::Account& account,
     return Refuse(error_codes::kToEqualsFrom, "'To' and 'From' are the same number " + to->e164 +
                                                   "; a number cannot text itself");
   }
-  if (auto status = CheckCallbackUrl("status_callback", request.status_callback(),
+  if (auto status = CheckCallbackUrl("StatusCallback (status_callback)", request.status_callback(),
                                      error_codes::kInvalidStatusCallback);
       !status.ok()) {
     return status;

@@ -121,6 +121,7 @@ void SendService::Send(const v1::Account& account, const v1::SendMessageRequest&
   fetch.total_timeout = settings_.media_fetch_timeout;
   fetch.connect_timeout = std::min(fetch.connect_timeout, settings_.media_fetch_timeout);
   fetch.max_total_bytes = std::max<int64_t>(0, mmsc::kMaxTotalMediaBytes - inline_bytes);
+  fetch.address_policy = settings_.media_address_policy;
   std::vector<std::string> urls(request.media_url().begin(), request.media_url().end());
   auto owned_request = std::make_shared<v1::SendMessageRequest>(request);
   mmsc::FetchMedia(io_, std::move(urls), fetch,

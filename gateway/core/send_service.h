@@ -28,6 +28,7 @@
 #include "gateway/core/metrics.h"
 #include "gateway/core/sender_limits.h"
 #include "gateway/storage/message_store.h"
+#include "mmsc/address_policy.h"
 #include "mmsc/storage/database.h"
 #include "mmsc/storage/media_store.h"
 
@@ -58,6 +59,8 @@ struct SendSettings {
   // commit: beyond it a message with media is refused with 20429, so RSS under MMS load stays
   // bounded. At least mmsc::kMaxTotalMediaBytes. Once stored, media wait on disk, not in RAM.
   int64_t media_budget_bytes = int64_t{256} << 20;
+  // Which addresses media URLs may reach (every redirect hop too).
+  std::shared_ptr<const mmsc::AddressPolicy> media_address_policy;
 };
 
 // Stages everything an admitted message needs (its media blobs and references, its records as

@@ -444,9 +444,15 @@ void Session::OnFirstBytes(const beast::error_code& ec, std::size_t bytes) {
 
 void Session::FailRequest(const beast::error_code& ec) {
   if (ec == http::error::header_limit) {
-    SendError(http::status::request_header_fields_too_large, "request header too large");
+    SendError(http::status::request_header_fields_too_large,
+              "the request header is over this server's limit of " +
+                  std::to_string(options().max_header_bytes) +
+                  " bytes; send fewer or shorter headers");
   } else if (ec == http::error::body_limit) {
-    SendError(http::status::payload_too_large, "request body too large");
+    SendError(http::status::payload_too_large,
+              "the request body is over this server's limit of " +
+                  std::to_string(options().max_body_bytes) +
+                  " bytes (a message Body is at most 1600 characters; send media by MediaUrl)");
   } else if (IsMalformedRequest(ec)) {
     SendError(http::status::bad_request, "malformed request");
   } else {

@@ -4,6 +4,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <stdexcept>
 
 namespace mmsgate::testing {
@@ -68,6 +69,27 @@ LocalHttpServer::~LocalHttpServer() {
   server_->Stop();
   io_.stop();
   thread_.join();
+}
+
+std::string FormBody(const std::vector<std::pair<std::string, std::string>>& fields) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string body;
+  const auto append = [&](const std::string& text) {
+    for (const unsigned char c : text) {
+      if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+        body.push_back(static_cast<char>(c));
+      } else {
+        body += {'%', kHex[c >> 4], kHex[c & 15]};
+      }
+    }
+  };
+  for (const auto& [name, value] : fields) {
+    if (!body.empty()) body.push_back('&');
+    append(name);
+    body.push_back('=');
+    append(value);
+  }
+  return body;
 }
 
 }  // namespace mmsgate::testing

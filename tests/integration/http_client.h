@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "gateway/http/http_server.h"
 
@@ -23,6 +25,9 @@ HttpResult HttpRequestTo(const std::string& host_port, const std::string& method
                          const std::string& target,
                          const std::map<std::string, std::string>& headers = {},
                          const std::string& body = "");
+// An application/x-www-form-urlencoded body, every byte but A-Z a-z 0-9 - . _ ~ escaped.
+std::string FormBody(const std::vector<std::pair<std::string, std::string>>& fields);
+
 // GET an absolute http:// URL.
 HttpResult HttpGetUrl(const std::string& url,
                       const std::map<std::string, std::string>& headers = {});

@@ -43,8 +43,8 @@ absl::StatusOr<FormParams> FormDecode(const std::string& body, std::size_t max_f
     if (end == std::string::npos) end = body.size();
     if (end > begin) {
       if (params.size() == max_fields) {
-        return absl::InvalidArgumentError("the form body has more than " +
-                                          std::to_string(max_fields) + " fields");
+        return absl::OutOfRangeError("the form body has more than " + std::to_string(max_fields) +
+                                     " fields");
       }
       std::size_t equals = body.find('=', begin);
       if (equals == std::string::npos || equals > end) equals = end;
@@ -57,6 +57,21 @@ absl::StatusOr<FormParams> FormDecode(const std::string& body, std::size_t max_f
     begin = end + 1;
   }
   return params;
+}
+
+std::size_t CountFormFields(std::string_view body, std::string_view name) {
+  std::size_t count = 0;
+  std::size_t begin = 0;
+  while (begin <= body.size()) {
+    std::size_t end = body.find('&', begin);
+    if (end == std::string_view::npos) end = body.size();
+    const std::string_view field = body.substr(begin, end - begin);
+    if (field.starts_with(name) && (field.size() == name.size() || field[name.size()] == '=')) {
+      ++count;
+    }
+    begin = end + 1;
+  }
+  return count;
 }
 
 }  // namespace mmsgate::gateway

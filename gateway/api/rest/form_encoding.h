@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -25,8 +26,12 @@ inline constexpr std::size_t kMaxFormFields = 1000;
 // The pairs of a form body, in order, repeated names kept. '+' and %20 are spaces; hex digits
 // of either case are accepted. Empty fields ("a=1&&b=2") are skipped; a field without '=' is a
 // name with an empty value. kInvalidArgument, naming the byte offset, for a malformed escape
-// ("%G1", "%4", a trailing "%") and for more than `max_fields` fields.
+// ("%G1", "%4", a trailing "%"); kOutOfRange for more than `max_fields` fields.
 [[nodiscard]] absl::StatusOr<FormParams> FormDecode(const std::string& body,
                                                     std::size_t max_fields = kMaxFormFields);
+
+// How many fields of a form body are named `name` (as sent, not percent-decoded); counts
+// without decoding, so it also works on a body FormDecode refuses.
+[[nodiscard]] std::size_t CountFormFields(std::string_view body, std::string_view name);
 
 }  // namespace mmsgate::gateway

@@ -24,6 +24,7 @@
 #include "gateway/api/rest/form_encoding.h"
 #include "gateway/api/rest/rest_json.h"
 #include "gateway/core/rules.h"
+#include "mmsc/media_rules.h"
 
 namespace mmsgate::gateway {
 namespace {
@@ -401,6 +402,15 @@ class Facade : public std::enable_shared_from_this<Facade> {
       }
     }
     auto params = FormDecode(request.body());
+    if (absl::IsOutOfRange(params.status())) {
+      // Too many fields: when MediaUrl is what overflows, the user wants the media code.
+      const std::size_t media = CountFormFields(request.body(), "MediaUrl");
+      if (media > static_cast<std::size_t>(mmsc::kMaxMediaPerMessage)) {
+        return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kTooManyMedia,
+                             std::to_string(media) + " MediaUrl parameters given, at most " +
+                                 std::to_string(mmsc::kMaxMediaPerMessage) + " allowed");
+      }
+    }
     if (!params.ok()) {
       return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
                            "malformed form body: " + std::string(params.status().message()));

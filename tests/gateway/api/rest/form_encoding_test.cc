@@ -91,10 +91,18 @@ TEST(FormEncodingTest, BoundsTheNumberOfFields) {
   body += "one=more";
   decoded = FormDecode(body);
   ASSERT_FALSE(decoded.ok());
-  EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(decoded.status().code(), absl::StatusCode::kOutOfRange);
   EXPECT_THAT(std::string(decoded.status().message()), HasSubstr("more than 1000 fields"));
   EXPECT_FALSE(FormDecode("a=1&b=2&c=3", 2).ok());
   EXPECT_TRUE(FormDecode("a=1&b=2", 2).ok());
+}
+
+TEST(FormEncodingTest, CountsFieldsOfANameWithoutDecoding) {
+  EXPECT_EQ(
+      CountFormFields("MediaUrl=a&Body=x&MediaUrl=b&MediaUrls=c&MediaUrl&XMediaUrl=d", "MediaUrl"),
+      3u);
+  EXPECT_EQ(CountFormFields("", "MediaUrl"), 0u);
+  EXPECT_EQ(CountFormFields("%4", "MediaUrl"), 0u);
 }
 
 }  // namespace
