@@ -237,7 +237,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   p.http = std::make_unique<HttpServer>(
       p.io, std::move(http_options),
       MakeHttpRoutes(
-          *p.messages, *p.media_store, storage, [raw] { return raw->Metrics(); },
+          *p.directory, *p.messages, *p.media_store, storage, [raw] { return raw->Metrics(); },
           [raw](HttpRequest request, std::function<void(HttpResponse)> respond) {
             raw->rest(std::move(request), std::move(respond));
           }));

@@ -19,12 +19,25 @@ HttpResponse Plain(const HttpRequest& request, http::status status, std::string 
 }
 
 // /2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{MediaSid}; storage executor.
-HttpResponse ServeMediaContent(MessageService& messages, mmsc::MediaStore& media_store,
-                               const HttpRequest& request, const std::string& path) {
+HttpResponse ServeMediaContent(const Directory& directory, MessageService& messages,
+                               mmsc::MediaStore& media_store, const HttpRequest& request,
+                               const std::string& path) {
   const std::vector<std::string> parts = PathSegments(path);
   // "2010-04-01", "Accounts", AC, "Messages", SID, "Media", ME
   if (parts.size() != 7 || parts[3] != "Messages" || parts[5] != "Media") {
     return mmsc::MediaNotFound(request);
+  }
+  const auto account = directory.FindAccount(parts[2]);
+  if (!account) return mmsc::MediaNotFound(request);
+  if (account->settings().enforce_media_auth()) {
+    auto caller = directory.Authenticate(request[http::field::authorization]);
+    if (!caller.ok() || caller->sid() != account->sid()) {
+      auto response = Plain(
+          request, http::status::unauthorized, "application/json",
+          R"({"code":20003,"message":"this account enforces HTTP auth on media URLs: send its AccountSid:AuthToken as Basic credentials","more_info":"https://www.twilio.com/docs/errors/20003","status":401})");
+      response.set(http::field::www_authenticate, "Basic realm=\"mmsgate\"");
+      return response;
+    }
   }
   auto message = messages.Get(parts[2], parts[4], /*with_attempts=*/false);
   if (!message.ok()) return mmsc::MediaNotFound(request);
@@ -39,10 +52,11 @@ HttpResponse ServeMediaContent(MessageService& messages, mmsc::MediaStore& media
 
 }  // namespace
 
-HttpHandler MakeHttpRoutes(MessageService& messages, mmsc::MediaStore& media_store,
+HttpHandler MakeHttpRoutes(const Directory& directory, MessageService& messages,
+                           mmsc::MediaStore& media_store,
                            boost::asio::any_io_executor storage_executor,
                            std::function<std::string()> metrics, HttpHandler rest_api) {
-  return [&messages, &media_store, storage_executor, metrics = std::move(metrics),
+  return [&directory, &messages, &media_store, storage_executor, metrics = std::move(metrics),
           rest_api = std::move(rest_api)](HttpRequest request,
                                           std::function<void(HttpResponse)> respond) {
     const std::string_view target = request.target();
@@ -63,11 +77,11 @@ HttpHandler MakeHttpRoutes(MessageService& messages, mmsc::MediaStore& media_sto
     if (readable && path.starts_with("/2010-04-01/Accounts/") &&
         path.find("/Media/") != std::string_view::npos && !path.ends_with(".json")) {
       std::string rest(path);
-      boost::asio::post(storage_executor,
-                        [&messages, &media_store, request = std::move(request),
-                         rest = std::move(rest), respond = std::move(respond)]() mutable {
-                          respond(ServeMediaContent(messages, media_store, request, rest));
-                        });
+      boost::asio::post(
+          storage_executor, [&directory, &messages, &media_store, request = std::move(request),
+                             rest = std::move(rest), respond = std::move(respond)]() mutable {
+            respond(ServeMediaContent(directory, messages, media_store, request, rest));
+          });
       return;
     }
     if (rest_api && path.starts_with("/2010-04-01/")) {

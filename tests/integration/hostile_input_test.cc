@@ -14,6 +14,7 @@
 #include "integration/http_client.h"
 #include "integration/mmsgate_process.h"
 #include "integration/test_scenario.h"
+#include "mmsgate/v1/accounts.grpc.pb.h"
 #include "mmsgate/v1/messaging.grpc.pb.h"
 
 namespace mmsgate::testing {
@@ -335,6 +336,61 @@ TEST_F(HostileInputTest, RestHugeHeadersAndTruncatedBodies) {
   EXPECT_THAT(truncated, ::testing::Not(HasSubstr("201 Created")));
   EXPECT_EQ(StoredMessages(), before);
   ExpectStillServing();
+}
+
+// The provider's "Enforce HTTP Auth on Media URLs": off, a media item's content URL is public
+// (its SIDs are unguessable); on, only the owning account's credentials read it.
+TEST_F(HostileInputTest, MediaContentNeedsTheAccountsCredentialsWhenItEnforcesMediaAuth) {
+  auto messaging = v1::Messaging::NewStub(gateway_->Channel());
+  auto accounts = v1::Accounts::NewStub(gateway_->Channel());
+  v1::SendMessageRequest mms;
+  mms.set_from(kMmsLongCode);
+  mms.set_to(kUsMmsSubscriber);
+  auto* media = mms.add_media();
+  media->set_content_type("image/png");
+  const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + "private picture";
+  media->set_data(png);
+  v1::Message sent;
+  ASSERT_TRUE(messaging->SendMessage(gateway_->Context().get(), mms, &sent).ok());
+  ASSERT_EQ(sent.media_size(), 1);
+  const std::string content = std::string("/2010-04-01/Accounts/") + kAccountSid + "/Messages/" +
+                              sent.sid() + "/Media/" + sent.media(0).sid();
+  const auto basic = [](const std::string& sid, const std::string& token) {
+    return std::map<std::string, std::string>{
+        {"Authorization", "Basic " + absl::Base64Escape(sid + ":" + token)}};
+  };
+  const auto set_media_auth = [&](bool on) {
+    v1::UpdateAccountSettingsRequest request;
+    request.mutable_settings()->set_enforce_media_auth(on);
+    v1::Account account;
+    ASSERT_TRUE(accounts->UpdateAccountSettings(gateway_->Context().get(), request, &account).ok());
+    EXPECT_EQ(account.settings().enforce_media_auth(), on);
+  };
+
+  auto response = HttpRequestTo(gateway_->http_address(), "GET", content);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, png);
+
+  set_media_auth(true);
+  response = HttpRequestTo(gateway_->http_address(), "GET", content);
+  EXPECT_EQ(response.status, 401);
+  EXPECT_EQ(response.headers["www-authenticate"], "Basic realm=\"mmsgate\"");
+  EXPECT_EQ(nlohmann::json::parse(response.body).value("code", 0), 20003);
+  EXPECT_THAT(response.body, ::testing::Not(HasSubstr("private picture")));
+  // Another account's valid credentials are not this account's.
+  response = HttpRequestTo(gateway_->http_address(), "GET", content,
+                           basic(kNoConversionAccountSid, kNoConversionAuthToken));
+  EXPECT_EQ(response.status, 401);
+  response =
+      HttpRequestTo(gateway_->http_address(), "GET", content, basic(kAccountSid, "wrong-token"));
+  EXPECT_EQ(response.status, 401);
+  response =
+      HttpRequestTo(gateway_->http_address(), "GET", content, basic(kAccountSid, kAuthToken));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, png);
+
+  set_media_auth(false);
+  EXPECT_EQ(HttpRequestTo(gateway_->http_address(), "GET", content).status, 200);
 }
 
 }  // namespace

@@ -614,23 +614,24 @@ int Numbers(Client& client, const NumbersOptions& options) {
   return kExitOk;
 }
 
-int Settings(Client& client, const std::string& international_conversion, bool json) {
-  if (!international_conversion.empty() && international_conversion != "on" &&
-      international_conversion != "off") {
-    std::cerr << "mmsctl: --international-mms-conversion takes on or off\n";
-    return kExitUsage;
-  }
+int Settings(Client& client, const std::string& international_conversion,
+             const std::string& media_auth, bool json) {
   if (!client.Connect()) return kExitNoConnection;
-  auto context = client.Context();
   v1::Account account;
-  grpc::Status status;
-  if (international_conversion.empty()) {
-    status = client.accounts().GetAccount(context.get(), v1::GetAccountRequest(), &account);
-  } else {
+  auto context = client.Context();
+  grpc::Status status =
+      client.accounts().GetAccount(context.get(), v1::GetAccountRequest(), &account);
+  if (status.ok() && (!international_conversion.empty() || !media_auth.empty())) {
+    // The update replaces every setting: start from the current ones.
     v1::UpdateAccountSettingsRequest request;
-    request.mutable_settings()->set_disable_international_mms_conversion(international_conversion ==
-                                                                         "off");
-    status = client.accounts().UpdateAccountSettings(context.get(), request, &account);
+    *request.mutable_settings() = account.settings();
+    if (!international_conversion.empty()) {
+      request.mutable_settings()->set_disable_international_mms_conversion(
+          international_conversion == "off");
+    }
+    if (!media_auth.empty()) request.mutable_settings()->set_enforce_media_auth(media_auth == "on");
+    auto update_context = client.Context();
+    status = client.accounts().UpdateAccountSettings(update_context.get(), request, &account);
   }
   if (!status.ok()) return Fail("settings", status, client.target());
   if (json) {
@@ -644,6 +645,11 @@ int Settings(Client& client, const std::string& international_conversion, bool j
             << (account.settings().disable_international_mms_conversion()
                     ? "off (MMS outside the US and Canada are refused, 30011)"
                     : "on (MMS outside the US and Canada go as SMS with a link)")
+            << "\n"
+            << "media auth                   "
+            << (account.settings().enforce_media_auth()
+                    ? "on (media content needs the account's credentials)"
+                    : "off (media content URLs are public)")
             << "\n";
   return kExitOk;
 }

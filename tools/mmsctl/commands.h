@@ -73,7 +73,8 @@ struct NumbersOptions {
 int Numbers(Client& client, const NumbersOptions& options);
 
 // `international_conversion`: "" shows the settings; "on"/"off" changes them.
-int Settings(Client& client, const std::string& international_conversion, bool json);
+int Settings(Client& client, const std::string& international_conversion,
+             const std::string& media_auth, bool json);
 
 int Usage(Client& client, bool json);
 

@@ -179,12 +179,21 @@ int Run(int argc, char** argv) {
 
   // settings
   std::string conversion;
+  std::string media_auth;
   auto* settings_command = app.add_subcommand("settings", "the account's settings");
   settings_command->footer(
-      "Examples:\n  mmsctl settings\n  mmsctl settings --international-mms-conversion off");
-  settings_command->add_option("--international-mms-conversion", conversion,
-                               "on: MMS outside the US and Canada go as SMS with a link; off: "
-                               "they are refused (30011)");
+      "Examples:\n  mmsctl settings\n  mmsctl settings --international-mms-conversion off\n"
+      "  mmsctl settings --media-auth on");
+  settings_command
+      ->add_option("--international-mms-conversion", conversion,
+                   "on: MMS outside the US and Canada go as SMS with a link; off: "
+                   "they are refused (30011)")
+      ->check(CLI::IsMember({"on", "off"}));
+  settings_command
+      ->add_option("--media-auth", media_auth,
+                   "on: the content of this account's media is served only with its Basic "
+                   "credentials (the provider's \"Enforce HTTP Auth on Media URLs\"); off: public")
+      ->check(CLI::IsMember({"on", "off"}));
 
   // usage
   auto* usage_command = app.add_subcommand("usage",
@@ -234,7 +243,7 @@ int Run(int argc, char** argv) {
     numbers.json = json;
     return Numbers(client, numbers);
   }
-  if (*settings_command) return Settings(client, conversion, json);
+  if (*settings_command) return Settings(client, conversion, media_auth, json);
   if (*usage_command) return Usage(client, json);
   if (*handset_send) {
     handset.json = json;
