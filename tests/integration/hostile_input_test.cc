@@ -2,12 +2,15 @@
 // clear error with its numeric code, stores nothing, and the gateway keeps serving others.
 
 #include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <condition_variable>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
@@ -16,6 +19,7 @@
 #include "integration/test_scenario.h"
 #include "mmsgate/v1/accounts.grpc.pb.h"
 #include "mmsgate/v1/messaging.grpc.pb.h"
+#include "mmsgate/v1/simulator.grpc.pb.h"
 
 namespace mmsgate::testing {
 namespace {
@@ -334,6 +338,73 @@ TEST_F(HostileInputTest, RestHugeHeadersAndTruncatedBodies) {
                       "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
                       std::to_string(body.size() + 50) + "\r\n\r\n" + body);
   EXPECT_THAT(truncated, ::testing::Not(HasSubstr("201 Created")));
+  EXPECT_EQ(StoredMessages(), before);
+  ExpectStillServing();
+}
+
+// Raw bytes to a method by name, as a hand-written client would send them.
+grpc::Status RawCall(MmsgateProcess& gateway, const std::string& method, const std::string& bytes) {
+  grpc::GenericStub generic(gateway.Channel());
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  auto context = gateway.Context();
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  generic.UnaryCall(context.get(), method, grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) {
+                      std::lock_guard lock(mutex);
+                      status = s;
+                      done = true;
+                      cv.notify_one();
+                    });
+  std::unique_lock lock(mutex);
+  cv.wait(lock, [&] { return done; });
+  return status;
+}
+
+// Every RPC of every service: bytes protobuf cannot parse, and an enum number no value names,
+// get INVALID_ARGUMENT with 21200 and a message saying what is wrong.
+TEST_F(HostileInputTest, GrpcGarbageAndUnknownEnumValuesGetACodeOnEveryMethod) {
+  const int before = StoredMessages();
+  int methods = 0;
+  for (const auto* service :
+       {v1::SendMessageRequest::descriptor()->file()->FindServiceByName("Messaging"),
+        v1::UpsertCarrierRequest::descriptor()->file()->FindServiceByName("Simulator"),
+        v1::ProvisionNumberRequest::descriptor()->file()->FindServiceByName("Accounts")}) {
+    ASSERT_NE(service, nullptr);
+    for (int i = 0; i < service->method_count(); ++i) {
+      const std::string method = "/" + service->full_name() + "/" + service->method(i)->name();
+      SCOPED_TRACE(method);
+      ++methods;
+      // Field 1 declared 200 bytes long, then the buffer ends.
+      const auto status = RawCall(*gateway_, method,
+                                  std::string("\x0a\xc8\x01"
+                                              "abc",
+                                              6));
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+      EXPECT_THAT(status.error_message(), HasSubstr("21200: the request is not a valid"));
+    }
+  }
+  EXPECT_EQ(methods, 19);
+  // ListMessagesRequest.status (field 3) = 99.
+  auto status =
+      RawCall(*gateway_, "/mmsgate.v1.Messaging/ListMessages", std::string("\x18\x63", 2));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("21200: ListMessagesRequest.status = 99 is not a value of its enum"));
+  // The same through the generated stub, nested: a number's type in ProvisionNumber.
+  auto accounts = v1::Accounts::NewStub(gateway_->Channel());
+  v1::ProvisionNumberRequest provision;
+  provision.mutable_number()->set_number("+12025550188");
+  provision.mutable_number()->set_type(static_cast<v1::NumberType>(42));
+  v1::Number number;
+  auto context = gateway_->Context();
+  status = accounts->ProvisionNumber(context.get(), provision, &number);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("ProvisionNumberRequest.number.type = 42"));
   EXPECT_EQ(StoredMessages(), before);
   ExpectStillServing();
 }

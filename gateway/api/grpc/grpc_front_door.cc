@@ -1,5 +1,7 @@
 #include "gateway/api/grpc/grpc_front_door.h"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -10,6 +12,9 @@
 
 #include <deque>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "carriers/base/clock.h"
 #include "carriers/base/errors.h"
@@ -86,6 +91,45 @@ absl::Status AuthorizeAdmin(const FrontDoorDependencies& deps,
   return absl::OkStatus();
 }
 
+// The path and value of the first enum field holding a number its enum does not name
+// ("ListMessagesRequest.status = 99"). proto3 keeps such numbers instead of refusing them, so
+// without this check they would pass as silently as a valid filter.
+std::optional<std::string> FindUnknownEnumValue(const google::protobuf::Message& message,
+                                                const std::string& path) {
+  const auto* reflection = message.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const auto* field : fields) {
+    const std::string name = path + "." + field->name();
+    if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_ENUM) {
+      const auto* type = field->enum_type();
+      if (field->is_repeated()) {
+        for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+          const int value = reflection->GetRepeatedEnumValue(message, field, i);
+          if (type->FindValueByNumber(value) == nullptr) {
+            return name + "[" + std::to_string(i) + "] = " + std::to_string(value);
+          }
+        }
+      } else if (const int value = reflection->GetEnumValue(message, field);
+                 type->FindValueByNumber(value) == nullptr) {
+        return name + " = " + std::to_string(value);
+      }
+    } else if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (field->is_repeated()) {
+        for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+          if (auto found = FindUnknownEnumValue(reflection->GetRepeatedMessage(message, field, i),
+                                                name + "[" + std::to_string(i) + "]")) {
+            return found;
+          }
+        }
+      } else if (auto found = FindUnknownEnumValue(reflection->GetMessage(message, field), name)) {
+        return found;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 // Requests arrive as raw bytes and are parsed here rather than by gRPC's generated handlers,
 // which answer a request protobuf refuses (a string field that is not UTF-8, say) with
 // UNIMPLEMENTED and no message. Here it gets 21200 naming the field.
@@ -93,7 +137,15 @@ template <class Request>
 absl::Status DecodeRequest(const grpc::ByteBuffer& raw, Request* request) {
   grpc::ByteBuffer buffer(raw);  // shares the slices; the reader needs a mutable buffer
   grpc::ProtoBufferReader reader(&buffer);
-  if (request->ParseFromZeroCopyStream(&reader)) return absl::OkStatus();
+  if (request->ParseFromZeroCopyStream(&reader)) {
+    if (auto unknown = FindUnknownEnumValue(*request, Request::descriptor()->name())) {
+      return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
+                           *unknown +
+                               " is not a value of its enum; see mmsgate's .proto files "
+                               "for the values");
+    }
+    return absl::OkStatus();
+  }
   std::vector<grpc::Slice> slices;
   std::string bytes;
   if (raw.Dump(&slices).ok()) {
