@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <fstream>
 
 #include "gateway/config/settings.h"
 #include "gateway/server.h"
@@ -64,7 +65,15 @@ int Run(int argc, char** argv) {
   app.add_option("--http", flags.http_address,
                  "HTTP listen address HOST:PORT (port 0: any free port)");
   app.add_option("--admin-token", flags.admin_token,
-                 "Require this x-admin-token for Simulator and Accounts control calls");
+                 "Require this x-admin-token (REST: X-Admin-Token) for carrier control and for "
+                 "changes to accounts and numbers; it also shows every handset. Prefer "
+                 "--admin-token-file or MMSGATE_ADMIN_TOKEN: argv is visible to other users")
+      ->envname("MMSGATE_ADMIN_TOKEN");
+  std::string admin_token_file;
+  app.add_option("--admin-token-file", admin_token_file,
+                 "Read the admin token from this file (its first line)")
+      ->check(CLI::ExistingFile)
+      ->excludes("--admin-token");
   app.add_option("--threads", flags.threads, "io_context threads")->check(CLI::Range(1, 64));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   std::string log_format = "text";
@@ -89,7 +98,6 @@ int Run(int argc, char** argv) {
                  "refused; loopback is allowed unless listed here")
       ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
-
   // Logs go to stderr; stdout carries only the lines of the process contract.
   auto logger = spdlog::stderr_color_mt("mmsgate");
   spdlog::set_default_logger(logger);
@@ -100,6 +108,21 @@ int Run(int argc, char** argv) {
     spdlog::set_formatter(std::move(formatter));
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
+
+  if (!admin_token_file.empty()) {
+    std::ifstream file(admin_token_file);
+    std::getline(file, flags.admin_token);
+    while (!flags.admin_token.empty() &&
+           (flags.admin_token.back() == '\r' || flags.admin_token.back() == ' ')) {
+      flags.admin_token.pop_back();
+    }
+    if (!file && flags.admin_token.empty()) {
+      return Fail("--admin-token-file " + admin_token_file + " cannot be read");
+    }
+    if (flags.admin_token.empty()) {
+      return Fail("--admin-token-file " + admin_token_file + " holds no token on its first line");
+    }
+  }
 
   auto settings = mmsgate::gateway::MakeSettings(flags);
   if (!settings.ok()) return Fail(std::string(settings.status().message()));

@@ -16,6 +16,7 @@
 #include "carriers/base/clock.h"
 #include "carriers/fleet.h"
 #include "carriers/handsets.h"
+#include "gateway/accounts/authority.h"
 #include "gateway/accounts/directory.h"
 #include "gateway/api/grpc/grpc_front_door.h"
 #include "gateway/api/rest/rest_facade.h"
@@ -72,6 +73,7 @@ struct Server::Parts {
   std::unique_ptr<SenderLimits> senders;
   std::unique_ptr<WebhookSender> webhooks;
   std::shared_ptr<mmsc::AddressPolicy> media_address_policy;
+  std::unique_ptr<Authority> authority;
   std::unique_ptr<StatusCallbacks> status_callbacks;
   std::unique_ptr<MessageLifecycle> lifecycle;
   std::unique_ptr<MessageService> messages;
@@ -202,6 +204,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
       std::make_unique<RocksInboxStore>(db, p.io.get_executor(), p.storage_pool.get_executor());
 
   p.directory = std::make_unique<Directory>(s.scenario, db, *p.directory_store);
+  p.authority = std::make_unique<Authority>(*p.directory, s.admin_token);
   p.handsets = std::make_unique<carriers::Handsets>(p.inbox_store.get());
   if (const auto stored = p.inbox_store->CheckStored(); stored > 0) {
     spdlog::info("{} handset inbox entries stored", stored);
@@ -274,7 +277,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
                                                *p.media_store, *p.counted_attempts, *p.directory,
                                                *p.fleet, *p.events, *p.webhooks, *p.sender,
                                                InboundSettings{public_base_url, s.webhook_timeout});
-  p.rest = MakeRestFacade(*p.directory, *p.sender, *p.messages, storage);
+  p.rest = MakeRestFacade(*p.directory, *p.authority, *p.sender, *p.messages, storage);
 
   p.retention =
       std::make_unique<MediaRetention>(p.io, storage, *p.clock, *p.messages, s.media_retention);
@@ -301,7 +304,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   deps.handsets = p.handsets.get();
   deps.inbound = p.inbound.get();
   deps.clock = p.clock.get();
-  deps.admin_token = s.admin_token;
+  deps.authority = p.authority.get();
   auto front_door = GrpcFrontDoor::Start(s.grpc_address, std::move(deps));
   std::unique_ptr<Server> server(new Server(std::move(parts)));
   if (!front_door.ok()) return front_door.status();  // ~Server stops what started

@@ -193,6 +193,11 @@ absl::StatusOr<v1::Number> Directory::Provision(const std::string& account_sid, 
   }
   auto batch = database_.NewBatch();
   absl::Status staged = store_.StageNumber(*batch, number);
+  if (number.type() == v1::SHORT_CODE && number.capabilities().mms()) {
+    // A short code provisioned with MMS pays the enablement fee, as EnableShortCodeMms does, in
+    // the same write.
+    store_.StageUsage(*batch, account_sid, "shortcode-mms-enablement", 1, 0, kShortCodeMmsFeeCents);
+  }
   absl::Status status = FinishChange(number.number(), std::move(staged), std::move(batch),
                                      [&] { numbers_[number.number()] = number; });
   if (!status.ok()) return status;

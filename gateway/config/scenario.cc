@@ -144,8 +144,16 @@ absl::Status ValidateNumber(const mmsgate::v1::Number& number) {
                      number.country());
     }
   }
-  if (number.mps() < 0 || number.burst() < 0) {
-    return invalid("number " + number.number() + " mps and burst must not be negative");
+  // Bounds far above any real sender (a short code sends 100 per second) but finite: a rate of
+  // 1e9 would make the sender's 10-hour queue bound (rule 9) meaningless.
+  if (!(number.mps() >= 0 && number.mps() <= kMaxNumberMps)) {
+    return invalid("number " + number.number() + " mps must be within 0.." +
+                   std::to_string(static_cast<int>(kMaxNumberMps)) +
+                   " (0: the default for its type)");
+  }
+  if (number.burst() < 0 || number.burst() > kMaxNumberBurst) {
+    return invalid("number " + number.number() + " burst must be within 0.." +
+                   std::to_string(kMaxNumberBurst) + " (0: the default for its type)");
   }
   if (!number.sid().empty() && !IsSid(number.sid(), "PN")) {
     return invalid("number " + number.number() + " sid " + QuoteText(number.sid()) +

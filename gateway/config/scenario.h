@@ -19,8 +19,13 @@ const std::string& DefaultScenarioText();
 // Reads and parses a scenario file.
 [[nodiscard]] absl::StatusOr<mmsgate::v1::Scenario> LoadScenarioFile(const std::string& path);
 
+// The largest sending rate and burst a number may be given.
+inline constexpr double kMaxNumberMps = 10000;
+inline constexpr int kMaxNumberBurst = 100000;
+
 // Checks one number on its own: type, shape, that its country is the one its digits belong to,
-// and rule 1 (MMS only on US/CA long codes and US short codes). InvalidArgument naming it.
+// mps and burst within bounds, webhook URLs, and rule 1 (MMS only on US/CA long codes and US
+// short codes). InvalidArgument naming it.
 [[nodiscard]] absl::Status ValidateNumber(const mmsgate::v1::Number& number);
 
 // Checks one carrier fault (from SetCarrierFault or a scenario's scheduled_faults): a kind, a

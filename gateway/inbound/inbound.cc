@@ -48,13 +48,15 @@ InboundHandler::InboundHandler(boost::asio::io_context& io,
       sender_(sender),
       settings_(std::move(settings)) {}
 
+absl::Status InboundHandler::NotAProviderNumber(const std::string& to) {
+  return Refuse(
+      absl::StatusCode::kNotFound, error_codes::kInvalidTo,
+      "'To' " + QuoteText(to) + " is not a provider number; text one of the scenario's numbers");
+}
+
 void InboundHandler::Receive(const v1::HandsetSend& send, Callback done) {
   auto number = directory_.FindNumber(send.to());
-  if (!number) {
-    return done(Refuse(absl::StatusCode::kNotFound, error_codes::kInvalidTo,
-                       "'To' " + QuoteText(send.to()) +
-                           " is not a provider number; text one of the scenario's numbers"));
-  }
+  if (!number) return done(NotAProviderNumber(send.to()));
   if (carriers::LooksLikeShortCode(send.from())) {
     return done(Refuse(absl::StatusCode::kFailedPrecondition, error_codes::kUnroutable,
                        "provider numbers cannot receive messages from short codes (" +

@@ -60,6 +60,10 @@ class InboundHandler {
   // a number without MMS, is stored with error 30011 and without its media.
   void Receive(const mmsgate::v1::HandsetSend& send, Callback done);
 
+  // What Receive answers for a `to` that is not a provider number (NOT_FOUND, 21211). The front
+  // door answers the same for another account's number, so its existence does not leak.
+  [[nodiscard]] static absl::Status NotAProviderNumber(const std::string& to);
+
  private:
   // One stored inbound message; `message` is touched only on `strand`.
   struct Inbound {

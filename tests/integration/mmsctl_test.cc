@@ -21,12 +21,16 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+constexpr const char* kAdminToken = "mmsctl-test-admin-token";
+
 class MmsctlTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     MmsgateProcess::Options options;
     options.scenario_text = absl::StrReplaceAll(
         TestScenario(0), {{"seed: 7", "seed: 7 disable_sender_rate_limits: true"}});
+    // Two accounts share the gateway, so faulting a carrier needs the admin token.
+    options.extra_args = {"--admin-token", kAdminToken};
     gateway_ = MmsgateProcess::Start(options).release();
     dir_ = new std::string(MmsgateProcess::MakeTempDir("mmsctl"));
   }
@@ -47,10 +51,10 @@ class MmsctlTest : public ::testing::Test {
     static int runs = 0;
     const std::string out = *dir_ + "/" + std::to_string(++runs) + ".out";
     const std::string err = *dir_ + "/" + std::to_string(runs) + ".err";
-    const std::string command = "MMSGATE_ADDR=" + gateway_->grpc_address() +
-                                " MMSGATE_ACCOUNT_SID=" + kAccountSid +
-                                " MMSGATE_AUTH_TOKEN=" + kAuthToken + " " + environment + " " +
-                                MMSCTL_BINARY + " " + args + " >" + out + " 2>" + err;
+    const std::string command =
+        "MMSGATE_ADDR=" + gateway_->grpc_address() + " MMSGATE_ACCOUNT_SID=" + kAccountSid +
+        " MMSGATE_AUTH_TOKEN=" + kAuthToken + " MMSGATE_ADMIN_TOKEN=" + kAdminToken + " " +
+        environment + " " + MMSCTL_BINARY + " " + args + " >" + out + " 2>" + err;
     Run run;
     const int status = std::system(command.c_str());
     run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -148,6 +152,10 @@ TEST_F(MmsctlTest, AFaultShowsInTheCarrierTable) {
   const Run before = Mmsctl("carriers");
   ASSERT_EQ(before.exit_code, 0) << before.err;
   EXPECT_THAT(before.out, Not(HasSubstr("OUTAGE")));
+  // Without the admin token the gateway refuses: two accounts share its carriers.
+  const Run refused = Mmsctl("fault plainnet --outage 90s", "MMSGATE_ADMIN_TOKEN=");
+  EXPECT_EQ(refused.exit_code, 4) << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr("x-admin-token"));
   const Run fault = Mmsctl("fault plainnet --outage 90s");
   ASSERT_EQ(fault.exit_code, 0) << fault.err;
   EXPECT_THAT(fault.out, HasSubstr("plainnet: OUTAGE for 1m30s"));

@@ -22,6 +22,7 @@
 #include "carriers/fleet.h"
 #include "carriers/handsets.h"
 #include "carriers/phone_numbers.h"
+#include "gateway/accounts/authority.h"
 #include "gateway/accounts/directory.h"
 #include "gateway/config/scenario.h"
 #include "gateway/core/events.h"
@@ -81,14 +82,26 @@ absl::StatusOr<v1::Account> Authenticate(const FrontDoorDependencies& deps,
   return deps.directory->Authenticate(Metadata(context, "authorization"));
 }
 
-absl::Status AuthorizeAdmin(const FrontDoorDependencies& deps,
-                            const grpc::CallbackServerContext* context) {
+std::string AdminToken(const grpc::CallbackServerContext* context) {
+  return Metadata(context, Authority::kGrpcMetadataKey);
+}
+
+// Carrier control: the caller's credentials, then what the Authority asks for.
+absl::Status AuthorizeCarrierControl(const FrontDoorDependencies& deps,
+                                     const grpc::CallbackServerContext* context) {
   if (auto account = Authenticate(deps, context); !account.ok()) return account.status();
-  if (!deps.admin_token.empty() && Metadata(context, "x-admin-token") != deps.admin_token) {
-    return ProviderError(absl::StatusCode::kPermissionDenied, error_codes::kAuthenticationFailed,
-                         "simulator control needs the x-admin-token given with --admin-token");
+  return deps.authority->AuthorizeCarrierControl(AdminToken(context));
+}
+
+// An account change: the account, when the Authority allows the change.
+absl::StatusOr<v1::Account> AuthorizeAccountChange(const FrontDoorDependencies& deps,
+                                                   const grpc::CallbackServerContext* context) {
+  auto account = Authenticate(deps, context);
+  if (!account.ok()) return account.status();
+  if (auto status = deps.authority->AuthorizeAccountChange(AdminToken(context)); !status.ok()) {
+    return status;
   }
-  return absl::OkStatus();
+  return account;
 }
 
 // The path and value of the first enum field holding a number its enum does not name
@@ -535,7 +548,7 @@ class SimulatorService final : public SimulatorBase {
   }
 
   void HandleUpsertCarrier(UnaryCall<v1::UpsertCarrierRequest, v1::CarrierState>* call) {
-    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
+    if (auto status = AuthorizeCarrierControl(deps_, call->context()); !status.ok()) {
       return call->Reply(status);
     }
     v1::Scenario probe;
@@ -557,7 +570,7 @@ class SimulatorService final : public SimulatorBase {
   }
 
   void HandleSetCarrierFault(UnaryCall<v1::SetCarrierFaultRequest, v1::CarrierState>* call) {
-    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
+    if (auto status = AuthorizeCarrierControl(deps_, call->context()); !status.ok()) {
       return call->Reply(status);
     }
     const auto& fault = call->request.fault();
@@ -575,8 +588,9 @@ class SimulatorService final : public SimulatorBase {
   }
 
   void HandleListCarriers(UnaryCall<v1::ListCarriersRequest, v1::ListCarriersResponse>* call) {
-    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
-      return call->Reply(status);
+    // Reading the carriers' state is open to every account: it changes nothing.
+    if (auto account = Authenticate(deps_, call->context()); !account.ok()) {
+      return call->Reply(account.status());
     }
     for (auto& state : deps_.fleet->States()) {
       *call->response.add_carriers() = std::move(state);
@@ -585,8 +599,14 @@ class SimulatorService final : public SimulatorBase {
   }
 
   void HandleSendFromHandset(UnaryCall<v1::HandsetSend, v1::Message>* call) {
-    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
-      return call->Reply(status);
+    auto account = Authenticate(deps_, call->context());
+    if (!account.ok()) return call->Reply(account.status());
+    if (!deps_.authority->SeesAllHandsets(AdminToken(call->context()))) {
+      // Only to the caller's own numbers; another account's answers as a number nobody owns.
+      const auto number = deps_.directory->FindNumber(call->request.to());
+      if (number && number->account_sid() != account->sid()) {
+        return call->Reply(deps_.inbound->NotAProviderNumber(call->request.to()));
+      }
     }
     deps_.inbound->Receive(call->request, [call](absl::StatusOr<v1::Message> got) {
       if (!got.ok()) return call->Reply(got.status());
@@ -596,14 +616,28 @@ class SimulatorService final : public SimulatorBase {
   }
 
   void HandleGetHandsetInbox(UnaryCall<v1::GetHandsetInboxRequest, v1::HandsetInbox>* call) {
-    if (auto status = AuthorizeAdmin(deps_, call->context()); !status.ok()) {
-      return call->Reply(status);
-    }
+    auto account = Authenticate(deps_, call->context());
+    if (!account.ok()) return call->Reply(account.status());
+    const bool everything = deps_.authority->SeesAllHandsets(AdminToken(call->context()));
     std::string number = call->request.number();
     if (auto parsed = carriers::ParseValidNumber(number)) number = parsed->e164;
-    deps_.handsets->ReadInbox(number, [call](v1::HandsetInbox inbox) {
-      call->response = std::move(inbox);
-      call->Reply(absl::OkStatus());
+    deps_.handsets->ReadInbox(number, [this, call, everything,
+                                       account_sid = account->sid()](v1::HandsetInbox inbox) {
+      if (everything) {
+        call->response = std::move(inbox);
+        return call->Reply(absl::OkStatus());
+      }
+      // Only what this account sent: each entry's message is looked up in the store, which
+      // answers NotFound for another account's SID.
+      deps_.run_on_storage([this, call, account_sid, inbox = std::move(inbox)]() mutable {
+        call->response.set_number(inbox.number());
+        for (auto& entry : *inbox.mutable_messages()) {
+          if (deps_.messages->Get(account_sid, entry.message_sid(), /*with_attempts=*/false).ok()) {
+            *call->response.add_messages() = std::move(entry);
+          }
+        }
+        call->Reply(absl::OkStatus());
+      });
     });
   }
 
@@ -642,7 +676,7 @@ class AccountsService final : public AccountsBase {
                                                   grpc::ByteBuffer* response) override {
     return ServeBlocking<v1::UpdateAccountSettingsRequest, v1::Account>(
         deps_, context, request, response, [this](auto* call) {
-          auto account = Authenticate(deps_, call->context());
+          auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           auto updated =
               deps_.directory->SetAccountSettings(account->sid(), call->request.settings());
@@ -672,7 +706,7 @@ class AccountsService final : public AccountsBase {
                                             grpc::ByteBuffer* response) override {
     return ServeBlocking<v1::ProvisionNumberRequest, v1::Number>(
         deps_, context, request, response, [this](auto* call) {
-          auto account = Authenticate(deps_, call->context());
+          auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           auto number = deps_.directory->Provision(account->sid(), call->request.number());
           if (!number.ok()) return call->Reply(number.status());
@@ -686,7 +720,7 @@ class AccountsService final : public AccountsBase {
                                          grpc::ByteBuffer* response) override {
     return ServeBlocking<v1::UpdateNumberRequest, v1::Number>(
         deps_, context, request, response, [this](auto* call) {
-          auto account = Authenticate(deps_, call->context());
+          auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           const auto& update = call->request;
           auto number = deps_.directory->UpdateWebhooks(account->sid(), update.number(),
@@ -702,7 +736,7 @@ class AccountsService final : public AccountsBase {
                                                grpc::ByteBuffer* response) override {
     return ServeBlocking<v1::EnableShortCodeMmsRequest, v1::Number>(
         deps_, context, request, response, [this](auto* call) {
-          auto account = Authenticate(deps_, call->context());
+          auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           auto number = deps_.directory->EnableShortCodeMms(account->sid(), call->request.number());
           if (!number.ok()) return call->Reply(number.status());
@@ -716,7 +750,7 @@ class AccountsService final : public AccountsBase {
                                           grpc::ByteBuffer* response) override {
     return ServeBlocking<v1::ReleaseNumberRequest, v1::ReleaseNumberResponse>(
         deps_, context, request, response, [this](auto* call) {
-          auto account = Authenticate(deps_, call->context());
+          auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           call->Reply(deps_.directory->Release(account->sid(), call->request.number()));
         });

@@ -27,6 +27,7 @@ namespace mmsgate::gateway {
 class Directory;
 class EventBus;
 class InboundHandler;
+class Authority;
 class MessageService;
 class SendService;
 
@@ -46,8 +47,8 @@ struct FrontDoorDependencies {
   InboundHandler* inbound = nullptr;
   // The simulation clock (Simulator.GetClock).
   const Clock* clock = nullptr;
-  // When non-empty, Simulator and Accounts control calls need `x-admin-token: <token>` too.
-  std::string admin_token;
+  // Who may control carriers, change accounts and see which handsets (the admin token).
+  const Authority* authority = nullptr;
 };
 
 class GrpcFrontDoor {

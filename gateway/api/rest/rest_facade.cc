@@ -21,6 +21,7 @@
 #include "carriers/base/errors.h"
 #include "carriers/base/sids.h"
 #include "carriers/phone_numbers.h"
+#include "gateway/accounts/authority.h"
 #include "gateway/api/rest/form_encoding.h"
 #include "gateway/api/rest/rest_json.h"
 #include "gateway/core/rules.h"
@@ -293,9 +294,10 @@ json NumberJson(const v1::Number& number) {
 
 class Facade : public std::enable_shared_from_this<Facade> {
  public:
-  Facade(Directory& directory, SendService& sender, MessageService& messages,
-         boost::asio::any_io_executor storage_executor)
+  Facade(Directory& directory, const Authority& authority, SendService& sender,
+         MessageService& messages, boost::asio::any_io_executor storage_executor)
       : directory_(directory),
+        authority_(authority),
         sender_(sender),
         messages_(messages),
         storage_executor_(std::move(storage_executor)) {}
@@ -367,6 +369,14 @@ class Facade : public std::enable_shared_from_this<Facade> {
             Deleted(request, path, messages_.DeleteMedia(account->sid(), rest[1], media_sid)));
       }
       return respond(MethodNotAllowed(request, "GET, HEAD, DELETE"));
+    }
+    // Changing numbers needs the admin token when the gateway has one (accounts/authority.h).
+    const bool numbers_change = rest[0].starts_with("IncomingPhoneNumbers") && !read;
+    if (numbers_change) {
+      if (auto status = authority_.AuthorizeAccountChange(request[Authority::kHttpHeader]);
+          !status.ok()) {
+        return respond(ErrorResponse(request, status));
+      }
     }
     if (rest.size() == 1 && rest[0] == "IncomingPhoneNumbers.json") {
       if (read) return respond(ListNumbers(request, *account, path, query));
@@ -728,6 +738,7 @@ class Facade : public std::enable_shared_from_this<Facade> {
   }
 
   Directory& directory_;
+  const Authority& authority_;
   SendService& sender_;
   MessageService& messages_;
   boost::asio::any_io_executor storage_executor_;
@@ -776,9 +787,11 @@ int HttpStatusFor(absl::StatusCode code) {
   }
 }
 
-HttpHandler MakeRestFacade(Directory& directory, SendService& sender, MessageService& messages,
+HttpHandler MakeRestFacade(Directory& directory, const Authority& authority, SendService& sender,
+                           MessageService& messages,
                            boost::asio::any_io_executor storage_executor) {
-  auto facade = std::make_shared<Facade>(directory, sender, messages, std::move(storage_executor));
+  auto facade =
+      std::make_shared<Facade>(directory, authority, sender, messages, std::move(storage_executor));
   return [facade](HttpRequest request, std::function<void(HttpResponse)> respond) {
     facade->Handle(std::move(request), std::move(respond));
   };

@@ -25,6 +25,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "absl/status/status.h"
+#include "gateway/accounts/authority.h"
 #include "gateway/accounts/directory.h"
 #include "gateway/core/messages.h"
 #include "gateway/core/send_service.h"
@@ -46,8 +47,8 @@ namespace mmsgate::gateway {
 
 // The handler for /2010-04-01/ requests. The references must outlive every request in flight
 // (in mmsgate: until the storage executor was drained).
-[[nodiscard]] HttpHandler MakeRestFacade(Directory& directory, SendService& sender,
-                                         MessageService& messages,
+[[nodiscard]] HttpHandler MakeRestFacade(Directory& directory, const Authority& authority,
+                                         SendService& sender, MessageService& messages,
                                          boost::asio::any_io_executor storage_executor);
 
 }  // namespace mmsgate::gateway

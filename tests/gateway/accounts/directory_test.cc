@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "carriers/base/errors.h"
 #include "fakes/in_memory_stores.h"
 #include "gateway/config/scenario.h"
@@ -100,6 +102,45 @@ TEST_F(DirectoryTest, ASidThatNamesAnotherNumberIsRefused) {
   auto refused = directory->Provision(kAccount, number);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_FALSE(directory->FindNumber("+12025550177").has_value());
+}
+
+TEST_F(DirectoryTest, AShortCodeProvisionedWithMmsPaysTheFeeInTheSameWrite) {
+  auto directory = Restart();
+  v1::Number code;
+  code.set_number("55503");
+  code.set_type(v1::SHORT_CODE);
+  code.set_country("US");
+  code.mutable_capabilities()->set_sms(true);
+  code.mutable_capabilities()->set_mms(true);
+  database_.FailNextCommits(1);
+  EXPECT_FALSE(directory->Provision(kAccount, code).ok());
+  EXPECT_FALSE(directory->FindNumber("55503").has_value());
+  EXPECT_EQ(directory->Usage(kAccount).entries_size(), 0);
+  ASSERT_TRUE(directory->Provision(kAccount, code).ok());
+  const auto usage = Restart()->Usage(kAccount);
+  ASSERT_EQ(usage.entries_size(), 1);
+  EXPECT_EQ(usage.entries(0).category(), "shortcode-mms-enablement");
+  EXPECT_EQ(usage.entries(0).price_cents(), kShortCodeMmsFeeCents);
+}
+
+TEST_F(DirectoryTest, RatesAndBurstsOutsideTheirBoundsAreRefused) {
+  auto directory = Restart();
+  for (const auto& [mps, burst] : std::vector<std::pair<double, int>>{
+           {1e9, 0}, {-1, 0}, {std::nan(""), 0}, {1, 2000000000}, {1, -1}}) {
+    v1::Number number;
+    number.set_number("+12025550178");
+    number.set_mps(mps);
+    number.set_burst(burst);
+    const auto refused = directory->Provision(kAccount, number);
+    EXPECT_EQ(ProviderErrorCode(refused.status()), 21200) << mps << " " << burst;
+    EXPECT_THAT(std::string(refused.status().message()), ::testing::HasSubstr("must be within"));
+  }
+  EXPECT_FALSE(directory->FindNumber("+12025550178").has_value());
+  v1::Number fast;
+  fast.set_number("+12025550178");
+  fast.set_mps(10000);
+  fast.set_burst(100000);
+  EXPECT_TRUE(directory->Provision(kAccount, fast).ok());
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "absl/strings/escaping.h"
 #include "fakes/test_gateway.h"
+#include "gateway/accounts/authority.h"
 #include "gateway/api/rest/rest_facade.h"
 
 namespace mmsgate::gateway {
@@ -19,7 +20,7 @@ using testing::TestGateway;
 class RestRoutingTest : public ::testing::Test {
  protected:
   RestRoutingTest()
-      : handler_(MakeRestFacade(gateway_.directory, gateway_.sender, gateway_.messages,
+      : handler_(MakeRestFacade(gateway_.directory, authority_, gateway_.sender, gateway_.messages,
                                 gateway_.io.get_executor())) {}
 
   HttpResponse Call(http::verb method, const std::string& target, const std::string& form = "",
@@ -45,6 +46,7 @@ class RestRoutingTest : public ::testing::Test {
   }
   const std::string base_ = std::string("/2010-04-01/Accounts/") + testing::kTestAccount;
   TestGateway gateway_;
+  Authority authority_{gateway_.directory, ""};
   HttpHandler handler_;
 };
 
