@@ -97,6 +97,13 @@ int Run(int argc, char** argv) {
                  "mmsgate's own listeners, link-local and cloud metadata addresses are always "
                  "refused; loopback is allowed unless listed here")
       ->delimiter(',');
+  app.add_option("--watch-max-lag", flags.watch_max_lag,
+                 "A WatchEvents stream this many events behind (or 8 MB of them) is cut off with "
+                 "20429, so a reader that stops reading cannot hold memory")
+      ->capture_default_str();
+  app.add_option("--max-watchers-per-account", flags.max_watchers_per_account,
+                 "WatchEvents streams one account may hold open; more are refused with 20429")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr; stdout carries only the lines of the process contract.
   auto logger = spdlog::stderr_color_mt("mmsgate");

@@ -305,6 +305,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   deps.inbound = p.inbound.get();
   deps.clock = p.clock.get();
   deps.authority = p.authority.get();
+  deps.watch_limits.max_queued_events = static_cast<std::size_t>(s.watch_max_lag);
+  deps.watch_limits.max_per_account = s.max_watchers_per_account;
   auto front_door = GrpcFrontDoor::Start(s.grpc_address, std::move(deps));
   std::unique_ptr<Server> server(new Server(std::move(parts)));
   if (!front_door.ok()) return front_door.status();  // ~Server stops what started

@@ -47,6 +47,14 @@ absl::StatusOr<Settings> MakeSettings(const Flags& flags) {
     return absl::InvalidArgumentError("--media-fetch-allow/--media-fetch-deny: " +
                                       std::string(policy.status().message()));
   }
+  if (flags.watch_max_lag < 1 || flags.watch_max_lag > 1000000) {
+    return absl::InvalidArgumentError("--watch-max-lag must be within 1..1000000 events");
+  }
+  if (flags.max_watchers_per_account < 1 || flags.max_watchers_per_account > 10000) {
+    return absl::InvalidArgumentError("--max-watchers-per-account must be within 1..10000");
+  }
+  settings.watch_max_lag = flags.watch_max_lag;
+  settings.max_watchers_per_account = flags.max_watchers_per_account;
   settings.media_fetch_allow = flags.media_fetch_allow;
   settings.media_fetch_deny = flags.media_fetch_deny;
 

@@ -28,6 +28,9 @@ struct Flags {
   // Addresses (CIDRs) media may, or may not, be fetched from (mmsc/address_policy.h).
   std::vector<std::string> media_fetch_allow;
   std::vector<std::string> media_fetch_deny;
+  // WatchEvents bounds (gateway/api/grpc/grpc_front_door.h WatchLimits).
+  int64_t watch_max_lag = 10000;
+  int max_watchers_per_account = 16;
 };
 
 struct Settings {
@@ -45,6 +48,8 @@ struct Settings {
   // Checked CIDRs for mmsc::AddressPolicy::Create.
   std::vector<std::string> media_fetch_allow;
   std::vector<std::string> media_fetch_deny;
+  int64_t watch_max_lag = 10000;
+  int max_watchers_per_account = 16;
 
   // From the scenario's simulation block, defaults applied.
   double time_scale = 1.0;

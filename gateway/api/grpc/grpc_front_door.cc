@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "carriers/base/clock.h"
@@ -44,8 +45,6 @@ namespace v1 = mmsgate::v1;
 // requests reach admission and get the provider's code (11751, 21617) instead of a transport
 // error.
 constexpr int kMaxReceiveMessageBytes = 16 * 1024 * 1024;
-// A watcher that falls this far behind is cut off rather than growing without bound.
-constexpr std::size_t kMaxQueuedEventsPerWatcher = 100000;
 
 // The single place absl::Status becomes grpc::Status: the provider code goes into the message
 // text, the `mmsgate-error-code` trailer and a structured ErrorDetail.
@@ -243,10 +242,13 @@ grpc::ServerUnaryReactor* ServeBlocking(const FrontDoorDependencies& deps,
 class EventWatcher : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   // Not `primed`: events are held back until Prime queues what must come first.
-  EventWatcher(EventBus& bus, EventFilter filter, bool primed)
-      : bus_(bus), state_(std::make_shared<State>()) {
+  // `on_done` runs once the stream is over (it releases the account's watcher slot).
+  EventWatcher(EventBus& bus, EventFilter filter, bool primed, const WatchLimits& limits,
+               std::function<void()> on_done)
+      : bus_(bus), state_(std::make_shared<State>()), on_done_(std::move(on_done)) {
     state_->reactor = this;
     state_->primed = primed;
+    state_->limits = limits;
     // Register first, then tell the client: a client that waits for the initial metadata sees
     // every event that follows.
     subscription_ = bus_.Subscribe(
@@ -257,6 +259,7 @@ class EventWatcher : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 
   void OnWriteDone(bool ok) override {
     std::lock_guard lock(state_->mutex);
+    state_->queued_bytes -= state_->queue.front().Length();
     state_->queue.pop_front();
     state_->writing = false;
     if (!ok) {
@@ -280,7 +283,10 @@ class EventWatcher : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     {
       std::lock_guard lock(state_->mutex);
       state_->reactor = nullptr;
+      state_->queue.clear();
+      state_->held.clear();
     }
+    if (on_done_) on_done_();
     delete this;
   }
 
@@ -288,7 +294,10 @@ class EventWatcher : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   struct State {
     std::mutex mutex;
     EventWatcher* reactor = nullptr;
+    WatchLimits limits;
     std::deque<grpc::ByteBuffer> queue;
+    // Bytes in `queue` and `held`: what a reader that stops reading costs.
+    std::size_t queued_bytes = 0;
     // Until primed, published events wait in `held`.
     bool primed = true;
     std::vector<grpc::ByteBuffer> held;
@@ -320,8 +329,12 @@ class EventWatcher : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     std::lock_guard lock(state->mutex);
     state->primed = true;
     for (auto& bytes : first) PushLocked(*state, std::move(bytes));
-    for (auto& bytes : state->held) PushLocked(*state, std::move(bytes));
+    std::vector<grpc::ByteBuffer> held = std::move(state->held);
     state->held.clear();
+    for (auto& bytes : held) {
+      state->queued_bytes -= bytes.Length();
+      PushLocked(*state, std::move(bytes));
+    }
   }
 
   // Ends the stream because the gateway is stopping, so shutdown need not wait for clients.
@@ -338,22 +351,47 @@ class EventWatcher : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     if (!grpc::SerializationTraits<v1::Event>::Serialize(event, &bytes, &own_buffer).ok()) return;
     std::lock_guard lock(state->mutex);
     if (!state->primed) {
+      if (OverLimitLocked(*state, bytes)) return;
+      state->queued_bytes += bytes.Length();
       state->held.push_back(std::move(bytes));
       return;
     }
     PushLocked(*state, std::move(bytes));
   }
 
+  // True (and the stream cut off with 20429, its queue freed) when queuing `bytes` would pass a
+  // bound. The event being written stays: gRPC owns it until OnWriteDone. The client reads
+  // what was already sent, then the status. `state.mutex` held.
+  static bool OverLimitLocked(State& state, const grpc::ByteBuffer& bytes) {
+    const std::size_t events = state.queue.size() + state.held.size();
+    if (events < state.limits.max_queued_events &&
+        state.queued_bytes + bytes.Length() <= state.limits.max_queued_bytes) {
+      return false;
+    }
+    const std::string why = events >= state.limits.max_queued_events
+                                ? std::to_string(events) + " events behind (--watch-max-lag " +
+                                      std::to_string(state.limits.max_queued_events) + ")"
+                                : std::to_string(state.queued_bytes) +
+                                      " bytes of events behind (the limit is " +
+                                      std::to_string(state.limits.max_queued_bytes) + " bytes)";
+    while (state.queue.size() > (state.writing ? 1u : 0u)) {
+      state.queued_bytes -= state.queue.back().Length();
+      state.queue.pop_back();
+    }
+    state.held.clear();
+    FinishLocked(state, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                     "20429: this watcher fell " + why +
+                                         "; the events after that are not sent. Read faster, "
+                                         "filter by SID, or watch again and GetMessage what "
+                                         "you missed"));
+    return true;
+  }
+
   // `state.mutex` held.
   static void PushLocked(State& state, grpc::ByteBuffer bytes) {
     if (state.reactor == nullptr || state.finished) return;
-    if (state.queue.size() >= kMaxQueuedEventsPerWatcher) {
-      FinishLocked(state, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                       "20429: this watcher fell " +
-                                           std::to_string(kMaxQueuedEventsPerWatcher) +
-                                           " events behind; read faster or filter by SID"));
-      return;
-    }
+    if (OverLimitLocked(state, bytes)) return;
+    state.queued_bytes += bytes.Length();
     state.queue.push_back(std::move(bytes));
     if (!state.writing) {
       state.writing = true;
@@ -363,6 +401,7 @@ class EventWatcher : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 
   EventBus& bus_;
   std::shared_ptr<State> state_;
+  std::function<void()> on_done_;
   uint64_t subscription_ = 0;
 };
 
@@ -418,15 +457,27 @@ class MessagingService final : public MessagingBase {
     }
     auto account = Authenticate(deps_, context);
     if (!account.ok()) return new RefusedStream(account.status(), context);
+    if (!TakeWatcherSlot(account->sid())) {
+      return new RefusedStream(
+          ProviderError(absl::StatusCode::kResourceExhausted, error_codes::kQueueFull,
+                        "this account already has " +
+                            std::to_string(deps_.watch_limits.max_per_account) +
+                            " WatchEvents streams open (--max-watchers-per-account); close one, "
+                            "or filter one stream by several SIDs"),
+          context);
+    }
+    auto release = [this, account_sid = account->sid()] { ReleaseWatcherSlot(account_sid); };
     EventFilter filter;
     filter.account_sid = account->sid();
     filter.message_sids.insert(request.message_sids().begin(), request.message_sids().end());
     if (!request.send_current() || request.message_sids().empty()) {
-      return new EventWatcher(*deps_.events, std::move(filter), /*primed=*/true);
+      return new EventWatcher(*deps_.events, std::move(filter), /*primed=*/true, deps_.watch_limits,
+                              std::move(release));
     }
     // The current states come from the store, read on the storage executor; events published
     // meanwhile wait in the watcher until those are queued, so the current states come first.
-    auto* watcher = new EventWatcher(*deps_.events, std::move(filter), /*primed=*/false);
+    auto* watcher = new EventWatcher(*deps_.events, std::move(filter), /*primed=*/false,
+                                     deps_.watch_limits, std::move(release));
     std::vector<std::string> sids(request.message_sids().begin(), request.message_sids().end());
     deps_.run_on_storage(
         [this, state = watcher->state(), account = *account, sids = std::move(sids)] {
@@ -445,6 +496,18 @@ class MessagingService final : public MessagingBase {
   }
 
  private:
+  bool TakeWatcherSlot(const std::string& account_sid) {
+    std::lock_guard lock(watchers_mutex_);
+    int& open = watchers_per_account_[account_sid];
+    if (open >= deps_.watch_limits.max_per_account) return false;
+    ++open;
+    return true;
+  }
+  void ReleaseWatcherSlot(const std::string& account_sid) {
+    std::lock_guard lock(watchers_mutex_);
+    if (--watchers_per_account_[account_sid] <= 0) watchers_per_account_.erase(account_sid);
+  }
+
   void HandleSendMessage(UnaryCall<v1::SendMessageRequest, v1::Message>* call) {
     auto account = Authenticate(deps_, call->context());
     if (!account.ok()) return call->Reply(account.status());
@@ -485,6 +548,8 @@ class MessagingService final : public MessagingBase {
   }
 
   const FrontDoorDependencies& deps_;
+  std::mutex watchers_mutex_;
+  std::unordered_map<std::string, int> watchers_per_account_;  // guarded by watchers_mutex_
 };
 
 using SimulatorBase = v1::Simulator::WithRawCallbackMethod_UpsertCarrier<

@@ -3,6 +3,7 @@
 // server reflection. This header does not include gRPC, so only grpc_front_door.cc pays for it.
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -31,6 +32,15 @@ class Authority;
 class MessageService;
 class SendService;
 
+// Bounds on WatchEvents, so a reader that stops reading cannot hold memory.
+struct WatchLimits {
+  // A stream this many events (or bytes of events) behind is cut off with 20429.
+  std::size_t max_queued_events = 10000;
+  std::size_t max_queued_bytes = 8u << 20;
+  // Streams one account may hold open at once.
+  int max_per_account = 16;
+};
+
 // What the services use. Threading rule: a call that would block (a store read, a directory
 // change that commits) is posted to `storage_executor`; nothing blocks a gRPC callback thread.
 struct FrontDoorDependencies {
@@ -49,6 +59,7 @@ struct FrontDoorDependencies {
   const Clock* clock = nullptr;
   // Who may control carriers, change accounts and see which handsets (the admin token).
   const Authority* authority = nullptr;
+  WatchLimits watch_limits;
 };
 
 class GrpcFrontDoor {
