@@ -20,6 +20,7 @@ packages=(
   libbenchmark-dev
   nlohmann-json3-dev
   gnuplot-nox curl
+  clang libclang-rt-14-dev
   python3 python3-grpcio python3-protobuf python3-twilio python3-matplotlib
 )
 

@@ -235,7 +235,7 @@ TEST_F(HostileInputTest, GrpcMediaUrlsPointingBackAreRefusedToo) {
   auto messaging = v1::Messaging::NewStub(gateway_->Channel());
   const std::string grpc_port =
       gateway_->grpc_address().substr(gateway_->grpc_address().rfind(':') + 1);
-  for (const std::string url :
+  for (const std::string& url :
        {"http://127.0.0.1:" + OwnHttpPort() + "/metrics", "http://127.0.0.1:" + grpc_port + "/",
         std::string("http://169.254.169.254/")}) {
     SCOPED_TRACE(url);

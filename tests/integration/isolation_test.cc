@@ -297,7 +297,7 @@ TEST(AdminTokenTest, ControlsSharedStateAndIsReadFromAFile) {
   fault.mutable_fault()->set_extra_latency_ms(100);
   fault.mutable_fault()->set_duration_seconds(1);
   v1::CarrierState state;
-  for (const std::string token : {"", "wrong", "s3cret-admin-token-but-longer"}) {
+  for (const char* token : {"", "wrong", "s3cret-admin-token-but-longer"}) {
     const auto status = simulator->SetCarrierFault(with_token(token).get(), fault, &state);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << token;
     EXPECT_THAT(status.error_message(), HasSubstr("20003"));

@@ -1,0 +1,19 @@
+// Form bodies and percent-escapes as a client may send them: decoded or refused, and what
+// decodes encodes back to a body that decodes to the same fields.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "carriers/base/encoding.h"
+#include "gateway/api/rest/form_encoding.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string body(reinterpret_cast<const char*>(data), size);
+  (void)mmsgate::gateway::CountFormFields(body, "MediaUrl");
+  (void)mmsgate::PercentDecode(body, /*plus_as_space=*/true);
+  const auto fields = mmsgate::gateway::FormDecode(body);
+  if (!fields.ok()) return 0;
+  const auto again = mmsgate::gateway::FormDecode(mmsgate::gateway::FormEncode(*fields));
+  if (!again.ok() || *again != *fields) std::abort();
+  return 0;
+}
