@@ -17,7 +17,7 @@ for fuzzer in build-fuzz/fuzz/*_fuzz; do
   crashes=build-fuzz/crashes/$name
   mkdir -p "$corpus" "$crashes"
   log=build-fuzz/$name.log
-  if ! "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  if ! "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$crashes/" "$corpus" "fuzz/corpus/$name" >"$log" 2>&1; then
     echo "fuzz: $name FAILED; input in $crashes/, log in $log" >&2
     tail -40 "$log" >&2

@@ -27,12 +27,21 @@ absl::StatusOr<std::string> Base64Decode(std::string_view text) {
 }
 
 std::string PercentEncode(std::string_view text, bool space_as_plus) {
-  // uriparser needs room for three bytes per input byte, and a terminating NUL.
-  std::string out(text.size() * 3 + 1, '\0');
-  const char* end = uriEscapeExA(text.data(), text.data() + text.size(), out.data(),
-                                 space_as_plus ? URI_TRUE : URI_FALSE, URI_FALSE);
-  out.resize(static_cast<std::size_t>(end - out.data()));
-  return out;
+  // uriparser stops at a NUL byte even when given the end (found by fuzz/form_fuzz.cc: a value
+  // "a\0b" came out as "a"), so each run between NULs is escaped on its own and a NUL is %00.
+  std::string out;
+  out.reserve(text.size() * 3);
+  while (true) {
+    const std::string_view run = text.substr(0, text.find('\0'));
+    // uriparser needs room for three bytes per input byte, and a terminating NUL.
+    std::string escaped(run.size() * 3 + 1, '\0');
+    const char* end = uriEscapeExA(run.data(), run.data() + run.size(), escaped.data(),
+                                   space_as_plus ? URI_TRUE : URI_FALSE, URI_FALSE);
+    out.append(escaped.data(), static_cast<std::size_t>(end - escaped.data()));
+    if (run.size() == text.size()) return out;
+    out += "%00";
+    text.remove_prefix(run.size() + 1);
+  }
 }
 
 absl::StatusOr<std::string> PercentDecode(std::string_view text, bool plus_as_space,

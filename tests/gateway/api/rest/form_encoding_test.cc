@@ -19,6 +19,10 @@ TEST(FormEncodingTest, EncodesSpacesAsPlusAndEscapesEverythingButUnreserved) {
             "To=%2B12025550100&From=%2B1+%28202%29+555");
   EXPECT_EQ(FormEncode({{"new\nline", "tab\there"}}), "new%0Aline=tab%09here");
   EXPECT_EQ(FormEncode({}), "");
+  // A NUL byte is escaped, and what follows it kept (uriparser alone stops there; found by
+  // fuzz/form_fuzz.cc).
+  EXPECT_EQ(FormEncode({{"Body", std::string("a\0b c\0", 6)}}), "Body=a%00b+c%00");
+  EXPECT_EQ(*FormDecode("Body=a%00b+c%00"), (FormParams{{"Body", std::string("a\0b c\0", 6)}}));
   EXPECT_EQ(FormEncode({{"", ""}}), "=");
 }
 
