@@ -104,6 +104,17 @@ int Run(int argc, char** argv) {
   app.add_option("--max-watchers-per-account", flags.max_watchers_per_account,
                  "WatchEvents streams one account may hold open; more are refused with 20429")
       ->capture_default_str();
+  app.add_option("--http-max-connections-per-address", flags.http_max_connections_per_address,
+                 "HTTP connections one client address may hold open; its further connections "
+                 "are closed on accept, so one client cannot take every slot")
+      ->capture_default_str();
+  app.add_option("--http-header-timeout-ms", flags.http_header_timeout_ms,
+                 "An HTTP request's header must arrive within this (a slowloris is cut off); "
+                 "its body within 30 s")
+      ->capture_default_str();
+  app.add_option("--http-idle-timeout-ms", flags.http_idle_timeout_ms,
+                 "An idle keep-alive HTTP connection is closed after this")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr; stdout carries only the lines of the process contract.
   auto logger = spdlog::stderr_color_mt("mmsgate");

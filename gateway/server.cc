@@ -131,6 +131,7 @@ std::string Server::Parts::Metrics() const {
   Metric(text, "mmsgate_media_blobs", "Distinct media blobs stored.", media_store->CountBlobs());
   Metric(text, "mmsgate_messages_in_flight", "Messages between acceptance and a final status.",
          lifecycle->in_flight());
+  Metric(text, "mmsgate_http_connections", "HTTP connections open now.", http->open_connections());
   metrics.statuses.Render(text);
   metrics.fallbacks.Render(text);
   metrics.refusals.Render(text);
@@ -230,6 +231,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   const auto storage = p.storage_pool.get_executor();
   auto http_options = RestFacadeServerOptions();
   http_options.max_connections = p.budget.http_connections;
+  http_options.max_connections_per_address = s.http_max_connections_per_address;
+  http_options.header_timeout = s.http_header_timeout;
+  http_options.idle_timeout = s.http_idle_timeout;
   http_options.on_descriptors_exhausted = [](const std::string& reason) {
     spdlog::error(
         "HTTP listener: cannot accept ({}); retrying every 100 ms until descriptors "

@@ -53,6 +53,21 @@ absl::StatusOr<Settings> MakeSettings(const Flags& flags) {
   if (flags.max_watchers_per_account < 1 || flags.max_watchers_per_account > 10000) {
     return absl::InvalidArgumentError("--max-watchers-per-account must be within 1..10000");
   }
+  if (flags.http_max_connections_per_address < 1 ||
+      flags.http_max_connections_per_address > 1000000) {
+    return absl::InvalidArgumentError(
+        "--http-max-connections-per-address must be within 1..1000000");
+  }
+  if (flags.http_header_timeout_ms < 100 || flags.http_header_timeout_ms > 3600000) {
+    return absl::InvalidArgumentError("--http-header-timeout-ms must be within 100..3600000");
+  }
+  if (flags.http_idle_timeout_ms < 100 || flags.http_idle_timeout_ms > 3600000) {
+    return absl::InvalidArgumentError("--http-idle-timeout-ms must be within 100..3600000");
+  }
+  settings.http_max_connections_per_address =
+      static_cast<std::size_t>(flags.http_max_connections_per_address);
+  settings.http_header_timeout = std::chrono::milliseconds(flags.http_header_timeout_ms);
+  settings.http_idle_timeout = std::chrono::milliseconds(flags.http_idle_timeout_ms);
   settings.watch_max_lag = flags.watch_max_lag;
   settings.max_watchers_per_account = flags.max_watchers_per_account;
   settings.media_fetch_allow = flags.media_fetch_allow;

@@ -4,6 +4,7 @@
 // set on them afterwards.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,6 +32,10 @@ struct Flags {
   // WatchEvents bounds (gateway/api/grpc/grpc_front_door.h WatchLimits).
   int64_t watch_max_lag = 10000;
   int max_watchers_per_account = 16;
+  // HTTP listener bounds against slow and idle clients (gateway/http/http_server.h).
+  int64_t http_max_connections_per_address = 256;
+  int64_t http_header_timeout_ms = 10000;
+  int64_t http_idle_timeout_ms = 60000;
 };
 
 struct Settings {
@@ -50,6 +55,9 @@ struct Settings {
   std::vector<std::string> media_fetch_deny;
   int64_t watch_max_lag = 10000;
   int max_watchers_per_account = 16;
+  std::size_t http_max_connections_per_address = 256;
+  std::chrono::milliseconds http_header_timeout{10000};
+  std::chrono::milliseconds http_idle_timeout{60000};
 
   // From the scenario's simulation block, defaults applied.
   double time_scale = 1.0;

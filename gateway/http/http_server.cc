@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
@@ -192,9 +193,12 @@ class ServerState : public std::enable_shared_from_this<ServerState> {
     return sessions_.size();
   }
   // Called from ~Session, on any thread.
-  void Unregister(const Session* session) {
+  void Unregister(const Session* session, const net::ip::address& peer) {
     std::lock_guard lock(mutex_);
     sessions_.erase(session);
+    if (const auto it = per_address_.find(peer); it != per_address_.end() && --it->second == 0) {
+      per_address_.erase(it);
+    }
   }
 
  private:
@@ -211,6 +215,8 @@ class ServerState : public std::enable_shared_from_this<ServerState> {
   bool stopped_ = false;                   // guarded by mutex_
   // Weak so that a session's lifetime is decided by its pending operations alone.
   std::unordered_map<const Session*, std::weak_ptr<Session>> sessions_;  // guarded by mutex_
+  // Open connections by client address (only addresses with at least one).
+  std::map<net::ip::address, std::size_t> per_address_;  // guarded by mutex_
 };
 
 // One connection. Every member function except Close() runs on the stream's strand; every
@@ -218,9 +224,9 @@ class ServerState : public std::enable_shared_from_this<ServerState> {
 // something is pending (or a handler holds `respond`).
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(std::shared_ptr<ServerState> server, tcp::socket socket)
-      : server_(std::move(server)), stream_(std::move(socket)) {}
-  ~Session() { server_->Unregister(this); }
+  Session(std::shared_ptr<ServerState> server, tcp::socket socket, net::ip::address peer)
+      : server_(std::move(server)), stream_(std::move(socket)), peer_(std::move(peer)) {}
+  ~Session() { server_->Unregister(this, peer_); }
 
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -256,6 +262,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   const std::shared_ptr<ServerState> server_;
   beast::tcp_stream stream_;
+  const net::ip::address peer_;  // the client's address, for the per-address cap
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;  // the request being read
   Clock::time_point header_deadline_;
@@ -548,16 +555,29 @@ void ServerState::Stop() {
 }
 
 void ServerState::OnAccept(tcp::socket socket) {
+  boost::system::error_code ec;
+  const tcp::endpoint remote = socket.remote_endpoint(ec);
+  if (ec) return;  // already gone
+  net::ip::address peer = remote.address();
+  if (peer.is_v6() && peer.to_v6().is_v4_mapped()) {
+    peer = net::ip::make_address_v4(net::ip::v4_mapped, peer.to_v6());  // one client, whichever way the listener saw it
+  }
   std::shared_ptr<Session> session;
   {
     std::lock_guard lock(mutex_);
     if (stopped_) return;  // `socket` closes on return
-    if (sessions_.size() < options_.max_connections) {
-      session = std::make_shared<Session>(shared_from_this(), std::move(socket));
+    std::size_t& from_peer = per_address_[peer];
+    const bool peer_has_room = options_.max_connections_per_address == 0 ||
+                               from_peer < options_.max_connections_per_address;
+    if (sessions_.size() < options_.max_connections && peer_has_room) {
+      ++from_peer;
+      session = std::make_shared<Session>(shared_from_this(), std::move(socket), peer);
       sessions_.emplace(session.get(), session);
+    } else if (from_peer == 0) {
+      per_address_.erase(peer);
     }
   }
-  // Over the limit the socket is simply closed (at the end of this function): answering would
+  // Over a limit the socket is simply closed (at the end of this function): answering would
   // cost the very resources the limit protects.
   if (session) session->Start();
 }

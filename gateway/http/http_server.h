@@ -75,6 +75,9 @@ struct HttpServerOptions {
   // time a response has to be written completely.
   std::chrono::milliseconds idle_timeout{60000};
   std::size_t max_connections = 10000;  // connections beyond this are closed on accept
+  // Connections one client address may hold open; beyond it that address's new connections are
+  // closed on accept, so one client (a slowloris, a leaky pool) cannot take every slot. 0: no cap.
+  std::size_t max_connections_per_address = 0;
   std::string server_name = "mmsgate";  // the `Server` header
   // Told (on the accept strand, once per spell) when accepting fails for want of descriptors or
   // memory; accepting resumes by itself shortly after.

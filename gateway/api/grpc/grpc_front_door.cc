@@ -45,6 +45,8 @@ namespace v1 = mmsgate::v1;
 // requests reach admission and get the provider's code (11751, 21617) instead of a transport
 // error.
 constexpr int kMaxReceiveMessageBytes = 16 * 1024 * 1024;
+// Calls one gRPC connection may carry at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
+constexpr int kMaxConcurrentStreams = 1000;
 
 // The single place absl::Status becomes grpc::Status: the provider code goes into the message
 // text, the `mmsgate-error-code` trailer and a structured ErrorDetail.
@@ -895,6 +897,16 @@ absl::StatusOr<std::unique_ptr<GrpcFrontDoor>> GrpcFrontDoor::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  // Slow and idle clients: a connection may carry this many calls at once (a client opening
+  // more waits for a slot rather than making the server hold unbounded streams); the server
+  // pings a connection quiet for a minute and drops it if the ping goes unanswered for 20 s (a
+  // vanished client's WatchEvents streams end); a connection with no call for 30 minutes is
+  // closed (clients reconnect by themselves); and clients may keep alive every 10 s.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 30 * 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
   builder.RegisterService(impl->messaging.get());
   builder.RegisterService(impl->simulator.get());
   builder.RegisterService(impl->accounts.get());
