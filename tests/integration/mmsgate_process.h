@@ -33,6 +33,8 @@ class MmsgateProcess {
   // SIGKILL, then waits.
   void Kill();
 
+  // The process id, for reading /proc/<pid>/status (memory figures).
+  pid_t pid() const { return pid_; }
   const std::string& grpc_address() const { return grpc_address_; }
   const std::string& http_address() const { return http_address_; }
   const std::string& data_dir() const { return data_dir_; }
