@@ -43,16 +43,18 @@ for _ in $(seq 300); do grep -q ready "$work/out" 2>/dev/null && break; sleep 0.
 grep -q ready "$work/out" || { cat "$work/err" >&2; echo "soak: mmsgate did not start" >&2; exit 1; }
 grpc=$(grep -oE 'grpc=[0-9.]+:[0-9]+' "$work/out" | cut -d= -f2)
 
-# Samples: second, RSS (MB), open fds, threads.
+# Samples: second since the start (wall clock: an iteration takes a little over a second),
+# RSS (MB), open fds, threads.
 sample() {
-  local t=0
+  local start t
+  start=$(date +%s)
   while kill -0 "$pid" 2>/dev/null; do
+    t=$(($(date +%s) - start))
     local rss fds threads
     rss=$(awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null) || break
     threads=$(awk '/^Threads/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || break
     fds=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
     echo "$t $rss $fds $threads"
-    t=$((t + 1))
     sleep 1
   done
 }
