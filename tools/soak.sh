@@ -36,7 +36,7 @@ carriers { id: "albion" name: "Albion" country: "GB" supports_mms: true default_
 PB
 } >"$work/soak.txtpb"
 
-build/gateway/mmsgate --scenario "$work/soak.txtpb" --data-dir "$work/data" --grpc 127.0.0.1:0 \
+"$build/gateway/mmsgate" --scenario "$work/soak.txtpb" --data-dir "$work/data" --grpc 127.0.0.1:0 \
   --http 127.0.0.1:0 --log-level warn >"$work/out" 2>"$work/err" &
 pid=$!
 for _ in $(seq 300); do grep -q ready "$work/out" 2>/dev/null && break; sleep 0.1; done
