@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "absl/synchronization/mutex.h"
 #include "gateway/config/settings.h"
 #include "gateway/server.h"
 
@@ -164,6 +165,9 @@ int Run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Abseil's mutexes (gRPC's) record every lock in a graph to detect lock-order cycles, a debug
+  // aid Debian's build leaves on: 2-4% of the server's CPU under load (docs/performance.md).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   try {
     return Run(argc, argv);
   } catch (const std::exception& e) {

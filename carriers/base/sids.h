@@ -6,7 +6,8 @@
 
 namespace mmsgate {
 
-// A new SID with 128 random bits from OpenSSL's CSPRNG.
+// A new SID: 64 bits that grow with creation time (unique within the process and across
+// restarts), then 64 random bits from OpenSSL's CSPRNG.
 std::string NewSid(std::string_view prefix);
 
 // True when `sid` is `prefix` followed by 32 lowercase hex digits.
