@@ -74,12 +74,15 @@ void CarrierNode::Submit(HandsetDelivery delivery) {
 }
 
 void CarrierNode::Report(DeliveryListener* listener, const std::string& sid, SimTime at,
-                         DeliveryReport::Outcome outcome, int code, std::string message) {
+                         DeliveryReport::Outcome outcome, int code, std::string message,
+                         std::optional<HandsetArrival> arrival) {
   if (outcome != DeliveryReport::Outcome::kDelivered) {
     std::lock_guard lock(shared_mutex_);
     ++undelivered_by_code_[code];
   }
-  if (listener) listener->OnDeliveryReport({sid, at, outcome, code, std::move(message)});
+  if (listener) {
+    listener->OnDeliveryReport({sid, at, outcome, code, std::move(message), std::move(arrival)});
+  }
 }
 
 void CarrierNode::Enqueue(HandsetDelivery delivery) {
@@ -200,7 +203,12 @@ void CarrierNode::ArmPumpTimer(SimTime when) {
   });
 }
 
-double CarrierNode::DrawLatencyMs(std::mt19937_64& random) {
+CarrierNode::MessageStream::result_type CarrierNode::MessageStream::operator()() {
+  state += 0x9e3779b97f4a7c15ULL;
+  return SplitMix64(state);
+}
+
+double CarrierNode::DrawLatencyMs(MessageStream& random) {
   const double median_ms = std::max(0.0, config_.latency().median_ms());
   const double p99_ms = config_.latency().p99_ms();
   if (median_ms > 0 && p99_ms > median_ms) {
@@ -219,7 +227,7 @@ void CarrierNode::Send(HandsetDelivery delivery, SimTime slot) {
   // acceptance order: the same scenario, seed and input give the same outcomes however the
   // pipeline's steps interleave. The failure roll comes first and always happens, so changing
   // a rate does not shift the latency draws.
-  std::mt19937_64 random(SplitMix64(carrier_seed_ ^ SplitMix64(delivery.sequence)));
+  MessageStream random{SplitMix64(carrier_seed_ ^ SplitMix64(delivery.sequence))};
   const double roll = std::uniform_real_distribution<double>(0.0, 1.0)(random);
   int failure_code = 0;
   double cumulative = 0;
@@ -250,31 +258,48 @@ void CarrierNode::Send(HandsetDelivery delivery, SimTime slot) {
     }
   }
   const SimTime outcome_at = slot + SimMilliseconds(std::max(0.0, latency_ms));
+  if (latency_ms <= 0) {
+    // No latency: the outcome follows the acceptance at once, so the gateway hears both together
+    // (and may store them in one commit).
+    Conclude(std::move(delivery), failure_code, outcome_at);
+    return;
+  }
   std::shared_ptr<Timer> timer = clock_.MakeTimer(strand_);
   timer->WaitUntil(outcome_at, [self = shared_from_this(), timer, failure_code, outcome_at,
                                 delivery = std::move(delivery)](bool fired) mutable {
     if (!fired) return;  // io_context stopping: the message stays in the gateway's outbox.
-    if (failure_code != 0) {
-      self->Report(
-          delivery.listener, delivery.message_sid, outcome_at,
-          DeliveryReport::Outcome::kUndelivered, failure_code,
-          failure_code == error_codes::kUnreachableHandset   ? "unreachable destination handset"
-          : failure_code == error_codes::kUnknownDestination ? "unknown destination handset"
-          : failure_code == error_codes::kLandlineOrUnreachableCarrier
-              ? "landline or unreachable carrier"
-              : "unknown error reported by carrier " + self->id_);
-      return;
-    }
-    // The report waits until the phone's entry is durable: a message reads DELIVERED only once
-    // its inbox entry would survive a restart.
-    delivery.received_at = outcome_at;
-    self->handsets_.Receive(
-        delivery, [self, sid = delivery.message_sid, listener = delivery.listener, outcome_at] {
-          boost::asio::post(self->strand_, [self, sid, listener, outcome_at] {
-            self->delivered_.fetch_add(1, std::memory_order_relaxed);
-            self->Report(listener, sid, outcome_at, DeliveryReport::Outcome::kDelivered, 0, "");
-          });
-        });
+    self->Conclude(std::move(delivery), failure_code, outcome_at);
+  });
+}
+
+void CarrierNode::Conclude(HandsetDelivery delivery, int failure_code, SimTime outcome_at) {
+  if (failure_code != 0) {
+    Report(delivery.listener, delivery.message_sid, outcome_at,
+           DeliveryReport::Outcome::kUndelivered, failure_code,
+           failure_code == error_codes::kUnreachableHandset   ? "unreachable destination handset"
+           : failure_code == error_codes::kUnknownDestination ? "unknown destination handset"
+           : failure_code == error_codes::kLandlineOrUnreachableCarrier
+               ? "landline or unreachable carrier"
+               : "unknown error reported by carrier " + id_);
+    return;
+  }
+  // A message reads DELIVERED only once its inbox entry would survive a restart: either the
+  // listener stores the entry with the DELIVERED status, or the report waits for the phone's
+  // own commit.
+  delivery.received_at = outcome_at;
+  if (delivery.listener != nullptr && delivery.listener->StoresArrivals() &&
+      !delivery.resubmitted) {
+    delivered_.fetch_add(1, std::memory_order_relaxed);
+    Report(delivery.listener, delivery.message_sid, outcome_at, DeliveryReport::Outcome::kDelivered,
+           0, "", HandsetArrival{delivery.to, Handsets::Entry(delivery)});
+    return;
+  }
+  handsets_.Receive(delivery, [self = shared_from_this(), sid = delivery.message_sid,
+                               listener = delivery.listener, outcome_at] {
+    boost::asio::post(self->strand_, [self, sid, listener, outcome_at] {
+      self->delivered_.fetch_add(1, std::memory_order_relaxed);
+      self->Report(listener, sid, outcome_at, DeliveryReport::Outcome::kDelivered, 0, "");
+    });
   });
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,12 @@
 #include "mmsgate/v1/simulator.pb.h"
 
 namespace mmsgate::carriers {
+
+// What a phone shows for one delivered message, and whose phone it is.
+struct HandsetArrival {
+  std::string number;
+  mmsgate::v1::HandsetMessage entry;
+};
 
 struct DeliveryReport {
   enum class Outcome { kDelivered, kUndelivered, kFailed };
@@ -23,6 +30,9 @@ struct DeliveryReport {
   // Provider code when not delivered (30003, 30008, 30036…); 0 when delivered.
   int error_code = 0;
   std::string error_message;
+  // Set on a delivered report when the phone's entry is not durable yet: the listener stores it
+  // in the same commit as the DELIVERED status (DeliveryListener::StoresArrivals).
+  std::optional<HandsetArrival> arrival;
   bool delivered() const { return outcome == Outcome::kDelivered; }
 };
 
@@ -35,6 +45,11 @@ class DeliveryListener {
   virtual void OnCarrierAccepted(const std::string& message_sid, SimTime at) = 0;
   // The final outcome of a submitted message.
   virtual void OnDeliveryReport(DeliveryReport report) = 0;
+  // True when the listener makes a delivered message's phone entry durable together with its
+  // DELIVERED status (report.arrival): the carrier then reports at once instead of committing
+  // the entry on its own first, one commit per message fewer. A resubmitted message's entry
+  // still goes through the carrier's Handsets (the phone may have it already).
+  [[nodiscard]] virtual bool StoresArrivals() const { return false; }
 };
 
 // Media as it travels to a handset. Once the MMSC has stored the bytes, a message in flight

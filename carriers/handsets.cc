@@ -9,10 +9,8 @@
 
 namespace mmsgate::carriers {
 
-namespace {
-
-// What the phone shows for a delivery. Hashes the media: call outside any lock.
-mmsgate::v1::HandsetMessage BuildEntry(const HandsetDelivery& delivery) {
+// Hashes the media: call outside any lock.
+mmsgate::v1::HandsetMessage Handsets::Entry(const HandsetDelivery& delivery) {
   mmsgate::v1::HandsetMessage entry;
   entry.set_kind(delivery.kind);
   entry.set_text(delivery.text);
@@ -43,8 +41,6 @@ mmsgate::v1::HandsetMessage BuildEntry(const HandsetDelivery& delivery) {
   return entry;
 }
 
-}  // namespace
-
 bool Handsets::Add(const std::string& number, const mmsgate::v1::HandsetMessage& entry) {
   std::lock_guard lock(mutex_);
   Phone& phone = phones_[number];
@@ -54,7 +50,7 @@ bool Handsets::Add(const std::string& number, const mmsgate::v1::HandsetMessage&
 }
 
 bool Handsets::Receive(const HandsetDelivery& delivery) {
-  const auto entry = BuildEntry(delivery);
+  const auto entry = Entry(delivery);
   if (journal_) {
     journal_->Append(delivery.to, entry, delivery.resubmitted, [] {});
     return true;
@@ -63,7 +59,7 @@ bool Handsets::Receive(const HandsetDelivery& delivery) {
 }
 
 void Handsets::Receive(const HandsetDelivery& delivery, std::function<void()> done) {
-  const auto entry = BuildEntry(delivery);
+  const auto entry = Entry(delivery);
   if (journal_) {
     journal_->Append(delivery.to, entry, delivery.resubmitted, std::move(done));
     return;

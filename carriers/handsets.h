@@ -52,6 +52,10 @@ class Handsets {
   // The same without waiting; returns false if this message was already on the phone.
   bool Receive(const HandsetDelivery& delivery);
 
+  // What the phone shows for `delivery`. Hashes media bytes that are at hand (unit tests);
+  // stored media are described by the address they were stored under.
+  [[nodiscard]] static mmsgate::v1::HandsetMessage Entry(const HandsetDelivery& delivery);
+
   // Everything `number` received, oldest first (empty for an unknown number), passed to `done`
   // on any thread: read from the journal when there is one. Never blocks the caller.
   void ReadInbox(const std::string& number, std::function<void(mmsgate::v1::HandsetInbox)> done);

@@ -223,6 +223,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   p.lifecycle = std::make_unique<MessageLifecycle>(p.io, *p.clock, db, *p.message_store, *p.senders,
                                                    *p.fleet, *p.events, *p.status_callbacks);
   p.lifecycle->set_metrics(&p.metrics);
+  p.lifecycle->set_inbox(p.inbox_store.get());
   p.messages =
       std::make_unique<MessageService>(db, *p.message_store, *p.counted_attempts, *p.media_store);
 

@@ -188,7 +188,14 @@ void MessageLifecycle::Resume(v1::Message message, std::vector<carriers::MediaPa
 void MessageLifecycle::Apply(const FlightPtr& flight, Change change) {
   boost::asio::post(flight->strand, [this, flight, change = std::move(change)]() mutable {
     flight->pending.push_back(std::move(change));
-    if (!flight->writing) StoreNext(flight);
+    if (flight->writing || flight->store_posted) return;  // It joins the next commit.
+    // Stored after the handlers already queued on the strand, so a change that came with this
+    // one (a carrier's SENT and DELIVERED at once) shares its commit.
+    flight->store_posted = true;
+    boost::asio::post(flight->strand, [this, flight] {
+      flight->store_posted = false;
+      if (!flight->writing) StoreNext(flight);
+    });
   });
 }
 
@@ -208,16 +215,21 @@ void MessageLifecycle::Unpark(Flight& flight) {
 void MessageLifecycle::StoreNext(const FlightPtr& flight) {
   if (flight->pending.empty()) return;  // A parked message stays parked.
   Unpark(*flight);
-  while (!flight->pending.empty()) {
-    Change change = std::move(flight->pending.front());
-    flight->pending.erase(flight->pending.begin());
-    const v1::MessageStatus from = flight->message->status();
-    if (!Allowed(from, change.status)) {
-      spdlog::debug("{}: {} after {} dropped", flight->message->sid(),
-                    v1::MessageStatus_Name(change.status), v1::MessageStatus_Name(from));
+  // Everything that arrived while the previous commit was being written goes into this one:
+  // the status record is written once, with the last change; each change is still published.
+  std::vector<v1::Message> steps;
+  auto batch = database_.NewBatch();
+  std::vector<Change> pending = std::move(flight->pending);
+  flight->pending.clear();
+  for (auto& change : pending) {
+    const v1::Message& current = steps.empty() ? *flight->message : steps.back();
+    if (!Allowed(current.status(), change.status)) {
+      spdlog::debug("{}: {} after {} dropped", current.sid(), v1::MessageStatus_Name(change.status),
+                    v1::MessageStatus_Name(current.status()));
+      if (change.arrival) StoreArrivalAlone(*change.arrival);
       continue;
     }
-    v1::Message updated = *flight->message;
+    v1::Message updated = current;
     const auto at = TimeUtil::NanosecondsToTimestamp(
         ToNanoseconds(change.at != SimTime{} ? change.at : clock_.Now()));
     updated.set_status(change.status);
@@ -227,37 +239,57 @@ void MessageLifecycle::StoreNext(const FlightPtr& flight) {
       updated.set_error_code(change.error_code);
       updated.set_error_message(change.error_message);
     }
-    auto batch = database_.NewBatch();
-    if (auto staged = store_.StageStatus(*batch, updated, IsFinal(change.status)); !staged.ok()) {
-      OnStored(flight, std::move(updated), staged);
-      return;
+    if (change.arrival && inbox_ != nullptr) {
+      if (auto staged = inbox_->StageEntry(*batch, change.arrival->number, change.arrival->entry);
+          !staged.ok()) {
+        // The entry cannot be stored, so neither can DELIVERED (it would claim what a restart
+        // forgets): the message stops here, as for any change that cannot be stored.
+        steps.push_back(std::move(updated));
+        OnStored(flight, std::move(steps), staged);
+        return;
+      }
     }
-    flight->writing = true;
-    database_.Commit(std::move(batch), flight->strand,
-                     [this, flight, updated = std::move(updated)](absl::Status status) mutable {
-                       OnStored(flight, std::move(updated), status);
-                     });
+    steps.push_back(std::move(updated));
+  }
+  if (steps.empty()) return;
+  if (auto staged = store_.StageStatus(*batch, steps.back(), IsFinal(steps.back().status()));
+      !staged.ok()) {
+    OnStored(flight, std::move(steps), staged);
     return;
   }
+  flight->writing = true;
+  database_.Commit(std::move(batch), flight->strand,
+                   [this, flight, steps = std::move(steps)](absl::Status status) mutable {
+                     OnStored(flight, std::move(steps), status);
+                   });
 }
 
-void MessageLifecycle::OnStored(const FlightPtr& flight, v1::Message updated, absl::Status status) {
+void MessageLifecycle::StoreArrivalAlone(const carriers::HandsetArrival& arrival) {
+  if (inbox_ != nullptr) inbox_->Append(arrival.number, arrival.entry, false, [] {});
+}
+
+void MessageLifecycle::OnStored(const FlightPtr& flight, std::vector<v1::Message> steps,
+                                absl::Status status) {
   flight->writing = false;
   if (!status.ok()) {
     // Not durable: the message stays in the outbox at its last stored status, and the next
     // start resumes it from there. Nothing more happens to it in this process.
     stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
-    spdlog::error("cannot store status {} of {}: {}", v1::MessageStatus_Name(updated.status()),
-                  updated.sid(), std::string(status.message()));
+    spdlog::error("cannot store status {} of {}: {}", v1::MessageStatus_Name(steps.back().status()),
+                  steps.back().sid(), std::string(status.message()));
     flight->pending.clear();
-    Forget(updated.sid());
+    Forget(steps.back().sid());
     return;
   }
-  *flight->message = std::move(updated);
-  Count(*flight->message);
-  Publish(*flight->message);
-  if (flight->message->status() != v1::ACCEPTED) status_listener_.OnStatus(*flight->message);
-  Run(flight, RuleFor(flight->message->status())->on_stored);
+  for (auto& step : steps) {
+    // The previous step's action may have parked the message (it then waits for a carrier).
+    if (!flight->message) Unpark(*flight);
+    *flight->message = std::move(step);
+    Count(*flight->message);
+    Publish(*flight->message);
+    if (flight->message->status() != v1::ACCEPTED) status_listener_.OnStatus(*flight->message);
+    Run(flight, RuleFor(flight->message->status())->on_stored);
+  }
   StoreNext(flight);
 }
 
@@ -361,10 +393,13 @@ void MessageLifecycle::OnCarrierAccepted(const std::string& message_sid, SimTime
 
 void MessageLifecycle::OnDeliveryReport(carriers::DeliveryReport report) {
   auto flight = Find(report.message_sid);
-  if (!flight) return;
+  if (!flight) {
+    if (report.arrival) StoreArrivalAlone(*report.arrival);
+    return;
+  }
   switch (report.outcome) {
     case carriers::DeliveryReport::Outcome::kDelivered:
-      Apply(flight, {v1::DELIVERED, 0, "", report.at});
+      Apply(flight, {v1::DELIVERED, 0, "", report.at, std::move(report.arrival)});
       break;
     case carriers::DeliveryReport::Outcome::kUndelivered:
       Apply(flight, {v1::UNDELIVERED, report.error_code, report.error_message, report.at});

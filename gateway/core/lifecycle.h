@@ -12,10 +12,12 @@
 // ACCEPTED is found only in data written by an older gateway.
 //
 // Every change is committed to the database before it is published (WatchEvents, status
-// callbacks) or acted on. A change the table does not allow is dropped: a report repeated after
-// a restart (SENT again), a late duplicate delivery report. A change that cannot be stored stops
-// the message where it is: it stays in the outbox at its last stored status, and the next start
-// resumes it from there.
+// callbacks) or acted on. Changes that arrive while the previous one is being written go into
+// the next commit together (a carrier's SENT and DELIVERED, a phone's inbox entry with its
+// DELIVERED), and are then published one by one, in order. A change the table does not allow is
+// dropped: a report repeated after a restart (SENT again), a late duplicate delivery report. A
+// change that cannot be stored stops the message where it is: it stays in the outbox at its last
+// stored status, and the next start resumes it from there.
 //
 // Threading rule: each message lives on its own strand of the io_context, and every step of it
 // (a change arriving, its commit completing, the action after it) runs there, one at a time; no
@@ -27,6 +29,7 @@
 #include <boost/asio/strand.hpp>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -37,6 +40,7 @@
 #include "gateway/core/events.h"
 #include "gateway/core/metrics.h"
 #include "gateway/core/sender_limits.h"
+#include "gateway/storage/inbox_store.h"
 #include "gateway/storage/message_store.h"
 #include "mmsc/storage/database.h"
 #include "mmsgate/v1/message.pb.h"
@@ -95,12 +99,17 @@ class MessageLifecycle final : public carriers::DeliveryListener {
   // carriers::DeliveryListener
   void OnCarrierAccepted(const std::string& message_sid, SimTime at) override;
   void OnDeliveryReport(carriers::DeliveryReport report) override;
+  bool StoresArrivals() const override { return inbox_ != nullptr; }
 
   const LifecycleStats& stats() const { return stats_; }
 
   // Counts every stored status and times final ones (GET /metrics); optional.
 
   void set_metrics(PipelineMetrics* metrics) { metrics_ = metrics; }
+  // Where a delivered message's phone entry is stored, in the same commit as its DELIVERED
+  // status; optional (without it, carriers store entries themselves before reporting). Set
+  // before the first message.
+  void set_inbox(InboxStore* inbox) { inbox_ = inbox; }
   // Messages between acceptance and a final status in this process.
   [[nodiscard]] std::size_t in_flight() const;
 
@@ -111,6 +120,8 @@ class MessageLifecycle final : public carriers::DeliveryListener {
     std::string error_message;
     // When it happened in the simulation's schedule; the epoch means "now".
     SimTime at{};
+    // A DELIVERED change's phone entry, stored with it.
+    std::optional<carriers::HandsetArrival> arrival;
   };
   // One message on its way. Everything in it is touched only on `strand`.
   using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
@@ -128,6 +139,8 @@ class MessageLifecycle final : public carriers::DeliveryListener {
     // allocates ~600 bytes, which a million messages queued behind an outage each paid.
     std::vector<Change> pending;
     bool writing = false;
+    // A StoreNext is posted: changes arriving before it runs join its commit.
+    bool store_posted = false;
     // Loaded from the outbox at start rather than accepted by this process.
     bool resumed = false;
   };
@@ -144,12 +157,17 @@ class MessageLifecycle final : public carriers::DeliveryListener {
 
   // Any thread: hands a change to the message's strand.
   void Apply(const FlightPtr& flight, Change change);
-  // Strand: stores the next pending change the table allows.
+  // Strand: stores every pending change the table allows, in one commit.
   void StoreNext(const FlightPtr& flight);
+  // A phone entry whose DELIVERED change was dropped (or whose message is no longer in flight):
+  // stored on its own, so the phone still shows what the carrier delivered.
+  void StoreArrivalAlone(const carriers::HandsetArrival& arrival);
   // Strand: serializes an idle flight's message into `parked` / parses it back before use.
   static void Park(Flight& flight);
   static void Unpark(Flight& flight);
-  void OnStored(const FlightPtr& flight, mmsgate::v1::Message updated, absl::Status status);
+  // `steps`: the message after each change of the commit, in order.
+  void OnStored(const FlightPtr& flight, std::vector<mmsgate::v1::Message> steps,
+                absl::Status status);
   void Run(const FlightPtr& flight, Action action);
   void WaitForSender(const FlightPtr& flight);
   void SubmitToCarrier(const FlightPtr& flight);
@@ -173,6 +191,7 @@ class MessageLifecycle final : public carriers::DeliveryListener {
   std::vector<Strand> strands_;
 
   PipelineMetrics* metrics_ = nullptr;
+  InboxStore* inbox_ = nullptr;
 
   // Messages between acceptance and a final status, for the carriers' reports to find them;
   // sharded so concurrent messages do not contend on one lock (held for a lookup only).

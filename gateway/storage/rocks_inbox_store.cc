@@ -39,22 +39,28 @@ void RocksInboxStore::Append(const std::string& number, const mmsgate::v1::Hands
   });
 }
 
-void RocksInboxStore::Write(const std::string& number, const mmsgate::v1::HandsetMessage& entry,
-                            std::function<void()> done) {
+absl::Status RocksInboxStore::StageEntry(storage::Batch& batch, const std::string& number,
+                                         const mmsgate::v1::HandsetMessage& entry) {
   auto record = storage::EncodeRecord(entry, "the inbox entry of " + entry.message_sid());
-  if (!record.ok()) {
-    spdlog::error("{}", std::string(record.status().message()));
-    boost::asio::post(executor_, std::move(done));
-    return;
-  }
+  if (!record.ok()) return record.status();
   char when[24];
   std::snprintf(when, sizeof when, "%020" PRIu64,
                 static_cast<uint64_t>(
                     google::protobuf::util::TimeUtil::TimestampToNanoseconds(entry.received_at())));
   const std::string key = number + "/" + when + "/" + entry.message_sid();
+  database_.Put(batch, inbox_, key, *record);
+  database_.Put(batch, sids_, entry.message_sid(), key);
+  return absl::OkStatus();
+}
+
+void RocksInboxStore::Write(const std::string& number, const mmsgate::v1::HandsetMessage& entry,
+                            std::function<void()> done) {
   auto batch = database_.NewBatch();
-  database_.Put(*batch, inbox_, key, *record);
-  database_.Put(*batch, sids_, entry.message_sid(), key);
+  if (auto staged = StageEntry(*batch, number, entry); !staged.ok()) {
+    spdlog::error("{}", std::string(staged.message()));
+    boost::asio::post(executor_, std::move(done));
+    return;
+  }
   database_.Commit(std::move(batch), executor_,
                    [sid = entry.message_sid(), done = std::move(done)](absl::Status status) {
                      if (!status.ok()) {

@@ -17,6 +17,8 @@ class RocksInboxStore final : public InboxStore {
   RocksInboxStore(storage::RocksDatabase& database, boost::asio::any_io_executor executor,
                   boost::asio::any_io_executor storage);
 
+  absl::Status StageEntry(storage::Batch& batch, const std::string& number,
+                          const mmsgate::v1::HandsetMessage& entry) override;
   void Append(const std::string& number, const mmsgate::v1::HandsetMessage& entry, bool resubmitted,
               std::function<void()> done) override;
   void Read(const std::string& number,

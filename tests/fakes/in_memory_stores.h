@@ -344,6 +344,12 @@ class InMemoryDirectoryStore final : public gateway::DirectoryStore {
 class InMemoryInboxStore final : public gateway::InboxStore {
  public:
   explicit InMemoryInboxStore(InMemoryDatabase& database) : database_(database) {}
+  absl::Status StageEntry(storage::Batch& batch, const std::string& number,
+                          const mmsgate::v1::HandsetMessage& entry) override {
+    InMemoryDatabase::Own(batch).changes.push_back(
+        [this, number, entry] { entries_.emplace_back(number, entry); });
+    return absl::OkStatus();
+  }
   void Append(const std::string& number, const mmsgate::v1::HandsetMessage& entry, bool resubmitted,
               std::function<void()> done) override {
     {

@@ -88,7 +88,10 @@ class TestGateway {
         sender(io, io.get_executor(), clock, database, message_store, media_store, directory, fleet,
                senders, lifecycle,
                gateway::SendSettings{"http://127.0.0.1:8080", std::chrono::milliseconds(2000),
-                                     std::chrono::hours(1), 0}) {}
+                                     std::chrono::hours(1), 0}) {
+    // As the server does: a phone's entry is stored with its DELIVERED status.
+    lifecycle.set_inbox(&inbox_store);
+  }
 
   ~TestGateway() {
     senders.Stop();

@@ -131,6 +131,53 @@ TEST(LifecycleTest, AStatusThatCannotBeStoredStopsTheMessageWhereItWas) {
   EXPECT_EQ(gateway.Inbox("+12025550142").messages_size(), 0);
 }
 
+TEST(LifecycleTest, APhonesEntryIsStoredWithTheDeliveredStatusOrNotAtAll) {
+  TestGateway gateway;
+  EventLog events(gateway.events);
+  auto sent = gateway.Send(Sms());
+  ASSERT_TRUE(sent.ok());
+  gateway.Run();
+  ASSERT_EQ(gateway.Stored(sent->sid())->status(), v1::SENT);
+  // The commit that would make it DELIVERED fails: the phone shows nothing either, because a
+  // message reads DELIVERED exactly when its phone's entry is durable.
+  gateway.database.FailNextCommits(1);
+  gateway.Advance(std::chrono::seconds(1));
+  EXPECT_EQ(gateway.Stored(sent->sid())->status(), v1::SENT);
+  EXPECT_EQ(gateway.Inbox("+12025550142").messages_size(), 0);
+  EXPECT_EQ(gateway.lifecycle.stats().store_errors.load(), 1);
+  EXPECT_THAT(events.statuses, ElementsAre(v1::ACCEPTED, v1::QUEUED, v1::SENDING, v1::SENT));
+  // Still in the outbox: the next start resubmits it.
+  EXPECT_TRUE(gateway.message_store.IsUnfinished(sent->sid()));
+}
+
+TEST(LifecycleTest, ChangesArrivingDuringACommitShareTheNextAndArePublishedInOrder) {
+  // A carrier with no latency reports DELIVERED while SENT is still being written.
+  std::string scenario = testing::TestGatewayScenario();
+  const std::string slow = "latency { median_ms: 1000 }";
+  scenario.replace(scenario.find(slow), slow.size(), "latency { median_ms: 0 }");
+  TestGateway gateway(scenario);
+  EventLog events(gateway.events);
+  const auto commits_before = gateway.database.stats().batches_committed;
+  auto sent = gateway.Send(Sms());
+  ASSERT_TRUE(sent.ok());
+  gateway.Run();
+  const auto stored = gateway.Stored(sent->sid());
+  EXPECT_EQ(stored->status(), v1::DELIVERED);
+  EXPECT_TRUE(stored->has_date_sent());
+  // Acceptance (stored as QUEUED), SENDING, then SENT and DELIVERED with the phone's entry.
+  EXPECT_EQ(gateway.database.stats().batches_committed - commits_before, 3u);
+  EXPECT_THAT(events.statuses,
+              ElementsAre(v1::ACCEPTED, v1::QUEUED, v1::SENDING, v1::SENT, v1::DELIVERED));
+  EXPECT_THAT(Statuses(gateway.listener.statuses),
+              ElementsAre(v1::QUEUED, v1::SENDING, v1::SENT, v1::DELIVERED));
+  // Each published step carries its own state: SENT without the final status's date.
+  ASSERT_EQ(gateway.listener.statuses.size(), 4u);
+  EXPECT_EQ(gateway.listener.statuses[2].status(), v1::SENT);
+  EXPECT_EQ(gateway.Inbox("+12025550142").messages_size(), 1);
+  EXPECT_EQ(gateway.lifecycle.in_flight(), 0u);
+  EXPECT_EQ(gateway.lifecycle.stats().delivered.load(), 1);
+}
+
 TEST(LifecycleTest, AFailedAcceptanceIsRefusedAndCountsNothingAgainstTheSender) {
   TestGateway gateway;
   gateway.database.FailNextCommits(1);
