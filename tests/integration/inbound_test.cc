@@ -495,7 +495,9 @@ TEST_F(InboundTest, ProvisioningFollowsRuleOneAndShortCodeMmsCostsAFee) {
   context = Context();
   ASSERT_TRUE(accounts_->GetUsage(context.get(), {}, &usage).ok());
   for (const auto& entry : usage.entries()) {
-    if (entry.category() == "shortcode-mms-enablement") EXPECT_EQ(entry.price_cents(), fee);
+    if (entry.category() == "shortcode-mms-enablement") {
+      EXPECT_EQ(entry.price_cents(), fee);
+    }
   }
   // Enabling MMS on a long code is refused.
   enable.set_number(kSmsOnlyAppNumber);
