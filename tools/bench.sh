@@ -130,7 +130,7 @@ if wants e2e; then
   log "e2e: $count SMS, driver start to the last DELIVERED"
   start_mmsgate
   out=$("$bin/tools/mmsload" --grpc "$gate_grpc" --count "$count" --concurrency 64 --channels 4 \
-    --to-prefix +1202556 --wait-final --timeout 600 --progress 0 2>/dev/null)
+    --to-prefix +1202556 --wait-final --watch-final-only --timeout 600 --progress 0 2>/dev/null)
   stop "$gate_pid"
   log "mmsgate: $(echo "$out" | grep -E '^(accepted|delivered/s|final status)' | tr -s ' ' | tr '\n' ' ')"
   mms_e2e=$(echo "$out" | sed -n 's/^delivered\/s *\([0-9.]*\).*/\1/p')

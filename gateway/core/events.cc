@@ -42,6 +42,10 @@ void EventBus::Publish(mmsgate::v1::Event event) {
     for (const auto& [_, subscriber] : subscribers_) {
       const auto& filter = subscriber.filter;
       if (filter.account_sid != event.message().account_sid()) continue;
+      if (filter.status_mask != 0 &&
+          (filter.status_mask & (uint32_t{1} << event.message().status())) == 0) {
+        continue;
+      }
       if (!filter.message_sids.empty() && !filter.message_sids.contains(event.message().sid())) {
         continue;
       }

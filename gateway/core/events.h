@@ -6,6 +6,7 @@
 // published in status order because the pipeline publishes each only after the previous one.
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -21,6 +22,8 @@ struct EventFilter {
   std::string account_sid;
   // Empty: every message of the account.
   std::set<std::string> message_sids;
+  // Bit (1 << status) for each MessageStatus wanted; 0: every status.
+  uint32_t status_mask = 0;
 };
 
 class EventBus {

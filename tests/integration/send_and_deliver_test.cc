@@ -169,6 +169,46 @@ TEST_F(SendAndDeliverTest, SmsAndMmsWithTwoInlineMediaAreDeliveredIntact) {
   EXPECT_EQ(media.media(1).sha256(), Sha256Hex(jpeg));
 }
 
+// A watcher that asks for outcomes only gets the final status of each message, nothing before
+// it; one that asks for no status at all (UNSPECIFIED) is refused with 21200.
+TEST_F(SendAndDeliverTest, AWatcherCanAskForFinalStatusesOnly) {
+  auto final_context = gateway_->Context(60);
+  v1::WatchEventsRequest finals;
+  for (auto status : {v1::DELIVERED, v1::UNDELIVERED, v1::FAILED}) finals.add_statuses(status);
+  auto final_reader = messaging_->WatchEvents(final_context.get(), finals);
+  final_reader->WaitForInitialMetadata();
+  auto all_context = gateway_->Context(60);
+  auto all_reader = messaging_->WatchEvents(all_context.get(), v1::WatchEventsRequest());
+  all_reader->WaitForInitialMetadata();
+
+  v1::SendMessageRequest sms;
+  sms.set_from(kMmsLongCode);
+  sms.set_to(kUsMmsSubscriber);
+  sms.set_body("only the outcome");
+  const v1::Message first = Send(sms);
+  const v1::Message second = Send(sms);
+  // The unfiltered watcher sees every step (and so both messages are final by its end).
+  const auto all = AwaitFinal(all_reader.get(), {first.sid(), second.sid()});
+  EXPECT_THAT(all.at(first.sid()),
+              ElementsAre(v1::ACCEPTED, v1::QUEUED, v1::SENDING, v1::SENT, v1::DELIVERED));
+  const auto outcomes = AwaitFinal(final_reader.get(), {first.sid(), second.sid()});
+  EXPECT_THAT(outcomes.at(first.sid()), ElementsAre(v1::DELIVERED));
+  EXPECT_THAT(outcomes.at(second.sid()), ElementsAre(v1::DELIVERED));
+  final_context->TryCancel();
+  all_context->TryCancel();
+
+  v1::WatchEventsRequest nothing;
+  nothing.add_statuses(v1::MESSAGE_STATUS_UNSPECIFIED);
+  auto refused_context = gateway_->Context();
+  auto refused = messaging_->WatchEvents(refused_context.get(), nothing);
+  v1::Event event;
+  EXPECT_FALSE(refused->Read(&event));
+  const grpc::Status status = refused->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("21200"));
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("statuses[0] = 0"));
+}
+
 TEST_F(SendAndDeliverTest, MmsToCarrierWithoutMmsArrivesAsSmsWithLink) {
   auto watch_context = gateway_->Context(60);
   auto reader = messaging_->WatchEvents(watch_context.get(), v1::WatchEventsRequest());

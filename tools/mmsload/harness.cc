@@ -72,7 +72,8 @@ void Harness::AnchorClock() {
 }
 
 bool Harness::StartWatcher() {
-  auto watcher = std::make_unique<Watcher>(*this, *stubs_[0], authorization_);
+  auto watcher =
+      std::make_unique<Watcher>(*this, *stubs_[0], authorization_, options_.watch_final_only);
   const bool registered = watcher->WaitRegistered(10s);
   std::lock_guard lock(watch_mutex_);
   // A watch that ended after registering has already called OnWatchEnded, or will once we

@@ -96,7 +96,9 @@ class Harness;
 // One Messaging.WatchEvents stream (account-wide). Lives until OnDone; the owner waits for it.
 class Watcher : public grpc::ClientReadReactor<v1::Event> {
  public:
-  Watcher(Harness& harness, v1::Messaging::Stub& stub, const std::string& authorization);
+  // With `final_only`, only DELIVERED, UNDELIVERED and FAILED are sent to it.
+  Watcher(Harness& harness, v1::Messaging::Stub& stub, const std::string& authorization,
+          bool final_only);
 
   void OnReadInitialMetadataDone(bool ok) override;
   void OnReadDone(bool ok) override;

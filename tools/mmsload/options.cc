@@ -48,6 +48,9 @@ int ParseOptions(int argc, char** argv, Options& options) {
   app.add_flag("--wait-final", options.wait_final,
                "after sending, wait until every accepted message is DELIVERED, UNDELIVERED or "
                "FAILED (or --timeout passes)");
+  app.add_flag("--watch-final-only", options.watch_final_only,
+               "watch only final statuses (WatchEventsRequest.statuses): a fifth of the events "
+               "of an SMS, for runs that measure outcomes, not stages (no stage latencies)");
   app.add_option("--timeout", options.timeout,
                  "seconds: deadline of each SendMessage, and of the --wait-final phase")
       ->capture_default_str();

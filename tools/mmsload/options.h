@@ -30,6 +30,8 @@ struct Options {
   int media_count = 1;
   bool same_media = false;
   bool wait_final = false;
+  // --watch-final-only: WatchEvents delivers final statuses only (no stage latencies then).
+  bool watch_final_only = false;
   double timeout = 300;
   std::string csv;
   // The whole report as one JSON object, to this file ("-": standard output, after the text).

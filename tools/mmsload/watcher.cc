@@ -5,9 +5,13 @@ namespace mmsload {
 
 using namespace std::chrono_literals;
 
-Watcher::Watcher(Harness& harness, v1::Messaging::Stub& stub, const std::string& authorization)
+Watcher::Watcher(Harness& harness, v1::Messaging::Stub& stub, const std::string& authorization,
+                 bool final_only)
     : harness_(harness) {
   context_.AddMetadata("authorization", authorization);
+  if (final_only) {
+    for (auto status : {v1::DELIVERED, v1::UNDELIVERED, v1::FAILED}) request_.add_statuses(status);
+  }
   stub.async()->WatchEvents(&context_, &request_, this);
   StartRead(&event_);
   StartCall();
