@@ -32,27 +32,41 @@ void EventBus::Unsubscribe(uint64_t id) {
   subscribers_.erase(id);
 }
 
-void EventBus::Publish(mmsgate::v1::Event event) {
+void EventBus::Stamp(mmsgate::v1::Event& event) {
   event.set_sequence(sequence_.fetch_add(1, std::memory_order_relaxed) + 1);
   *event.mutable_time() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(ToNanoseconds(clock_.Now()));
+}
+
+std::vector<std::shared_ptr<EventBus::Callback>> EventBus::TargetsFor(
+    const mmsgate::v1::Message& message) const {
   std::vector<std::shared_ptr<Callback>> targets;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [_, subscriber] : subscribers_) {
-      const auto& filter = subscriber.filter;
-      if (filter.account_sid != event.message().account_sid()) continue;
-      if (filter.status_mask != 0 &&
-          (filter.status_mask & (uint32_t{1} << event.message().status())) == 0) {
-        continue;
-      }
-      if (!filter.message_sids.empty() && !filter.message_sids.contains(event.message().sid())) {
-        continue;
-      }
-      targets.push_back(subscriber.callback);
+  std::lock_guard lock(mutex_);
+  for (const auto& [_, subscriber] : subscribers_) {
+    const auto& filter = subscriber.filter;
+    if (filter.account_sid != message.account_sid()) continue;
+    if (filter.status_mask != 0 && (filter.status_mask & (uint32_t{1} << message.status())) == 0) {
+      continue;
     }
+    if (!filter.message_sids.empty() && !filter.message_sids.contains(message.sid())) continue;
+    targets.push_back(subscriber.callback);
   }
+  return targets;
+}
+
+void EventBus::Publish(mmsgate::v1::Event event) {
+  Stamp(event);
   // Called outside the lock so a callback may unsubscribe.
+  for (const auto& callback : TargetsFor(event.message())) (*callback)(event);
+}
+
+void EventBus::PublishStatus(const mmsgate::v1::Message& message) {
+  const auto targets = TargetsFor(message);
+  if (targets.empty()) return;
+  mmsgate::v1::Event event;
+  event.set_kind(mmsgate::v1::Event::STATUS_CHANGED);
+  *event.mutable_message() = message;
+  Stamp(event);
   for (const auto& callback : targets) (*callback)(event);
 }
 

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "carriers/base/clock.h"
 #include "mmsgate/v1/message.pb.h"
@@ -43,6 +44,9 @@ class EventBus {
 
   // Stamps time (simulated) and sequence, then delivers to every matching subscriber.
   void Publish(mmsgate::v1::Event event);
+  // The same for a STATUS_CHANGED event of `message`, built only when a subscriber wants it: a
+  // gateway nobody watches copies no message into events.
+  void PublishStatus(const mmsgate::v1::Message& message);
 
   std::size_t subscriber_count() const;
 
@@ -52,6 +56,9 @@ class EventBus {
     std::shared_ptr<Callback> callback;
     std::function<void()> on_close;
   };
+  // The callbacks of the subscribers whose filter takes an event of `message`.
+  std::vector<std::shared_ptr<Callback>> TargetsFor(const mmsgate::v1::Message& message) const;
+  void Stamp(mmsgate::v1::Event& event);
   const Clock& clock_;
   mutable std::mutex mutex_;
   std::unordered_map<uint64_t, Subscriber> subscribers_;

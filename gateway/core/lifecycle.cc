@@ -410,11 +410,6 @@ void MessageLifecycle::OnDeliveryReport(carriers::DeliveryReport report) {
   }
 }
 
-void MessageLifecycle::Publish(const v1::Message& message) {
-  v1::Event event;
-  event.set_kind(v1::Event::STATUS_CHANGED);
-  *event.mutable_message() = message;
-  events_.Publish(std::move(event));
-}
+void MessageLifecycle::Publish(const v1::Message& message) { events_.PublishStatus(message); }
 
 }  // namespace mmsgate::gateway

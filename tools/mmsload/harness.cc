@@ -160,7 +160,10 @@ void Harness::OnEvent(const v1::Event& event) {
   std::lock_guard lock(mutex_);
   ++events_;
   if (event.has_time() && event.time().nanos() == 0) ++whole_second_event_times_;
-  if (last_sequence_ != 0 && event.sequence() > last_sequence_ + 1) ++sequence_gaps_;
+  // (A filtered watch has holes by design: only count them on a watch of every status.)
+  if (!options_.watch_final_only && last_sequence_ != 0 && event.sequence() > last_sequence_ + 1) {
+    ++sequence_gaps_;
+  }
   if (event.sequence() > last_sequence_) last_sequence_ = event.sequence();
   auto it = index_by_sid_.find(message.sid());
   if (it != index_by_sid_.end()) {
