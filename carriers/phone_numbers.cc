@@ -27,6 +27,24 @@ std::optional<ParsedNumber> ParseUncached(std::string_view text) {
   if (!util.IsValidNumber(number)) return std::nullopt;
   ParsedNumber parsed;
   util.Format(number, PhoneNumberUtil::E164, &parsed.e164);
+  // The E.164 form must parse to itself, or the same subscriber would be stored under two
+  // numbers. libphonenumber's formatting is not always a fixed point: Mexico's retired mobile
+  // "1" after +52 is stripped once per parse (+52 1 1 471… becomes +52 1 471…, then +52 471…;
+  // found by the phone fuzzer). Parse the result again until it stops changing.
+  bool stable = false;
+  for (int round = 0; round < 3 && !stable; ++round) {
+    PhoneNumber again;
+    std::string e164;
+    if (util.Parse(parsed.e164, "US", &again) != PhoneNumberUtil::NO_PARSING_ERROR ||
+        !util.IsValidNumber(again)) {
+      return std::nullopt;
+    }
+    util.Format(again, PhoneNumberUtil::E164, &e164);
+    number = again;
+    stable = e164 == parsed.e164;
+    parsed.e164 = std::move(e164);
+  }
+  if (!stable) return std::nullopt;
   util.GetRegionCodeForNumber(number, &parsed.region);
   parsed.toll_free = util.GetNumberType(number) == PhoneNumberUtil::TOLL_FREE;
   return parsed;

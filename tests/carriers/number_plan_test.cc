@@ -107,6 +107,25 @@ TEST(ParseValidNumber, NationalUsNumberBecomesE164) {
   EXPECT_EQ(parsed->region, "US");
 }
 
+// What a number becomes must parse to itself, or one subscriber would be stored under two
+// numbers. libphonenumber strips Mexico's retired mobile "1" once per parse (the phone fuzzer
+// found +52 1 1 471…); every spelling ends at the modern +52 and ten digits.
+TEST(ParseValidNumber, TheE164FormIsAFixedPoint) {
+  for (const char* text : {"+52114716185636", "+5214716185636", "+524716185636", "+52 1 \xd9\xa6",
+                           "+12025550123", "+442071838750"}) {
+    SCOPED_TRACE(text);
+    auto parsed = ParseValidNumber(text);
+    if (!parsed) continue;
+    auto again = ParseValidNumber(parsed->e164);
+    ASSERT_TRUE(again.has_value());
+    EXPECT_EQ(again->e164, parsed->e164);
+    EXPECT_EQ(again->region, parsed->region);
+  }
+  EXPECT_EQ(ParseValidNumber("+52114716185636")->e164, "+524716185636");
+  EXPECT_EQ(ParseValidNumber("+5214716185636")->e164, "+524716185636");
+  EXPECT_EQ(ParseValidNumber("+524716185636")->region, "MX");
+}
+
 TEST(ParseValidNumber, RejectsEmptyGarbageTruncatedAndOverlongNumbers) {
   EXPECT_FALSE(ParseValidNumber("").has_value());
   EXPECT_FALSE(ParseValidNumber("abc").has_value());
