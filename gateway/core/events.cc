@@ -45,9 +45,7 @@ std::vector<std::shared_ptr<EventBus::Callback>> EventBus::TargetsFor(
   for (const auto& [_, subscriber] : subscribers_) {
     const auto& filter = subscriber.filter;
     if (filter.account_sid != message.account_sid()) continue;
-    if (filter.status_mask != 0 && (filter.status_mask & (uint32_t{1} << message.status())) == 0) {
-      continue;
-    }
+    if (!filter.WantsStatus(message.status())) continue;
     if (!filter.message_sids.empty() && !filter.message_sids.contains(message.sid())) continue;
     targets.push_back(subscriber.callback);
   }

@@ -25,6 +25,10 @@ struct EventFilter {
   std::set<std::string> message_sids;
   // Bit (1 << status) for each MessageStatus wanted; 0: every status.
   uint32_t status_mask = 0;
+
+  [[nodiscard]] bool WantsStatus(int status) const {
+    return status_mask == 0 || (status_mask & (uint32_t{1} << status)) != 0;
+  }
 };
 
 class EventBus {

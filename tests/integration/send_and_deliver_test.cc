@@ -52,6 +52,21 @@ class SendAndDeliverTest : public ::testing::Test {
     return message;
   }
 
+  // An open WatchEvents stream, registered (the server sent its initial metadata), so no event
+  // published after this returns is missed. Cancel() ends it.
+  struct Watch {
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<grpc::ClientReader<v1::Event>> reader;
+    grpc::ClientReader<v1::Event>* get() const { return reader.get(); }
+    void Cancel() const { context->TryCancel(); }
+  };
+  Watch OpenWatch(const v1::WatchEventsRequest& request = {}) {
+    Watch watch{gateway_->Context(60), nullptr};
+    watch.reader = messaging_->WatchEvents(watch.context.get(), request);
+    watch.reader->WaitForInitialMetadata();
+    return watch;
+  }
+
   // Reads events until every SID in `sids` has reached a final status; returns each message's
   // statuses in order.
   std::map<std::string, std::vector<v1::MessageStatus>> AwaitFinal(
@@ -88,10 +103,7 @@ class SendAndDeliverTest : public ::testing::Test {
 };
 
 TEST_F(SendAndDeliverTest, SmsAndMmsWithTwoInlineMediaAreDeliveredIntact) {
-  auto watch_context = gateway_->Context(60);
-  auto reader = messaging_->WatchEvents(watch_context.get(), v1::WatchEventsRequest());
-  // The server sends initial metadata once the watch is registered.
-  reader->WaitForInitialMetadata();
+  const Watch watch = OpenWatch();
 
   v1::SendMessageRequest sms;
   sms.set_from(kMmsLongCode);
@@ -121,13 +133,13 @@ TEST_F(SendAndDeliverTest, SmsAndMmsWithTwoInlineMediaAreDeliveredIntact) {
   EXPECT_EQ(sent_mms.carrier_id(), "mmsnet");
   EXPECT_EQ(sent_mms.num_media(), 2);
 
-  auto statuses = AwaitFinal(reader.get(), {sent_sms.sid(), sent_mms.sid()});
+  auto statuses = AwaitFinal(watch.get(), {sent_sms.sid(), sent_mms.sid()});
   for (const auto& sid : {sent_sms.sid(), sent_mms.sid()}) {
     EXPECT_THAT(statuses[sid],
                 ElementsAre(v1::ACCEPTED, v1::QUEUED, v1::SENDING, v1::SENT, v1::DELIVERED))
         << sid;
   }
-  watch_context->TryCancel();
+  watch.Cancel();
 
   // The handset has both, and the media bytes it received hash to what was sent.
   const v1::HandsetInbox inbox = Inbox(kUsMmsSubscriber);
@@ -172,14 +184,10 @@ TEST_F(SendAndDeliverTest, SmsAndMmsWithTwoInlineMediaAreDeliveredIntact) {
 // A watcher that asks for outcomes only gets the final status of each message, nothing before
 // it; one that asks for no status at all (UNSPECIFIED) is refused with 21200.
 TEST_F(SendAndDeliverTest, AWatcherCanAskForFinalStatusesOnly) {
-  auto final_context = gateway_->Context(60);
   v1::WatchEventsRequest finals;
   for (auto status : {v1::DELIVERED, v1::UNDELIVERED, v1::FAILED}) finals.add_statuses(status);
-  auto final_reader = messaging_->WatchEvents(final_context.get(), finals);
-  final_reader->WaitForInitialMetadata();
-  auto all_context = gateway_->Context(60);
-  auto all_reader = messaging_->WatchEvents(all_context.get(), v1::WatchEventsRequest());
-  all_reader->WaitForInitialMetadata();
+  const Watch final_watch = OpenWatch(finals);
+  const Watch all_watch = OpenWatch();
 
   v1::SendMessageRequest sms;
   sms.set_from(kMmsLongCode);
@@ -188,31 +196,34 @@ TEST_F(SendAndDeliverTest, AWatcherCanAskForFinalStatusesOnly) {
   const v1::Message first = Send(sms);
   const v1::Message second = Send(sms);
   // The unfiltered watcher sees every step (and so both messages are final by its end).
-  const auto all = AwaitFinal(all_reader.get(), {first.sid(), second.sid()});
+  const auto all = AwaitFinal(all_watch.get(), {first.sid(), second.sid()});
   EXPECT_THAT(all.at(first.sid()),
               ElementsAre(v1::ACCEPTED, v1::QUEUED, v1::SENDING, v1::SENT, v1::DELIVERED));
-  const auto outcomes = AwaitFinal(final_reader.get(), {first.sid(), second.sid()});
+  const auto outcomes = AwaitFinal(final_watch.get(), {first.sid(), second.sid()});
   EXPECT_THAT(outcomes.at(first.sid()), ElementsAre(v1::DELIVERED));
   EXPECT_THAT(outcomes.at(second.sid()), ElementsAre(v1::DELIVERED));
-  final_context->TryCancel();
-  all_context->TryCancel();
+  final_watch.Cancel();
+  all_watch.Cancel();
 
-  v1::WatchEventsRequest nothing;
-  nothing.add_statuses(v1::MESSAGE_STATUS_UNSPECIFIED);
-  auto refused_context = gateway_->Context();
-  auto refused = messaging_->WatchEvents(refused_context.get(), nothing);
-  v1::Event event;
-  EXPECT_FALSE(refused->Read(&event));
-  const grpc::Status status = refused->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("21200"));
-  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("statuses[0] = 0"));
+  // UNSPECIFIED is checked by the service, a number outside the enum while decoding: both 21200.
+  for (int bad : {0, 99}) {
+    SCOPED_TRACE(bad);
+    v1::WatchEventsRequest request;
+    request.add_statuses(static_cast<v1::MessageStatus>(bad));
+    auto context = gateway_->Context();
+    auto refused = messaging_->WatchEvents(context.get(), request);
+    v1::Event event;
+    EXPECT_FALSE(refused->Read(&event));
+    const grpc::Status status = refused->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), ::testing::HasSubstr("21200"));
+    EXPECT_THAT(status.error_message(),
+                ::testing::HasSubstr("statuses[0] = " + std::to_string(bad)));
+  }
 }
 
 TEST_F(SendAndDeliverTest, MmsToCarrierWithoutMmsArrivesAsSmsWithLink) {
-  auto watch_context = gateway_->Context(60);
-  auto reader = messaging_->WatchEvents(watch_context.get(), v1::WatchEventsRequest());
-  reader->WaitForInitialMetadata();
+  const Watch watch = OpenWatch();
 
   v1::SendMessageRequest mms;
   mms.set_from(kMmsLongCode);
@@ -226,8 +237,8 @@ TEST_F(SendAndDeliverTest, MmsToCarrierWithoutMmsArrivesAsSmsWithLink) {
   EXPECT_EQ(sent.fallback_reason(), v1::CARRIER_NO_MMS);
   EXPECT_THAT(sent.link_url(),
               ::testing::MatchesRegex("http://127\\.0\\.0\\.1:[0-9]+/m/[0-9a-f]{40}"));
-  AwaitFinal(reader.get(), {sent.sid()});
-  watch_context->TryCancel();
+  AwaitFinal(watch.get(), {sent.sid()});
+  watch.Cancel();
 
   const v1::HandsetInbox inbox = Inbox(kUsSmsOnlySubscriber);
   ASSERT_EQ(inbox.messages_size(), 1);

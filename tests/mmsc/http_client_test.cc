@@ -305,8 +305,10 @@ TEST(HttpClientTest, SilentServerTimesOut) {
   EXPECT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(std::string(response.status().message()), HasSubstr("timed out"));
   EXPECT_THAT(std::string(response.status().message()), HasSubstr(server.Url("/silent")));
+  // The timer cannot fire early. No upper bound: the server never answers, so only the timer
+  // can have ended the fetch (the error says so), and a hang is ctest's timeout to catch; a
+  // loaded machine may run the timer late.
   EXPECT_GE(elapsed, 250ms);
-  EXPECT_LT(elapsed, 5s);
 }
 
 TEST(HttpClientTest, HalfAnsweredBodyTimesOut) {

@@ -459,6 +459,22 @@ class MessagingService final : public MessagingBase {
     }
     auto account = Authenticate(deps_, context);
     if (!account.ok()) return new RefusedStream(account.status(), context);
+    EventFilter filter;
+    filter.account_sid = account->sid();
+    filter.message_sids.insert(request.message_sids().begin(), request.message_sids().end());
+    for (int i = 0; i < request.statuses_size(); ++i) {
+      const int status = request.statuses(i);
+      // (A number outside the enum was refused while decoding.)
+      if (status == v1::MESSAGE_STATUS_UNSPECIFIED) {
+        return new RefusedStream(
+            ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
+                          "statuses[" + std::to_string(i) +
+                              "] = 0 is not a message status; give ACCEPTED .. FAILED (or none "
+                              "for every status)"),
+            context);
+      }
+      filter.status_mask |= uint32_t{1} << status;
+    }
     if (!TakeWatcherSlot(account->sid())) {
       return new RefusedStream(
           ProviderError(absl::StatusCode::kResourceExhausted, error_codes::kQueueFull,
@@ -469,41 +485,24 @@ class MessagingService final : public MessagingBase {
           context);
     }
     auto release = [this, account_sid = account->sid()] { ReleaseWatcherSlot(account_sid); };
-    EventFilter filter;
-    filter.account_sid = account->sid();
-    filter.message_sids.insert(request.message_sids().begin(), request.message_sids().end());
-    for (int i = 0; i < request.statuses_size(); ++i) {
-      const int status = request.statuses(i);
-      if (!v1::MessageStatus_IsValid(status) || status == v1::MESSAGE_STATUS_UNSPECIFIED) {
-        ReleaseWatcherSlot(account->sid());
-        return new RefusedStream(
-            ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
-                          "statuses[" + std::to_string(i) + "] = " + std::to_string(status) +
-                              " is not a message status; give ACCEPTED .. FAILED (or none "
-                              "for every status)"),
-            context);
-      }
-      filter.status_mask |= uint32_t{1} << status;
-    }
     if (!request.send_current() || request.message_sids().empty()) {
       return new EventWatcher(*deps_.events, std::move(filter), /*primed=*/true, deps_.watch_limits,
                               std::move(release));
     }
     // The current states come from the store, read on the storage executor; events published
     // meanwhile wait in the watcher until those are queued, so the current states come first.
-    const uint32_t filter_mask = filter.status_mask;
+    EventFilter statuses;  // what the replay of current states keeps
+    statuses.status_mask = filter.status_mask;
     auto* watcher = new EventWatcher(*deps_.events, std::move(filter), /*primed=*/false,
                                      deps_.watch_limits, std::move(release));
     std::vector<std::string> sids(request.message_sids().begin(), request.message_sids().end());
     deps_.run_on_storage([this, state = watcher->state(), account = *account,
-                          sids = std::move(sids), status_mask = filter_mask] {
+                          sids = std::move(sids), statuses = std::move(statuses)] {
       std::vector<v1::Event> initial;
       for (const auto& sid : sids) {
         auto message = deps_.messages->Get(account.sid(), sid);
         if (!message.ok()) continue;
-        if (status_mask != 0 && (status_mask & (uint32_t{1} << message->status())) == 0) {
-          continue;  // Not a status the watcher asked for.
-        }
+        if (!statuses.WantsStatus(message->status())) continue;
         v1::Event event;
         event.set_kind(v1::Event::STATUS_CHANGED);
         *event.mutable_message() = std::move(*message);

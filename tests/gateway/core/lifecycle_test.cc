@@ -170,9 +170,12 @@ TEST(LifecycleTest, ChangesArrivingDuringACommitShareTheNextAndArePublishedInOrd
               ElementsAre(v1::ACCEPTED, v1::QUEUED, v1::SENDING, v1::SENT, v1::DELIVERED));
   EXPECT_THAT(Statuses(gateway.listener.statuses),
               ElementsAre(v1::QUEUED, v1::SENDING, v1::SENT, v1::DELIVERED));
-  // Each published step carries its own state: SENT without the final status's date.
+  // Each published step is the message as that change left it: SENDING has no date_sent yet,
+  // SENT has it; only DELIVERED left the outbox.
   ASSERT_EQ(gateway.listener.statuses.size(), 4u);
-  EXPECT_EQ(gateway.listener.statuses[2].status(), v1::SENT);
+  EXPECT_FALSE(gateway.listener.statuses[1].has_date_sent());
+  EXPECT_TRUE(gateway.listener.statuses[2].has_date_sent());
+  EXPECT_FALSE(gateway.message_store.IsUnfinished(sent->sid()));
   EXPECT_EQ(gateway.Inbox("+12025550142").messages_size(), 1);
   EXPECT_EQ(gateway.lifecycle.in_flight(), 0u);
   EXPECT_EQ(gateway.lifecycle.stats().delivered.load(), 1);
