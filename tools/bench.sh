@@ -129,10 +129,19 @@ fi
 if wants e2e; then
   log "e2e: $count SMS, driver start to the last DELIVERED"
   start_mmsgate
+  # RSS once a second while the load runs: the rate should hold with flat memory.
+  (while kill -0 "$gate_pid" 2>/dev/null; do
+     awk '/^VmRSS/ { print $2 }' "/proc/$gate_pid/status" 2>/dev/null; sleep 1
+   done) >"$work/e2e_rss" &
+  pids+=("$!")
   out=$("$bin/tools/mmsload" --grpc "$gate_grpc" --count "$count" --concurrency 64 --channels 4 \
     --to-prefix +1202556 --wait-final --watch-final-only --timeout 600 --progress 0 2>/dev/null)
   stop "$gate_pid"
   log "mmsgate: $(echo "$out" | grep -E '^(accepted|delivered/s|final status)' | tr -s ' ' | tr '\n' ' ')"
+  # Highest RSS in each quarter of the run: a leak shows as a rising line.
+  log "mmsgate RSS MB by quarter of the run (max): $(awk '{ v[NR] = $1 } END {
+    for (q = 0; q < 4; ++q) { m = 0; for (i = int(q * NR / 4) + 1; i <= int((q + 1) * NR / 4); ++i)
+      if (v[i] > m) m = v[i]; printf "%s%.0f", q ? " " : "", m / 1024 } }' "$work/e2e_rss")"
   mms_e2e=$(echo "$out" | sed -n 's/^delivered\/s *\([0-9.]*\).*/\1/p')
   kannel=$(tools/bench/kannel.sh e2e "$count" | field kannel_e2e_delivered_per_s)
   report "end to end delivered/s (SMS)" msg/s "$kannel" "$mms_e2e" 2.0
