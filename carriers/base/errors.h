@@ -40,6 +40,7 @@ inline constexpr int kTwimlSchemaError = 12200;
 inline constexpr int kQueueFull = 20429;
 inline constexpr int kQueueOverflow = 30001;
 inline constexpr int kSenderQueueFull = 21611;
+inline constexpr int kUnsubscribedRecipient = 21610;  // the recipient texted STOP to the sender
 inline constexpr int kValidityExpired = 30036;
 inline constexpr int kUnreachableHandset = 30003;
 inline constexpr int kUnknownDestination = 30005;

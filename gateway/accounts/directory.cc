@@ -1,5 +1,6 @@
 #include "gateway/accounts/directory.h"
 
+#include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
 #include <memory>
@@ -9,6 +10,7 @@
 #include "carriers/base/encoding.h"
 #include "carriers/base/errors.h"
 #include "carriers/base/sids.h"
+#include "carriers/base/text.h"
 #include "carriers/phone_numbers.h"
 #include "gateway/config/scenario.h"
 #include "gateway/core/rules.h"
@@ -40,6 +42,10 @@ absl::Status NumberNotFound(const std::string& number, const std::string& accoun
 // Keys of changes in progress (BeginChange).
 std::string SettingsKey(const std::string& account_sid) { return "settings/" + account_sid; }
 
+std::string OptOutKey(const std::string& number, const std::string& subscriber) {
+  return number + "/" + subscriber;
+}
+
 }  // namespace
 
 Directory::Directory(const v1::Scenario& scenario, storage::Database& database,
@@ -60,6 +66,10 @@ Directory::Directory(const v1::Scenario& scenario, storage::Database& database,
       *account->second.mutable_settings() = settings;
     }
   }
+  for (const auto& opt_out : stored.opt_outs) {
+    opt_outs_[OptOutKey(opt_out.number(), opt_out.subscriber())] = opt_out;
+  }
+  opt_out_count_ = opt_outs_.size();
 }
 
 bool Directory::BeginChange(const std::string& key) {
@@ -275,6 +285,89 @@ absl::Status Directory::Release(const std::string& account_sid, const std::strin
   auto batch = database_.NewBatch();
   store_.StageRelease(*batch, number);
   return FinishChange(number, absl::OkStatus(), std::move(batch), [&] { numbers_.erase(number); });
+}
+
+bool Directory::IsOptedOut(const std::string& number, const std::string& subscriber) const {
+  if (opt_out_count_.load(std::memory_order_acquire) == 0) return false;
+  std::shared_lock lock(mutex_);
+  return opt_outs_.contains(OptOutKey(number, subscriber));
+}
+
+std::vector<v1::OptOut> Directory::OptOutsOf(const std::string& account_sid,
+                                             const std::string& number,
+                                             const std::string& subscriber) const {
+  std::vector<v1::OptOut> found;
+  std::shared_lock lock(mutex_);
+  for (const auto& [_, opt_out] : opt_outs_) {
+    if (opt_out.account_sid() != account_sid) continue;
+    if (!number.empty() && opt_out.number() != number) continue;
+    if (!subscriber.empty() && opt_out.subscriber() != subscriber) continue;
+    found.push_back(opt_out);
+  }
+  return found;
+}
+
+absl::StatusOr<v1::OptOut> Directory::SetOptOut(const std::string& account_sid,
+                                                const std::string& number,
+                                                const std::string& subscriber, bool opted_out,
+                                                const std::string& keyword, int64_t now_ns) {
+  auto parsed = carriers::ParseValidNumber(subscriber);
+  if (!parsed) {
+    return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
+                         "subscriber " + QuoteText(subscriber) +
+                             " is not a valid phone number; use E.164 such as +12025550123");
+  }
+  v1::OptOut opt_out;
+  opt_out.set_account_sid(account_sid);
+  opt_out.set_number(number);
+  opt_out.set_subscriber(parsed->e164);
+  opt_out.set_opted_out(opted_out);
+  opt_out.set_keyword(keyword);
+  *opt_out.mutable_date_updated() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(now_ns);
+  const std::string key = "opt-out/" + OptOutKey(number, parsed->e164);
+  {
+    std::unique_lock lock(mutex_);
+    auto it = numbers_.find(number);
+    if (it == numbers_.end() || it->second.account_sid() != account_sid) {
+      return NumberNotFound(number, account_sid);
+    }
+    if (it->second.type() == v1::SHORT_CODE) {
+      return ProviderError(absl::StatusCode::kFailedPrecondition, error_codes::kInvalidParameter,
+                           number +
+                               " is a short code: the application handles its opt-out keywords "
+                               "itself, so mmsgate keeps no opt-outs for it");
+    }
+    if (!BeginChange(key)) return ChangeInProgress("the opt-out of " + parsed->e164);
+  }
+  auto batch = database_.NewBatch();
+  absl::Status staged = store_.StageOptOut(*batch, opt_out);
+  absl::Status status = FinishChange(key, std::move(staged), std::move(batch), [&] {
+    // mutex_ is held here.
+    if (opted_out) {
+      opt_outs_[OptOutKey(number, opt_out.subscriber())] = opt_out;
+    } else {
+      opt_outs_.erase(OptOutKey(number, opt_out.subscriber()));
+    }
+    opt_out_count_.store(opt_outs_.size(), std::memory_order_release);
+  });
+  if (!status.ok()) return status;
+  return opt_out;
+}
+
+absl::Status Directory::StageOptOut(storage::Batch& batch, const v1::OptOut& opt_out) const {
+  return store_.StageOptOut(batch, opt_out);
+}
+
+void Directory::ApplyOptOut(const v1::OptOut& opt_out) {
+  std::unique_lock lock(mutex_);
+  const std::string key = OptOutKey(opt_out.number(), opt_out.subscriber());
+  if (opt_out.opted_out()) {
+    opt_outs_[key] = opt_out;
+  } else {
+    opt_outs_.erase(key);
+  }
+  opt_out_count_.store(opt_outs_.size(), std::memory_order_release);
 }
 
 void Directory::StageUsage(storage::Batch& batch, const std::string& account_sid,

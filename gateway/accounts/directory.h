@@ -12,6 +12,7 @@
 // admission's lookups never stall behind an fsync. Two changes of the same number (or account's
 // settings) at once: the second is refused with Aborted, retry.
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <optional>
@@ -67,6 +68,27 @@ class Directory {
       const std::string& account_sid, const std::string& number);
   [[nodiscard]] absl::Status Release(const std::string& account_sid, const std::string& number);
 
+  // Opt-outs: subscribers who texted STOP to a long code (or were opted out by SetOptOut) and
+  // must not be sent to from it. IsOptedOut runs for every send: without any opt-out it takes
+  // no lock.
+  [[nodiscard]] bool IsOptedOut(const std::string& number, const std::string& subscriber) const;
+  // The account's opt-outs, by number then subscriber; empty filters match all.
+  [[nodiscard]] std::vector<mmsgate::v1::OptOut> OptOutsOf(const std::string& account_sid,
+                                                           const std::string& number,
+                                                           const std::string& subscriber) const;
+  // Opts `subscriber` out of (or back in to) `number`, recording `keyword` and `now_ns`
+  // (simulation clock). Blocking (storage executor). Refuses a number the account does not own
+  // (NotFound 20404), a short code (FailedPrecondition 21200: the application handles keywords)
+  // and a subscriber that is not a valid phone number (21200).
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::OptOut> SetOptOut(
+      const std::string& account_sid, const std::string& number, const std::string& subscriber,
+      bool opted_out, const std::string& keyword, int64_t now_ns);
+  // For an opt-out that commits with another write (an inbound STOP with its message): adds it
+  // to `batch`; ApplyOptOut once the batch is durable. Never blocks.
+  [[nodiscard]] absl::Status StageOptOut(storage::Batch& batch,
+                                         const mmsgate::v1::OptOut& opt_out) const;
+  void ApplyOptOut(const mmsgate::v1::OptOut& opt_out);
+
   // The usage ledger of an account. Blocking (storage executor).
   mmsgate::v1::Usage Usage(const std::string& account_sid) const;
   // Adds to `batch` a usage record, so it commits with what it counts.
@@ -90,7 +112,10 @@ class Directory {
   mutable std::shared_mutex mutex_;
   std::map<std::string, mmsgate::v1::Account, std::less<>> accounts_;
   std::map<std::string, mmsgate::v1::Number, std::less<>> numbers_;
-  std::set<std::string> changing_;  // guarded by mutex_
+  // By "<number>/<subscriber>", only pairs opted out.
+  std::map<std::string, mmsgate::v1::OptOut, std::less<>> opt_outs_;
+  std::atomic<std::size_t> opt_out_count_{0};  // opt_outs_.size(), read without the lock
+  std::set<std::string> changing_;             // guarded by mutex_
 };
 
 }  // namespace mmsgate::gateway

@@ -85,6 +85,12 @@ absl::StatusOr<Envelope> ParseEnvelope(const v1::Account& account,
     return Refuse(error_codes::kToEqualsFrom, "'To' and 'From' are the same number " + to->e164 +
                                                   "; a number cannot text itself");
   }
+  if (!context.ignore_opt_outs && context.directory->IsOptedOut(from->number(), to->e164)) {
+    return ProviderError(StatusCode::kFailedPrecondition, error_codes::kUnsubscribedRecipient,
+                         "'To' " + to->e164 + " has opted out of messages from " + from->number() +
+                             " (it texted STOP): nothing was sent. It receives messages from " +
+                             from->number() + " again once it texts START");
+  }
   if (auto status = CheckCallbackUrl("StatusCallback (status_callback)", request.status_callback(),
                                      error_codes::kInvalidStatusCallback);
       !status.ok()) {

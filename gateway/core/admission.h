@@ -32,6 +32,8 @@ struct AdmissionContext {
   std::string public_base_url;
   // Creation time in nanoseconds since the epoch.
   int64_t now_ns = 0;
+  // The provider's own keyword confirmations reach a subscriber who just opted out.
+  bool ignore_opt_outs = false;
 };
 
 struct AdmittedMessage {

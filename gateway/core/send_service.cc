@@ -112,7 +112,9 @@ void SendService::Send(const v1::Account& account, const v1::SendMessageRequest&
     return;
   }
   // Media URLs: check what needs no media first, so a doomed request costs no fetch.
-  if (auto status = CheckEnvelope(account, request, MakeAdmissionContext()); !status.ok()) {
+  AdmissionContext context = MakeAdmissionContext();
+  context.ignore_opt_outs = options.ignore_opt_outs;
+  if (auto status = CheckEnvelope(account, request, context); !status.ok()) {
     stats_.refused.fetch_add(1, std::memory_order_relaxed);
     done(status);
     return;
@@ -148,7 +150,9 @@ void SendService::Send(const v1::Account& account, const v1::SendMessageRequest&
 void SendService::AdmitAndStore(const v1::Account& account, const v1::SendMessageRequest& request,
                                 const std::vector<mmsc::FetchedMedia>& fetched, Done done,
                                 const SendOptions& options) {
-  auto admitted = Admit(account, request, MakeAdmissionContext(), fetched);
+  AdmissionContext context = MakeAdmissionContext();
+  context.ignore_opt_outs = options.ignore_opt_outs;
+  auto admitted = Admit(account, request, context, fetched);
   if (admitted.ok()) {
     admitted->message.set_direction(options.direction);
     admitted->message.set_reply_to_sid(options.reply_to_sid);

@@ -44,6 +44,8 @@ struct SendOptions {
   mmsgate::v1::Direction direction = mmsgate::v1::OUTBOUND_API;
   // For a TwiML reply: the inbound message it answers.
   std::string reply_to_sid;
+  // The provider's confirmation of an opt-out keyword goes to a subscriber who just opted out.
+  bool ignore_opt_outs = false;
 };
 
 struct SendSettings {

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <optional>
 
 #include "carriers/base/errors.h"
 #include "carriers/base/sids.h"
@@ -141,9 +142,12 @@ void InboundHandler::Receive(const v1::HandsetSend& send, Callback done) {
   }
   message.set_num_media(message.media_size());
 
+  // Short codes handle their keywords in the application (the provider does nothing for them).
+  const Keyword keyword =
+      number->type() == v1::SHORT_CODE ? Keyword::kNone : MatchKeyword(send.body());
   auto owned = std::make_shared<AdmittedMessage>(std::move(admitted));
-  auto store_it = [this, owned, number = *number, done = std::move(done)]() mutable {
-    Store(std::move(owned), std::move(number), std::move(done));
+  auto store_it = [this, owned, number = *number, keyword, done = std::move(done)]() mutable {
+    Store(std::move(owned), std::move(number), keyword, std::move(done));
   };
   // Staging media reads the store (is the blob there already?): the storage executor's work.
   if (owned->message.media_size() > 0) {
@@ -154,7 +158,7 @@ void InboundHandler::Receive(const v1::HandsetSend& send, Callback done) {
 }
 
 void InboundHandler::Store(std::shared_ptr<AdmittedMessage> admitted, v1::Number number,
-                           Callback done) {
+                           Keyword keyword, Callback done) {
   const v1::Message& message = admitted->message;
   auto batch = database_.NewBatch();
   std::vector<std::string> blobs;
@@ -165,24 +169,65 @@ void InboundHandler::Store(std::shared_ptr<AdmittedMessage> admitted, v1::Number
   directory_.StageUsage(*batch, message.account_sid(),
                         message.num_media() > 0 ? "mms-inbound" : "sms-inbound", 1,
                         message.num_segments(), 0);
+  // STOP or START changes the subscriber's opt-out in the same write that stores the message:
+  // a stored STOP is always an opt-out, even across a crash.
+  std::optional<v1::OptOut> opt_change;
+  if (staged.ok() && (keyword == Keyword::kOptOut || keyword == Keyword::kOptIn)) {
+    v1::OptOut& change = opt_change.emplace();
+    change.set_account_sid(message.account_sid());
+    change.set_number(message.to());
+    change.set_subscriber(message.from());
+    change.set_opted_out(keyword == Keyword::kOptOut);
+    change.set_keyword(std::string(KeywordText(message.body())));
+    *change.mutable_date_updated() = message.date_created();
+    staged = directory_.StageOptOut(*batch, change);
+  }
   if (!staged.ok()) {
     media_store_.StagingDone(blobs);
     return done(staged);
   }
   auto inbound = std::make_shared<Inbound>(io_);
   inbound->message = message;
-  database_.Commit(std::move(batch), inbound->strand,
-                   [this, inbound, blobs, number = std::move(number),
-                    done = std::move(done)](absl::Status status) {
-                     media_store_.StagingDone(blobs);
-                     if (!status.ok()) return done(status);
-                     v1::Event event;
-                     event.set_kind(v1::Event::INBOUND_RECEIVED);
-                     *event.mutable_message() = inbound->message;
-                     events_.Publish(std::move(event));
-                     done(inbound->message);
-                     if (!number.sms_url().empty()) CallWebhook(inbound, number);
-                   });
+  database_.Commit(
+      std::move(batch), inbound->strand,
+      [this, inbound, blobs, number = std::move(number), keyword,
+       opt_change = std::move(opt_change), done = std::move(done)](absl::Status status) {
+        media_store_.StagingDone(blobs);
+        if (!status.ok()) return done(status);
+        if (opt_change) directory_.ApplyOptOut(*opt_change);
+        v1::Event event;
+        event.set_kind(v1::Event::INBOUND_RECEIVED);
+        *event.mutable_message() = inbound->message;
+        events_.Publish(std::move(event));
+        done(inbound->message);
+        if (keyword != Keyword::kNone) SendKeywordReply(inbound, keyword);
+        if (!number.sms_url().empty()) CallWebhook(inbound, number);
+      });
+}
+
+void InboundHandler::SendKeywordReply(const InboundPtr& inbound, Keyword keyword) {
+  const v1::Message& message = inbound->message;
+  auto account = directory_.FindAccount(message.account_sid());
+  if (!account) return;
+  v1::SendMessageRequest request;
+  request.set_from(message.to());
+  request.set_to(message.from());
+  request.set_body(std::string(KeywordReply(keyword)));
+  SendOptions options;
+  options.direction = v1::OUTBOUND_REPLY;
+  options.reply_to_sid = message.sid();
+  options.ignore_opt_outs = true;  // STOP's confirmation reaches the subscriber who just left
+  sender_.Send(
+      *account, request,
+      [this, inbound](absl::StatusOr<v1::Message> sent) {
+        if (sent.ok()) return;
+        const std::string text =
+            "the keyword confirmation was refused: " + std::string(sent.status().message());
+        const int code = ProviderErrorCode(sent.status());
+        boost::asio::post(inbound->strand,
+                          [this, inbound, code, text] { RecordError(inbound, code, text); });
+      },
+      options);
 }
 
 void InboundHandler::CallWebhook(const InboundPtr& inbound, const v1::Number& number) {

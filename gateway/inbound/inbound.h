@@ -1,6 +1,10 @@
 #pragma once
 // Inbound messages: a subscriber's handset texts a provider number (rule 7); the number's
 // sms_url is told over a signed webhook; its TwiML answer becomes outbound replies (rule 8).
+// On a long code, a single-word STOP (or a synonym) opts the subscriber out of the number in the
+// same write that stores the message, START opts back in, HELP asks for help; each gets the
+// provider's confirmation text (gateway/inbound/keywords.h). The message is still stored and
+// passed to the webhook. Short codes leave keywords to the application.
 //
 // Receive validates and stores (its reply waits for the durable write); then the webhook and the
 // replies run asynchronously. Whatever goes wrong after the message was stored (webhook timeout,
@@ -28,6 +32,7 @@
 #include "gateway/core/admission.h"
 #include "gateway/core/events.h"
 #include "gateway/core/send_service.h"
+#include "gateway/inbound/keywords.h"
 #include "gateway/storage/attempt_log.h"
 #include "gateway/storage/message_store.h"
 #include "gateway/webhooks/webhooks.h"
@@ -73,7 +78,10 @@ class InboundHandler {
   };
   using InboundPtr = std::shared_ptr<Inbound>;
 
-  void Store(std::shared_ptr<AdmittedMessage> admitted, mmsgate::v1::Number number, Callback done);
+  void Store(std::shared_ptr<AdmittedMessage> admitted, mmsgate::v1::Number number, Keyword keyword,
+             Callback done);
+  // The provider's confirmation of a keyword (STOP, START, HELP), sent to the subscriber.
+  void SendKeywordReply(const InboundPtr& inbound, Keyword keyword);
   void CallWebhook(const InboundPtr& inbound, const mmsgate::v1::Number& number);
   void HandleTwiml(const InboundPtr& inbound, const mmsgate::v1::Account& account,
                    const std::string& twiml);

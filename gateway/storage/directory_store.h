@@ -1,7 +1,7 @@
 #pragma once
 // What the directory changes at run time, kept across restarts: numbers provisioned, updated or
-// released, account settings, and each account's usage ledger. (The scenario is the starting
-// point; these override it.)
+// released, account settings, subscribers' opt-outs, and each account's usage ledger. (The scenario
+// is the starting point; these override it.)
 //
 // Threading (mmsc/storage/database.h): Stage* never block; Load and Usage read the database
 // and run at start or on the storage executor.
@@ -23,6 +23,8 @@ struct StoredDirectory {
   // Numbers released (scenario numbers included), so they stay released.
   std::vector<std::string> released;
   std::map<std::string, mmsgate::v1::AccountSettings> settings;
+  // Subscribers opted out of a number (only those with opted_out set).
+  std::vector<mmsgate::v1::OptOut> opt_outs;
 };
 
 class DirectoryStore {
@@ -39,6 +41,9 @@ class DirectoryStore {
   [[nodiscard]] virtual absl::Status StageSettings(
       storage::Batch& batch, const std::string& account_sid,
       const mmsgate::v1::AccountSettings& settings) = 0;
+  // Stores `opt_out` when it is opted out, removes the pair's record when it opted back in.
+  [[nodiscard]] virtual absl::Status StageOptOut(storage::Batch& batch,
+                                                 const mmsgate::v1::OptOut& opt_out) = 0;
   // Adds to the account's ledger (counters added without reading, so it commits with what it
   // counts).
   virtual void StageUsage(storage::Batch& batch, const std::string& account_sid,

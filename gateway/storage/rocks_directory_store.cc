@@ -10,6 +10,7 @@ namespace v1 = mmsgate::v1;
 std::vector<storage::FamilySpec> RocksDirectoryStore::Families() {
   return {{"numbers", storage::FamilyKind::kRecords},
           {"settings", storage::FamilyKind::kRecords},
+          {"opt_outs", storage::FamilyKind::kRecords},
           {"usage", storage::FamilyKind::kCounters}};
 }
 
@@ -17,6 +18,7 @@ RocksDirectoryStore::RocksDirectoryStore(storage::RocksDatabase& database)
     : database_(database),
       numbers_(database.Family("numbers")),
       settings_(database.Family("settings")),
+      opt_outs_(database.Family("opt_outs")),
       usage_(database.Family("usage")) {}
 
 StoredDirectory RocksDirectoryStore::Load() {
@@ -44,13 +46,22 @@ StoredDirectory RocksDirectoryStore::Load() {
     }
     return true;
   });
+  (void)database_.Scan(opt_outs_, "", "", [&](std::string_view key, std::string_view value) {
+    v1::OptOut opt_out;
+    if (!opt_out.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      unreadable.emplace_back(opt_outs_, std::string(key));
+    } else {
+      stored.opt_outs.push_back(std::move(opt_out));
+    }
+    return true;
+  });
   // Kept aside, not dropped: the scenario's version (if any) applies meanwhile, and a person can
   // still look at what was stored.
   for (const auto& [family, key] : unreadable) {
     spdlog::error(
         "stored record {}/{} cannot be read; moved to the quarantine family, and the "
         "scenario's value (if any) applies",
-        family == numbers_ ? "numbers" : "settings", key);
+        family == numbers_ ? "numbers" : (family == settings_ ? "settings" : "opt_outs"), key);
     if (auto status = database_.Quarantine(family, key); !status.ok()) {
       spdlog::error("cannot quarantine {}: {}", key, std::string(status.message()));
     }
@@ -76,6 +87,18 @@ absl::Status RocksDirectoryStore::StageSettings(storage::Batch& batch,
   auto record = storage::EncodeRecord(settings, "the settings of " + account_sid);
   if (!record.ok()) return record.status();
   database_.Put(batch, settings_, account_sid, *record);
+  return absl::OkStatus();
+}
+
+absl::Status RocksDirectoryStore::StageOptOut(storage::Batch& batch, const v1::OptOut& opt_out) {
+  const std::string key = opt_out.number() + "/" + opt_out.subscriber();
+  if (!opt_out.opted_out()) {
+    database_.Delete(batch, opt_outs_, key);
+    return absl::OkStatus();
+  }
+  auto record = storage::EncodeRecord(opt_out, "the opt-out " + key);
+  if (!record.ok()) return record.status();
+  database_.Put(batch, opt_outs_, key, *record);
   return absl::OkStatus();
 }
 

@@ -3,6 +3,7 @@
 //
 // Families: numbers   <number> -> mmsgate.v1.Number, or "" once released
 //           settings  <account sid> -> mmsgate.v1.AccountSettings
+//           opt_outs  <number>/<subscriber> -> mmsgate.v1.OptOut (only while opted out)
 //           usage     <account>/<category>/<count|segments|price_cents> -> counter (kCounters)
 // Numbers and settings are stored as the scenario describes them: they are configuration.
 
@@ -21,6 +22,7 @@ class RocksDirectoryStore final : public DirectoryStore {
   void StageRelease(storage::Batch& batch, const std::string& number) override;
   absl::Status StageSettings(storage::Batch& batch, const std::string& account_sid,
                              const mmsgate::v1::AccountSettings& settings) override;
+  absl::Status StageOptOut(storage::Batch& batch, const mmsgate::v1::OptOut& opt_out) override;
   void StageUsage(storage::Batch& batch, const std::string& account_sid,
                   const std::string& category, int64_t count, int64_t segments,
                   int64_t price_cents) override;
@@ -28,7 +30,7 @@ class RocksDirectoryStore final : public DirectoryStore {
 
  private:
   storage::RocksDatabase& database_;
-  const storage::RocksDatabase::FamilyId numbers_, settings_, usage_;
+  const storage::RocksDatabase::FamilyId numbers_, settings_, opt_outs_, usage_;
 };
 
 }  // namespace mmsgate::gateway

@@ -314,6 +314,18 @@ class InMemoryDirectoryStore final : public gateway::DirectoryStore {
         [this, account_sid, settings] { stored_.settings[account_sid] = settings; });
     return absl::OkStatus();
   }
+  absl::Status StageOptOut(storage::Batch& batch, const mmsgate::v1::OptOut& opt_out) override {
+    if (auto record = storage::EncodeRecord(opt_out, "opt-out"); !record.ok()) {
+      return record.status();
+    }
+    InMemoryDatabase::Own(batch).changes.push_back([this, opt_out] {
+      std::erase_if(stored_.opt_outs, [&](const mmsgate::v1::OptOut& kept) {
+        return kept.number() == opt_out.number() && kept.subscriber() == opt_out.subscriber();
+      });
+      if (opt_out.opted_out()) stored_.opt_outs.push_back(opt_out);
+    });
+    return absl::OkStatus();
+  }
   void StageUsage(storage::Batch& batch, const std::string& account_sid,
                   const std::string& category, int64_t count, int64_t segments,
                   int64_t price_cents) override {

@@ -228,6 +228,26 @@ TEST_F(MmsctlTest, UsageAndHandsetSend) {
   EXPECT_THAT(usage.out, HasSubstr("sms-inbound"));
 }
 
+TEST_F(MmsctlTest, AStopShowsInOptOutsAndRefusesSendsUntilOptedBackIn) {
+  ASSERT_EQ(Mmsctl(std::string("handset send --from ") + kUsMmsSubscriber + " --to " +
+                   kMmsLongCode + " --body STOP")
+                .exit_code,
+            0);
+  const Run listed = Mmsctl("optouts", "COLUMNS=200");
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, HasSubstr(std::string(kMmsLongCode) + "  " + kUsMmsSubscriber));
+  EXPECT_THAT(listed.out, HasSubstr("STOP"));
+  const Run refused = Mmsctl(std::string("send --from ") + kMmsLongCode + " --to " +
+                             kUsMmsSubscriber + " --body again");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("21610"));
+  const Run in = Mmsctl(std::string("optouts in ") + kMmsLongCode + " " + kUsMmsSubscriber);
+  ASSERT_EQ(in.exit_code, 0) << in.err;
+  EXPECT_THAT(in.out, HasSubstr("opted in to"));
+  EXPECT_THAT(Mmsctl("optouts").out, Not(HasSubstr(kUsMmsSubscriber)));
+  EXPECT_EQ(Mmsctl("optouts out " + std::string(kMmsLongCode)).exit_code, 2);
+}
+
 TEST_F(MmsctlTest, CompletionScriptNamesTheCommands) {
   const Run run = Mmsctl("completion bash");
   ASSERT_EQ(run.exit_code, 0);

@@ -94,10 +94,10 @@ class MediaHandler(http.server.BaseHTTPRequestHandler):
 class Gateway:
     """The mmsgate process: started on port 0, stopped with SIGTERM."""
 
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, scenario_text=SCENARIO):
         scenario = os.path.join(workdir, "scenario.txtpb")
         with open(scenario, "w") as f:
-            f.write(SCENARIO)
+            f.write(scenario_text)
         self.log_path = os.path.join(workdir, "mmsgate.log")
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
@@ -117,6 +117,7 @@ class Gateway:
                     break
                 continue
             if line.startswith("mmsgate ready "):
+                self.grpc_address = line.split("grpc=")[1].split()[0]
                 http_address = line.split("http=")[1].strip()
                 self.port = int(http_address.rsplit(":", 1)[1])
         if self.port is None:

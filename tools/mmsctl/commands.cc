@@ -614,6 +614,49 @@ int Numbers(Client& client, const NumbersOptions& options) {
   return kExitOk;
 }
 
+int OptOuts(Client& client, const OptOutsOptions& options) {
+  if (!options.action.empty() && (options.number.empty() || options.subscriber.empty())) {
+    std::cerr << "mmsctl: optouts " << options.action << " needs NUMBER and SUBSCRIBER\n";
+    return kExitUsage;
+  }
+  if (!client.Connect()) return kExitNoConnection;
+  auto context = client.Context();
+  if (options.action.empty()) {
+    v1::ListOptOutsRequest request;
+    request.set_number(options.number);
+    v1::ListOptOutsResponse response;
+    const grpc::Status status = client.accounts().ListOptOuts(context.get(), request, &response);
+    if (!status.ok()) return Fail("optouts", status, client.target());
+    if (options.json) {
+      std::cout << ToJson(response) << "\n";
+      return kExitOk;
+    }
+    Table table({"NUMBER", "SUBSCRIBER", "KEYWORD", "SINCE"}, 3);
+    for (const auto& opt_out : response.opt_outs()) {
+      table.Add({opt_out.number(), opt_out.subscriber(), opt_out.keyword(),
+                 FormatTime(opt_out.date_updated())});
+    }
+    std::cout << table.Render(TerminalWidth());
+    return kExitOk;
+  }
+  v1::SetOptOutRequest request;
+  request.set_number(options.number);
+  request.set_subscriber(options.subscriber);
+  request.set_opted_out(options.action == "out");
+  v1::OptOut opt_out;
+  const grpc::Status status = client.accounts().SetOptOut(context.get(), request, &opt_out);
+  if (!status.ok()) {
+    return Fail("optouts " + options.action + " " + options.number, status, client.target());
+  }
+  if (options.json) {
+    std::cout << ToJson(opt_out) << "\n";
+  } else {
+    std::cout << opt_out.subscriber() << (opt_out.opted_out() ? " opted out of " : " opted in to ")
+              << opt_out.number() << "\n";
+  }
+  return kExitOk;
+}
+
 int Settings(Client& client, const std::string& international_conversion,
              const std::string& media_auth, bool json) {
   if (!client.Connect()) return kExitNoConnection;
@@ -680,7 +723,7 @@ std::string BashCompletion() {
 _mmsctl() {
   local cur prev words cword
   _init_completion 2>/dev/null || { cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}; }
-  local commands="send get list watch inbox carriers fault handset numbers settings usage completion"
+  local commands="send get list watch inbox carriers fault handset numbers optouts settings usage completion"
   local common="--addr --account --token --admin-token --timeout --json --help"
   local command=${COMP_WORDS[1]}
   if [ "$COMP_CWORD" -eq 1 ]; then

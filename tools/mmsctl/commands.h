@@ -72,6 +72,13 @@ struct NumbersOptions {
 };
 int Numbers(Client& client, const NumbersOptions& options);
 
+struct OptOutsOptions {
+  std::string action;  // "" (list), out, in
+  std::string number, subscriber;
+  bool json = false;
+};
+int OptOuts(Client& client, const OptOutsOptions& options);
+
 // `international_conversion`: "" shows the settings; "on"/"off" changes them.
 int Settings(Client& client, const std::string& international_conversion,
              const std::string& media_auth, bool json);

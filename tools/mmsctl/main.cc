@@ -177,6 +177,20 @@ int Run(int argc, char** argv) {
   numbers_command->add_option("--status-callback", numbers.status_callback,
                               "status callback URL of its messages");
 
+  // optouts
+  OptOutsOptions opt_outs;
+  auto* opt_outs_command = app.add_subcommand(
+      "optouts", "subscribers who texted STOP to the account's long codes (sends refused, 21610)");
+  opt_outs_command->footer(
+      "Examples:\n"
+      "  mmsctl optouts\n"
+      "  mmsctl optouts out +12025550100 +12025550142   # as if it texted STOP\n"
+      "  mmsctl optouts in +12025550100 +12025550142    # as if it texted START");
+  opt_outs_command->add_option("action", opt_outs.action, "out or in (none: list)")
+      ->check(CLI::IsMember({"out", "in"}));
+  opt_outs_command->add_option("number", opt_outs.number, "the account's long code");
+  opt_outs_command->add_option("subscriber", opt_outs.subscriber, "the subscriber's number");
+
   // settings
   std::string conversion;
   std::string media_auth;
@@ -242,6 +256,10 @@ int Run(int argc, char** argv) {
   if (*numbers_command) {
     numbers.json = json;
     return Numbers(client, numbers);
+  }
+  if (*opt_outs_command) {
+    opt_outs.json = json;
+    return OptOuts(client, opt_outs);
   }
   if (*settings_command) return Settings(client, conversion, media_auth, json);
   if (*usage_command) return Usage(client, json);

@@ -735,7 +735,9 @@ using AccountsBase = v1::Accounts::WithRawCallbackMethod_GetAccount<
                     v1::Accounts::WithRawCallbackMethod_EnableShortCodeMms<
                         v1::Accounts::WithRawCallbackMethod_ReleaseNumber<
                             v1::Accounts::WithRawCallbackMethod_GetUsage<
-                                v1::Accounts::Service>>>>>>>>;
+                                v1::Accounts::WithRawCallbackMethod_ListOptOuts<
+                                    v1::Accounts::WithRawCallbackMethod_SetOptOut<
+                                        v1::Accounts::Service>>>>>>>>>>;
 
 class AccountsService final : public AccountsBase {
  public:
@@ -847,6 +849,38 @@ class AccountsService final : public AccountsBase {
           auto account = Authenticate(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           call->response = deps_.directory->Usage(account->sid());
+          call->Reply(absl::OkStatus());
+        });
+  }
+
+  grpc::ServerUnaryReactor* ListOptOuts(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override {
+    return Serve<v1::ListOptOutsRequest, v1::ListOptOutsResponse>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          for (auto& opt_out : deps_.directory->OptOutsOf(account->sid(), call->request.number(),
+                                                          call->request.subscriber())) {
+            *call->response.add_opt_outs() = std::move(opt_out);
+          }
+          call->Reply(absl::OkStatus());
+        });
+  }
+
+  grpc::ServerUnaryReactor* SetOptOut(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override {
+    return ServeBlocking<v1::SetOptOutRequest, v1::OptOut>(
+        deps_, context, request, response, [this](auto* call) {
+          auto account = AuthorizeAccountChange(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          const auto& change = call->request;
+          auto opt_out = deps_.directory->SetOptOut(account->sid(), change.number(),
+                                                    change.subscriber(), change.opted_out(), "api",
+                                                    ToNanoseconds(deps_.clock->Now()));
+          if (!opt_out.ok()) return call->Reply(opt_out.status());
+          call->response = std::move(*opt_out);
           call->Reply(absl::OkStatus());
         });
   }

@@ -143,5 +143,48 @@ TEST_F(DirectoryTest, RatesAndBurstsOutsideTheirBoundsAreRefused) {
   EXPECT_TRUE(directory->Provision(kAccount, fast).ok());
 }
 
+TEST_F(DirectoryTest, AnOptOutHoldsAcrossARestartUntilTheSubscriberOptsBackIn) {
+  auto directory = Restart();
+  EXPECT_FALSE(directory->IsOptedOut("+12025550100", "+12025550142"));
+  // The subscriber may be written any way a person would; it is kept in E.164.
+  auto stopped =
+      directory->SetOptOut(kAccount, "+12025550100", "+1 (202) 555-0142", true, "api", 42);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->subscriber(), "+12025550142");
+  EXPECT_TRUE(directory->IsOptedOut("+12025550100", "+12025550142"));
+  EXPECT_FALSE(directory->IsOptedOut("+12025550100", "+12025550143"));
+
+  auto restarted = Restart();
+  EXPECT_TRUE(restarted->IsOptedOut("+12025550100", "+12025550142"));
+  const auto listed = restarted->OptOutsOf(kAccount, "", "");
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].keyword(), "api");
+  EXPECT_EQ(listed[0].date_updated().nanos(), 42);
+  EXPECT_TRUE(restarted->OptOutsOf("ACffffffffffffffffffffffffffffffff", "", "").empty());
+
+  ASSERT_TRUE(restarted->SetOptOut(kAccount, "+12025550100", "+12025550142", false, "api", 43).ok());
+  EXPECT_FALSE(restarted->IsOptedOut("+12025550100", "+12025550142"));
+  EXPECT_FALSE(Restart()->IsOptedOut("+12025550100", "+12025550142"));
+}
+
+TEST_F(DirectoryTest, OptOutsOfShortCodesForeignNumbersAndInvalidSubscribersAreRefused) {
+  auto directory = Restart();
+  auto code = directory->SetOptOut(kAccount, "55501", "+12025550142", true, "api", 0);
+  EXPECT_EQ(code.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ProviderErrorCode(code.status()), 21200);
+  EXPECT_THAT(std::string(code.status().message()), ::testing::HasSubstr("short code"));
+  auto foreign = directory->SetOptOut("ACffffffffffffffffffffffffffffffff", "+12025550100",
+                                      "+12025550142", true, "api", 0);
+  EXPECT_EQ(ProviderErrorCode(foreign.status()), 20404);
+  auto invalid = directory->SetOptOut(kAccount, "+12025550100", "not a number", true, "api", 0);
+  EXPECT_EQ(ProviderErrorCode(invalid.status()), 21200);
+  database_.FailNextCommits(1);
+  auto failed = directory->SetOptOut(kAccount, "+12025550100", "+12025550142", true, "api", 0);
+  EXPECT_EQ(ProviderErrorCode(failed.status()), 30500);
+  EXPECT_FALSE(directory->IsOptedOut("+12025550100", "+12025550142"))
+      << "an opt-out that was not stored is not applied";
+  EXPECT_TRUE(directory->OptOutsOf(kAccount, "", "").empty());
+}
+
 }  // namespace
 }  // namespace mmsgate::gateway

@@ -492,6 +492,34 @@ TEST_P(StoreContractTest, DirectoryChangesAndUsageAreKept) {
   EXPECT_EQ(stores_->directory->Usage(kOtherAccount).entries_size(), 0);
 }
 
+TEST_P(StoreContractTest, OptOutsAreKeptUntilTheSubscriberOptsBackIn) {
+  v1::OptOut stop;
+  stop.set_account_sid(kAccount);
+  stop.set_number("+12025550100");
+  stop.set_subscriber("+12025550142");
+  stop.set_opted_out(true);
+  stop.set_keyword("STOP");
+  v1::OptOut other = stop;
+  other.set_subscriber("+12025550143");
+  auto batch = stores_->database->NewBatch();
+  ASSERT_TRUE(stores_->directory->StageOptOut(*batch, stop).ok());
+  ASSERT_TRUE(stores_->directory->StageOptOut(*batch, other).ok());
+  ASSERT_TRUE(stores_->database->CommitNow(std::move(batch)).ok());
+  ASSERT_EQ(stores_->directory->Load().opt_outs.size(), 2u);
+
+  v1::OptOut start = stop;
+  start.set_opted_out(false);
+  start.set_keyword("START");
+  batch = stores_->database->NewBatch();
+  ASSERT_TRUE(stores_->directory->StageOptOut(*batch, start).ok());
+  ASSERT_TRUE(stores_->database->CommitNow(std::move(batch)).ok());
+  const StoredDirectory stored = stores_->directory->Load();
+  ASSERT_EQ(stored.opt_outs.size(), 1u);
+  EXPECT_EQ(stored.opt_outs[0].subscriber(), "+12025550143");
+  EXPECT_EQ(stored.opt_outs[0].keyword(), "STOP");
+  EXPECT_TRUE(stored.opt_outs[0].opted_out());
+}
+
 TEST_P(StoreContractTest, InboxesAreReadBackOldestFirstAndAResubmissionShowsOnce) {
   // Completions are posted to the executor (RocksDB: once the commit is durable; reads run on
   // the storage executor, here the same io_context): pump it until `done` (bounded).

@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""Provider behaviours an application must handle, through the official Python helper library
+(Debian python3-twilio) against the REST facade of a real mmsgate on port 0; the subscriber's
+phone is played with mmsctl (Simulator.SendFromHandset, GetHandsetInbox).
+
+Covers: opt-out keywords (STOP -> 21610 -> START -> delivered; HELP's reply in the inbox).
+
+Usage: /usr/bin/python3 provider_fidelity_test.py --mmsgate PATH --mmsctl PATH
+Prints one line per check and finally "N passed, M failed"; exits 0 only when all passed.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from rest_facade_test import Checks, Gateway, expect, expect_rest_exception  # noqa: E402
+from twilio.rest import Client  # noqa: E402
+
+ACCOUNT = "AC3333333333333333333333333333abcd"
+TOKEN = "fidelity-token-0123456789"
+LONG_CODE = "+12025550100"
+SUBSCRIBER = "+12025550142"
+
+SCENARIO = f"""
+accounts {{ sid: "{ACCOUNT}" auth_token: "{TOKEN}" }}
+carriers {{ id: "mmsnet" name: "MMS Net" country: "US" prefixes: "+1202555" supports_mms: true
+           default_for_country: true latency {{ median_ms: 10 }} }}
+numbers {{ number: "{LONG_CODE}" account_sid: "{ACCOUNT}" type: LONG_CODE country: "US"
+          capabilities {{ sms: true mms: true }} }}
+simulation {{ time_scale: 1.0 seed: 5 disable_sender_rate_limits: true }}
+"""
+
+
+class Phone:
+    """The subscriber's handset, through mmsctl."""
+
+    def __init__(self, mmsctl, gateway):
+        self.mmsctl = mmsctl
+        self.env = dict(os.environ, MMSGATE_ADDR=gateway.grpc_address,
+                        MMSGATE_ACCOUNT_SID=ACCOUNT, MMSGATE_AUTH_TOKEN=TOKEN)
+
+    def run(self, *args):
+        result = subprocess.run([self.mmsctl, "--json", *args], env=self.env, text=True,
+                                capture_output=True, timeout=30)
+        expect(result.returncode == 0, f"mmsctl {' '.join(args)}: {result.stderr}")
+        return json.loads(result.stdout)
+
+    def texts(self, to, sender):
+        inbox = self.run("inbox", to)
+        return [m.get("text", "") for m in inbox.get("messages", []) if m.get("from") == sender]
+
+    def text(self, sender, to, body):
+        return self.run("handset", "send", "--from", sender, "--to", to, "--body", body)
+
+    def await_texts(self, to, sender, count):
+        deadline = time.time() + 20
+        while True:
+            texts = self.texts(to, sender)
+            if len(texts) >= count or time.time() > deadline:
+                return texts
+            time.sleep(0.05)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mmsgate", required=True)
+    parser.add_argument("--mmsctl", required=True)
+    args = parser.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="mmsgate-fidelity-")
+    checks = Checks()
+    gateway = None
+    try:
+        gateway = Gateway(args.mmsgate, workdir, SCENARIO)
+        print(f"mmsgate on {gateway.base_url}, gRPC {gateway.grpc_address}", flush=True)
+        client = Client(ACCOUNT, TOKEN)
+        client.api.base_url = gateway.base_url
+        phone = Phone(args.mmsctl, gateway)
+
+        def await_status(sid, wanted):
+            deadline = time.time() + 20
+            while True:
+                message = client.messages(sid).fetch()
+                if message.status == wanted or time.time() > deadline:
+                    return message
+                time.sleep(0.05)
+
+        def stop_refuses_with_21610():
+            received = phone.text(SUBSCRIBER, LONG_CODE, "stop")
+            expect(received["status"] == "RECEIVED", received)
+            texts = phone.await_texts(SUBSCRIBER, LONG_CODE, 1)
+            expect(texts and "successfully been unsubscribed" in texts[0], texts)
+            before = len(client.messages.list(from_=LONG_CODE, to=SUBSCRIBER))
+            detail = expect_rest_exception(
+                lambda: client.messages.create(to=SUBSCRIBER, from_=LONG_CODE, body="sale!"),
+                400, 21610)
+            after = len(client.messages.list(from_=LONG_CODE, to=SUBSCRIBER))
+            expect(after == before, f"a refused create stored a message ({before} -> {after})")
+            return detail
+
+        def start_then_delivered():
+            phone.text(SUBSCRIBER, LONG_CODE, "START")
+            texts = phone.await_texts(SUBSCRIBER, LONG_CODE, 2)
+            expect(len(texts) >= 2 and "re-subscribed" in texts[1], texts)
+            message = client.messages.create(to=SUBSCRIBER, from_=LONG_CODE, body="welcome back")
+            final = await_status(message.sid, "delivered")
+            expect(final.status == "delivered", f"{final.status} {final.error_code}")
+            return final.sid
+
+        def help_reply_in_inbox():
+            before = len(phone.texts(SUBSCRIBER, LONG_CODE))
+            phone.text(SUBSCRIBER, LONG_CODE, " Help ")
+            texts = phone.await_texts(SUBSCRIBER, LONG_CODE, before + 1)
+            expect(len(texts) == before + 1, texts)
+            expect(texts[-1] == "Reply STOP to unsubscribe. Msg&Data Rates May Apply.", texts[-1])
+            return texts[-1]
+
+        checks.run("opt-out: STOP, then a create is refused with 400/21610, nothing stored",
+                   stop_refuses_with_21610)
+        checks.run("opt-out: START, then a create is delivered", start_then_delivered)
+        checks.run("opt-out: HELP gets the provider's reply in the handset inbox",
+                   help_reply_in_inbox)
+    except Exception as e:  # noqa: BLE001
+        checks.failed += 1
+        print(f"FAIL setup: {type(e).__name__}: {e}", flush=True)
+    finally:
+        if gateway is not None:
+            code = gateway.stop()
+            if code != 0:
+                checks.failed += 1
+                print(f"FAIL mmsgate exited with {code}:\n{gateway.read_log()}", flush=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"{checks.passed} passed, {checks.failed} failed", flush=True)
+    return 0 if checks.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
