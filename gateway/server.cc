@@ -225,7 +225,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   p.lifecycle->set_metrics(&p.metrics);
   p.lifecycle->set_inbox(p.inbox_store.get());
   p.messages =
-      std::make_unique<MessageService>(db, *p.message_store, *p.counted_attempts, *p.media_store);
+      std::make_unique<MessageService>(db, *p.message_store, *p.counted_attempts, *p.media_store,
+                                       *p.clock);
 
   // The HTTP listener is bound first, so links can name its port, and accepts only once every
   // part behind it exists.

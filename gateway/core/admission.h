@@ -20,7 +20,7 @@
 namespace mmsgate::gateway {
 
 inline constexpr int kMaxBodyCharacters = 1600;
-inline constexpr int kDefaultValidityPeriodSeconds = 14400;
+inline constexpr int kDefaultValidityPeriodSeconds = 36000;  // the provider's current default
 inline constexpr int kMaxValidityPeriodSeconds = 36000;
 
 struct AdmissionContext {

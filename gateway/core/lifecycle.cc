@@ -138,19 +138,21 @@ std::vector<carriers::MediaPayload> StoredMedia(const v1::Message& message,
 }
 }  // namespace
 
-void MessageLifecycle::Start(v1::Message accepted, std::vector<carriers::MediaPayload> media) {
-  media = StoredMedia(accepted, std::move(media));
-  auto flight = std::make_shared<Flight>(StrandFor(accepted.sid()));
-  *flight->message = std::move(accepted);
+void MessageLifecycle::Start(v1::Message queued, std::vector<carriers::MediaPayload> media) {
+  media = StoredMedia(queued, std::move(media));
+  auto flight = std::make_shared<Flight>(StrandFor(queued.sid()));
+  *flight->message = std::move(queued);
   flight->media = std::move(media);
   Register(flight);
   boost::asio::post(flight->strand, [this, flight] {
-    Publish(*flight->message);
-    // QUEUED was stored with the acceptance.
-    *flight->message = StoredAtAcceptance(*flight->message);
-    Publish(*flight->message);
-    status_listener_.OnStatus(*flight->message);
-    Count(*flight->message);
+    // Watchers see both of the gateway's steps. No status callback: the create already answered
+    // QUEUED, and the provider sends none for a message's initial status.
+    v1::Message& message = *flight->message;
+    message.set_status(v1::ACCEPTED);
+    Publish(message);
+    message.set_status(v1::QUEUED);
+    Publish(message);
+    Count(message);
     Run(flight, RuleFor(v1::QUEUED)->on_stored);
   });
 }

@@ -88,9 +88,10 @@ class MessageLifecycle final : public carriers::DeliveryListener {
   [[nodiscard]] static mmsgate::v1::Message StoredAtAcceptance(
       const mmsgate::v1::Message& accepted);
   // A message just stored by acceptance (as StoredAtAcceptance made it; its sender already
-  // reserved): publishes ACCEPTED and QUEUED and waits for its sender. `media` are its bytes,
-  // parallel to message.media().
-  void Start(mmsgate::v1::Message accepted, std::vector<carriers::MediaPayload> media);
+  // reserved): publishes ACCEPTED and QUEUED and waits for its sender. QUEUED is the status the
+  // create answered, so no status callback is sent for it (as the provider sends none for the
+  // initial status). `media` are its bytes, parallel to message.media().
+  void Start(mmsgate::v1::Message queued, std::vector<carriers::MediaPayload> media);
   // A message read from the outbox at start: picks it up where its stored status says. With
   // `media_lost` its media could not be read, and it fails with 30500.
   void Resume(mmsgate::v1::Message message, std::vector<carriers::MediaPayload> media,

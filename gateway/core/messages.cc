@@ -1,5 +1,7 @@
 #include "gateway/core/messages.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <algorithm>
 
 #include "carriers/base/errors.h"
@@ -34,8 +36,13 @@ std::string LinkToken(const std::string& link_url) {
 }  // namespace
 
 MessageService::MessageService(storage::Database& database, MessageStore& store,
-                               AttemptLog& attempts, mmsc::MediaStore& media_store)
-    : database_(database), store_(store), attempts_(attempts), media_store_(media_store) {}
+                               AttemptLog& attempts, mmsc::MediaStore& media_store,
+                               const Clock& clock)
+    : database_(database),
+      store_(store),
+      attempts_(attempts),
+      media_store_(media_store),
+      clock_(clock) {}
 
 absl::StatusOr<v1::Message> MessageService::Get(const std::string& account_sid,
                                                 const std::string& sid, bool with_attempts) const {
@@ -83,7 +90,7 @@ absl::StatusOr<v1::Message> MessageService::Deletable(const std::string& account
   // checking both keeps a half-resumed message safe too.
   if (!IsFinished(message->status()) || store_.IsUnfinished(sid)) {
     return ProviderError(absl::StatusCode::kAborted, kDeleteUnfinished,
-                         std::string("Cannot delete ") + what + " " + sid +
+                         std::string("Cannot ") + what + " " + sid +
                              " because delivery has not been completed (status " +
                              v1::MessageStatus_Name(message->status()) +
                              "); retry once it is delivered, undelivered or failed");
@@ -96,7 +103,7 @@ absl::Status MessageService::Delete(const std::string& account_sid, const std::s
     return ProviderError(absl::StatusCode::kAborted, kDeleteUnfinished,
                          "message " + sid + " is being deleted already");
   }
-  auto message = Deletable(account_sid, sid, "message");
+  auto message = Deletable(account_sid, sid, "delete message");
   absl::Status status = message.status();
   std::vector<std::string> blobs;
   if (message.ok()) {
@@ -141,7 +148,7 @@ absl::Status MessageService::DeleteMedia(const std::string& account_sid,
         absl::StatusCode::kNotFound, error_codes::kNotFound,
         "media " + QuoteText(media_sid, 64) + " of message " + message_sid + " was not found"));
   }
-  auto deletable = Deletable(account_sid, message_sid, "media of message");
+  auto deletable = Deletable(account_sid, message_sid, "delete media of message");
   if (!deletable.ok()) return finish(deletable.status());
   const std::string sha256 = message->media(index).sha256();
   message->mutable_media()->DeleteSubrange(index, 1);
@@ -157,6 +164,30 @@ absl::Status MessageService::DeleteMedia(const std::string& account_sid,
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Message> MessageService::Redact(const std::string& account_sid,
+                                                   const std::string& sid) {
+  if (!BeginDelete(sid)) {
+    return ProviderError(absl::StatusCode::kAborted, kDeleteUnfinished,
+                         "message " + sid + " is being changed already; retry");
+  }
+  auto message = Deletable(account_sid, sid, "redact the body of message");
+  if (message.ok()) {
+    message->clear_body();
+    message->clear_delivered_text();
+    *message->mutable_date_updated() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(ToNanoseconds(clock_.Now()));
+    auto batch = database_.NewBatch();
+    absl::Status status = store_.StageRecord(*batch, *message);
+    // date_updated lives with the status.
+    if (status.ok()) status = store_.StageStatus(*batch, *message, /*finished=*/true);
+    if (status.ok()) status = database_.CommitNow(std::move(batch));
+    if (!status.ok()) message = status;
+  }
+  EndDelete(sid);
+  if (!message.ok()) return message;
+  return Get(account_sid, sid);
 }
 
 absl::StatusOr<int> MessageService::SweepExpiredMedia(int64_t now_ns, int max_messages) {

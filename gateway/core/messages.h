@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "carriers/base/clock.h"
 #include "gateway/storage/attempt_log.h"
 #include "gateway/storage/message_store.h"
 #include "mmsc/link_server.h"
@@ -22,7 +23,7 @@ namespace mmsgate::gateway {
 class MessageService final : public mmsc::LinkResolver {
  public:
   MessageService(storage::Database& database, MessageStore& store, AttemptLog& attempts,
-                 mmsc::MediaStore& media_store);
+                 mmsc::MediaStore& media_store, const Clock& clock);
 
   // The account's message; NotFound (20404) for an unknown SID and for another account's, alike,
   // so SIDs cannot be probed. With its webhook attempts when `with_attempts`.
@@ -46,6 +47,12 @@ class MessageService final : public mmsc::LinkResolver {
                                          const std::string& message_sid,
                                          const std::string& media_sid);
 
+  // Redacts a finished message's text (the provider's "update with an empty Body"): body and
+  // delivered_text become empty, date_updated moves to now; the rest of the record, and what
+  // the handset received, stay. Returns the redacted message. Errors as Delete.
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::Message> Redact(const std::string& account_sid,
+                                                            const std::string& sid);
+
   // Ends media retention for messages whose media expired by `now_ns`: their links stop
   // working, their media references go, and blobs no message uses any more are deleted.
   // Returns how many messages were swept.
@@ -66,6 +73,7 @@ class MessageService final : public mmsc::LinkResolver {
   MessageStore& store_;
   AttemptLog& attempts_;
   mmsc::MediaStore& media_store_;
+  const Clock& clock_;
   std::mutex mutex_;
   std::set<std::string> deleting_;  // guarded by mutex_
 };

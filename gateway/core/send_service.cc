@@ -178,9 +178,9 @@ void SendService::AdmitAndStore(const v1::Account& account, const v1::SendMessag
 
   auto batch = database_.NewBatch();
   std::vector<std::string> staged_blobs;
+  v1::Message queued = MessageLifecycle::StoredAtAcceptance(admitted->message);
   absl::Status staged =
-      StageAdmitted(media_store_, store_, *batch, *admitted,
-                    MessageLifecycle::StoredAtAcceptance(admitted->message), extras, &staged_blobs);
+      StageAdmitted(media_store_, store_, *batch, *admitted, queued, extras, &staged_blobs);
   if (staged.ok()) {
     // Where the sequence resumes after a restart (batches may commit out of order; a restart
     // skips ahead past anything that could have been in flight).
@@ -199,6 +199,9 @@ void SendService::AdmitAndStore(const v1::Account& account, const v1::SendMessag
     fail(message, staged, done);
     return;
   }
+  // The create answers the message as stored: QUEUED, the provider's initial status for a send
+  // from a number.
+  admitted->message = std::move(queued);
   auto owned = std::make_shared<AdmittedMessage>(std::move(*admitted));
   // The completion runs on the storage executor: releasing staged blobs takes their stripe
   // lock, and the reply may serialize a large message.

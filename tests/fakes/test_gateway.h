@@ -84,7 +84,7 @@ class TestGateway {
               carriers::SimulationSettings{scenario_.simulation().seed()}, handsets),
         senders(io, clock, directory, scenario_.simulation().disable_sender_rate_limits()),
         lifecycle(io, clock, database, message_store, senders, fleet, events, listener),
-        messages(database, message_store, attempts, media_store),
+        messages(database, message_store, attempts, media_store, clock),
         sender(io, io.get_executor(), clock, database, message_store, media_store, directory, fleet,
                senders, lifecycle,
                gateway::SendSettings{"http://127.0.0.1:8080", std::chrono::milliseconds(2000),

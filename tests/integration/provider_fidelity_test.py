@@ -3,7 +3,8 @@
 (Debian python3-twilio) against the REST facade of a real mmsgate on port 0; the subscriber's
 phone is played with mmsctl (Simulator.SendFromHandset, GetHandsetInbox).
 
-Covers: opt-out keywords (STOP -> 21610 -> START -> delivered; HELP's reply in the inbox).
+Covers: opt-out keywords (STOP -> 21610 -> START -> delivered; HELP's reply in the inbox);
+initial status (a create answers queued); redaction (an empty Body); ValidityPeriod's range.
 
 Usage: /usr/bin/python3 provider_fidelity_test.py --mmsgate PATH --mmsctl PATH
 Prints one line per check and finally "N passed, M failed"; exits 0 only when all passed.
@@ -25,11 +26,15 @@ ACCOUNT = "AC3333333333333333333333333333abcd"
 TOKEN = "fidelity-token-0123456789"
 LONG_CODE = "+12025550100"
 SUBSCRIBER = "+12025550142"
+OPTING_SUBSCRIBER = "+12025550143"  # only the opt-out checks text it
+SLOW_SUBSCRIBER = "+12125550142"  # a carrier that holds messages for minutes
 
 SCENARIO = f"""
 accounts {{ sid: "{ACCOUNT}" auth_token: "{TOKEN}" }}
 carriers {{ id: "mmsnet" name: "MMS Net" country: "US" prefixes: "+1202555" supports_mms: true
            default_for_country: true latency {{ median_ms: 10 }} }}
+carriers {{ id: "slownet" name: "Slow Net" country: "US" prefixes: "+1212555" supports_mms: true
+           latency {{ median_ms: 600000 }} }}
 numbers {{ number: "{LONG_CODE}" account_sid: "{ACCOUNT}" type: LONG_CODE country: "US"
           capabilities {{ sms: true mms: true }} }}
 simulation {{ time_scale: 1.0 seed: 5 disable_sender_rate_limits: true }}
@@ -91,35 +96,75 @@ def main():
                 time.sleep(0.05)
 
         def stop_refuses_with_21610():
-            received = phone.text(SUBSCRIBER, LONG_CODE, "stop")
+            received = phone.text(OPTING_SUBSCRIBER, LONG_CODE, "stop")
             expect(received["status"] == "RECEIVED", received)
-            texts = phone.await_texts(SUBSCRIBER, LONG_CODE, 1)
+            texts = phone.await_texts(OPTING_SUBSCRIBER, LONG_CODE, 1)
             expect(texts and "successfully been unsubscribed" in texts[0], texts)
-            before = len(client.messages.list(from_=LONG_CODE, to=SUBSCRIBER))
+            before = len(client.messages.list(from_=LONG_CODE, to=OPTING_SUBSCRIBER))
             detail = expect_rest_exception(
-                lambda: client.messages.create(to=SUBSCRIBER, from_=LONG_CODE, body="sale!"),
+                lambda: client.messages.create(to=OPTING_SUBSCRIBER, from_=LONG_CODE, body="sale!"),
                 400, 21610)
-            after = len(client.messages.list(from_=LONG_CODE, to=SUBSCRIBER))
+            after = len(client.messages.list(from_=LONG_CODE, to=OPTING_SUBSCRIBER))
             expect(after == before, f"a refused create stored a message ({before} -> {after})")
             return detail
 
         def start_then_delivered():
-            phone.text(SUBSCRIBER, LONG_CODE, "START")
-            texts = phone.await_texts(SUBSCRIBER, LONG_CODE, 2)
+            phone.text(OPTING_SUBSCRIBER, LONG_CODE, "START")
+            texts = phone.await_texts(OPTING_SUBSCRIBER, LONG_CODE, 2)
             expect(len(texts) >= 2 and "re-subscribed" in texts[1], texts)
-            message = client.messages.create(to=SUBSCRIBER, from_=LONG_CODE, body="welcome back")
+            message = client.messages.create(to=OPTING_SUBSCRIBER, from_=LONG_CODE, body="welcome back")
             final = await_status(message.sid, "delivered")
             expect(final.status == "delivered", f"{final.status} {final.error_code}")
             return final.sid
 
         def help_reply_in_inbox():
-            before = len(phone.texts(SUBSCRIBER, LONG_CODE))
-            phone.text(SUBSCRIBER, LONG_CODE, " Help ")
-            texts = phone.await_texts(SUBSCRIBER, LONG_CODE, before + 1)
+            before = len(phone.texts(OPTING_SUBSCRIBER, LONG_CODE))
+            phone.text(OPTING_SUBSCRIBER, LONG_CODE, " Help ")
+            texts = phone.await_texts(OPTING_SUBSCRIBER, LONG_CODE, before + 1)
             expect(len(texts) == before + 1, texts)
             expect(texts[-1] == "Reply STOP to unsubscribe. Msg&Data Rates May Apply.", texts[-1])
             return texts[-1]
 
+        def create_answers_queued():
+            message = client.messages.create(to=SUBSCRIBER, from_=LONG_CODE, body="first")
+            expect(message.status == "queued", message.status)
+            return message.status
+
+        def redaction():
+            message = client.messages.create(to=SUBSCRIBER, from_=LONG_CODE, body="my code 1234")
+            expect(await_status(message.sid, "delivered").status == "delivered", "not delivered")
+            redacted = client.messages(message.sid).update(body="")
+            expect(redacted.body == "", f"body {redacted.body!r}")
+            expect(redacted.status == "delivered", redacted.status)
+            fetched = client.messages(message.sid).fetch()
+            expect(fetched.body == "", f"fetched body {fetched.body!r}")
+            expect(fetched.to == SUBSCRIBER, fetched.to)
+            return message.sid
+
+        def redaction_of_unfinished_refused():
+            message = client.messages.create(to=SLOW_SUBSCRIBER, from_=LONG_CODE, body="slow")
+            detail = expect_rest_exception(
+                lambda: client.messages(message.sid).update(body=""), 409, 20009)
+            fetched = client.messages(message.sid).fetch()
+            expect(fetched.body == "slow", f"body {fetched.body!r}")
+            return detail
+
+        def validity_period_range():
+            for value in (0, 36001):
+                expect_rest_exception(
+                    lambda: client.messages.create(to=SUBSCRIBER, from_=LONG_CODE, body="v",
+                                                   validity_period=value), 400, 90007)
+            message = client.messages.create(to=SUBSCRIBER, from_=LONG_CODE, body="v",
+                                             validity_period=36000)
+            return message.status
+
+        checks.run("initial status: a create from a number answers queued",
+                   create_answers_queued)
+        checks.run("redaction: an empty Body empties a delivered message's body", redaction)
+        checks.run("redaction: an unfinished message is refused with 409/20009",
+                   redaction_of_unfinished_refused)
+        checks.run("validity: ValidityPeriod 0 and 36001 are 400/90007, 36000 is accepted",
+                   validity_period_range)
         checks.run("opt-out: STOP, then a create is refused with 400/21610, nothing stored",
                    stop_refuses_with_21610)
         checks.run("opt-out: START, then a create is delivered", start_then_delivered)

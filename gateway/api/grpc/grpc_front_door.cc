@@ -420,7 +420,8 @@ using MessagingBase = v1::Messaging::WithRawCallbackMethod_SendMessage<
     v1::Messaging::WithRawCallbackMethod_GetMessage<
         v1::Messaging::WithRawCallbackMethod_ListMessages<
             v1::Messaging::WithRawCallbackMethod_ListMedia<
-                v1::Messaging::WithRawCallbackMethod_WatchEvents<v1::Messaging::Service>>>>>;
+                v1::Messaging::WithRawCallbackMethod_RedactMessage<
+                    v1::Messaging::WithRawCallbackMethod_WatchEvents<v1::Messaging::Service>>>>>>;
 
 class MessagingService final : public MessagingBase {
  public:
@@ -449,6 +450,19 @@ class MessagingService final : public MessagingBase {
                                       grpc::ByteBuffer* response) override {
     return ServeBlocking<v1::ListMediaRequest, v1::ListMediaResponse>(
         deps_, context, request, response, [this](auto* call) { HandleListMedia(call); });
+  }
+  grpc::ServerUnaryReactor* RedactMessage(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override {
+    return ServeBlocking<v1::RedactMessageRequest, v1::Message>(
+        deps_, context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          auto redacted = deps_.messages->Redact(account->sid(), call->request.sid());
+          if (!redacted.ok()) return call->Reply(redacted.status());
+          call->response = std::move(*redacted);
+          call->Reply(absl::OkStatus());
+        });
   }
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(

@@ -350,7 +350,8 @@ class Facade : public std::enable_shared_from_this<Facade> {
       if (method == http::verb::delete_) {
         return respond(Deleted(request, path, messages_.Delete(account->sid(), sid)));
       }
-      return respond(MethodNotAllowed(request, "GET, HEAD, DELETE"));
+      if (method == http::verb::post) return respond(UpdateMessage(request, *account, path, sid));
+      return respond(MethodNotAllowed(request, "GET, HEAD, POST, DELETE"));
     }
     if (rest.size() == 3 && rest[0] == "Messages" && rest[2] == "Media.json") {
       if (read) return respond(ListMedia(request, *account, path, query, rest[1]));
@@ -597,6 +598,26 @@ class Facade : public std::enable_shared_from_this<Facade> {
     auto message = OwnMessage(account, sid, path);
     if (!message.ok()) return ErrorResponse(request, message.status());
     return JsonResponse(request, http::status::ok, MessageJson(*message));
+  }
+
+  // The provider's message update: an empty Body redacts a finished message's text.
+  HttpResponse UpdateMessage(const HttpRequest& request, const v1::Account& account,
+                             const std::string& path, const std::string& sid) {
+    auto params = BodyParams(request);
+    if (!params.ok()) return ErrorResponse(request, params.status());
+    const auto body = Param(*params, "Body");
+    if (!body || !body->empty()) {
+      return ErrorResponse(
+          request, ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
+                                 body ? "a message's Body cannot be changed, only redacted: send "
+                                        "an empty Body"
+                                      : "nothing to update: send an empty Body to redact the "
+                                        "message's text"));
+    }
+    auto redacted = messages_.Redact(account.sid(), sid);
+    if (absl::IsNotFound(redacted.status())) return ResourceNotFound(request, path);
+    if (!redacted.ok()) return ErrorResponse(request, redacted.status());
+    return JsonResponse(request, http::status::ok, MessageJson(*redacted));
   }
 
   HttpResponse Deleted(const HttpRequest& request, const std::string& path,

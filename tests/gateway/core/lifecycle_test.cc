@@ -71,7 +71,7 @@ TEST(LifecycleTest, AMessageGoesThroughEveryStatusOnTheSimulatedSchedule) {
   EventLog events(gateway.events);
   auto sent = gateway.Send(Sms());
   ASSERT_TRUE(sent.ok()) << sent.status();
-  EXPECT_EQ(sent->status(), v1::ACCEPTED);
+  EXPECT_EQ(sent->status(), v1::QUEUED) << "the create answers the initial status";
   gateway.Run();
   EXPECT_THAT(events.statuses, ElementsAre(v1::ACCEPTED, v1::QUEUED, v1::SENDING, v1::SENT));
   EXPECT_EQ(gateway.Stored(sent->sid())->status(), v1::SENT);
@@ -85,9 +85,10 @@ TEST(LifecycleTest, AMessageGoesThroughEveryStatusOnTheSimulatedSchedule) {
   EXPECT_EQ(TimeUtil::TimestampToNanoseconds(stored->date_updated()) -
                 TimeUtil::TimestampToNanoseconds(stored->date_sent()),
             1'000'000'000);
-  // Status callbacks hear every change after ACCEPTED, in order; the handset has it; it is done.
+  // Status callbacks hear every change after the status the create answered (QUEUED), in order;
+  // the handset has it; it is done.
   EXPECT_THAT(Statuses(gateway.listener.statuses),
-              ElementsAre(v1::QUEUED, v1::SENDING, v1::SENT, v1::DELIVERED));
+              ElementsAre(v1::SENDING, v1::SENT, v1::DELIVERED));
   EXPECT_EQ(gateway.Inbox("+12025550142").messages_size(), 1);
   EXPECT_FALSE(gateway.message_store.IsUnfinished(sent->sid()));
   EXPECT_EQ(gateway.lifecycle.in_flight(), 0u);
@@ -169,12 +170,12 @@ TEST(LifecycleTest, ChangesArrivingDuringACommitShareTheNextAndArePublishedInOrd
   EXPECT_THAT(events.statuses,
               ElementsAre(v1::ACCEPTED, v1::QUEUED, v1::SENDING, v1::SENT, v1::DELIVERED));
   EXPECT_THAT(Statuses(gateway.listener.statuses),
-              ElementsAre(v1::QUEUED, v1::SENDING, v1::SENT, v1::DELIVERED));
+              ElementsAre(v1::SENDING, v1::SENT, v1::DELIVERED));
   // Each published step is the message as that change left it: SENDING has no date_sent yet,
   // SENT has it; only DELIVERED left the outbox.
-  ASSERT_EQ(gateway.listener.statuses.size(), 4u);
-  EXPECT_FALSE(gateway.listener.statuses[1].has_date_sent());
-  EXPECT_TRUE(gateway.listener.statuses[2].has_date_sent());
+  ASSERT_EQ(gateway.listener.statuses.size(), 3u);
+  EXPECT_FALSE(gateway.listener.statuses[0].has_date_sent());
+  EXPECT_TRUE(gateway.listener.statuses[1].has_date_sent());
   EXPECT_FALSE(gateway.message_store.IsUnfinished(sent->sid()));
   EXPECT_EQ(gateway.Inbox("+12025550142").messages_size(), 1);
   EXPECT_EQ(gateway.lifecycle.in_flight(), 0u);

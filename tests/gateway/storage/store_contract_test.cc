@@ -20,6 +20,7 @@
 #include "carriers/base/sids.h"
 #include "carriers/handsets.h"
 #include "fakes/in_memory_stores.h"
+#include "fakes/manual_clock.h"
 #include "gateway/core/admission.h"
 #include "gateway/core/messages.h"
 #include "gateway/core/send_service.h"
@@ -146,7 +147,7 @@ class StoreContractTest : public ::testing::TestWithParam<std::string> {
       stores_ = std::make_unique<FakeStores>();
     }
     service_ = std::make_unique<MessageService>(*stores_->database, *stores_->messages,
-                                                *stores_->attempts, *stores_->media);
+                                                *stores_->attempts, *stores_->media, clock_);
   }
   void TearDown() override {
     service_.reset();
@@ -183,6 +184,7 @@ class StoreContractTest : public ::testing::TestWithParam<std::string> {
 
   fs::path dir_;
   std::unique_ptr<Stores> stores_;
+  testing::ManualClock clock_;
   std::unique_ptr<MessageService> service_;
 };
 
@@ -384,6 +386,35 @@ TEST_P(StoreContractTest, DeletingRefusesUnfinishedAndForeignMessages) {
   EXPECT_EQ(ProviderErrorCode(service_->Delete(kAccount, "MM00000000000000000000000000000000")),
             20404);
   EXPECT_EQ(stores_->media->CountBlobs(), 1u);
+}
+
+TEST_P(StoreContractTest, RedactionEmptiesTheTextOfAFinishedMessageOnly) {
+  auto admitted = MakeMms({"one"}, kBaseNs);
+  admitted.message.set_delivered_text("hello");
+  Save(admitted);
+  const std::string sid = admitted.message.sid();
+  for (auto status : {v1::QUEUED, v1::SENDING, v1::SENT}) {
+    SetStatus(admitted.message, status);
+    auto refused = service_->Redact(kAccount, sid);
+    EXPECT_EQ(ProviderErrorCode(refused.status()), 20009) << v1::MessageStatus_Name(status);
+    EXPECT_THAT(std::string(refused.status().message()), ::testing::HasSubstr("redact"));
+    EXPECT_EQ(store().Get(sid)->body(), admitted.message.body());
+  }
+  SetStatus(admitted.message, v1::DELIVERED);
+  EXPECT_EQ(ProviderErrorCode(service_->Redact(kOtherAccount, sid).status()), 20404);
+  clock_.Advance(std::chrono::seconds(5));
+  auto redacted = service_->Redact(kAccount, sid);
+  ASSERT_TRUE(redacted.ok()) << redacted.status();
+  EXPECT_EQ(redacted->body(), "");
+  EXPECT_EQ(redacted->delivered_text(), "");
+  EXPECT_EQ(redacted->status(), v1::DELIVERED);
+  EXPECT_EQ(redacted->media_size(), 1) << "only the text goes";
+  const auto stored = store().Get(sid);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->body(), "");
+  EXPECT_EQ(stored->to(), admitted.message.to());
+  EXPECT_EQ(google::protobuf::util::TimeUtil::TimestampToNanoseconds(stored->date_updated()),
+            ToNanoseconds(clock_.Now()));
 }
 
 TEST_P(StoreContractTest, DeletingAFinishedMessageTakesItsLinkAttemptsAndUnsharedMedia) {

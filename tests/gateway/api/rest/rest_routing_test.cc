@@ -76,7 +76,7 @@ TEST_F(RestRoutingTest, CreateReadAndDeleteAMessage) {
                       "From=%2B12025550100&To=%2B12025550142&Body=hi");
   ASSERT_EQ(created.result_int(), 201) << created.body();
   const std::string sid = Body(created)["sid"];
-  EXPECT_EQ(Body(created)["status"], "accepted");
+  EXPECT_EQ(Body(created)["status"], "queued");
   auto fetched = Call(http::verb::get, base_ + "/Messages/" + sid + ".json");
   EXPECT_EQ(fetched.result_int(), 200);
   EXPECT_EQ(Body(fetched)["sid"], sid);
