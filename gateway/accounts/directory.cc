@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
@@ -42,8 +43,30 @@ absl::Status NumberNotFound(const std::string& number, const std::string& accoun
 // Keys of changes in progress (BeginChange).
 std::string SettingsKey(const std::string& account_sid) { return "settings/" + account_sid; }
 
-std::string OptOutKey(const std::string& number, const std::string& subscriber) {
-  return number + "/" + subscriber;
+std::string OptOutKey(const std::string& scope, const std::string& subscriber) {
+  return scope + "/" + subscriber;
+}
+
+// What an opt-out covers: its service, or its number.
+const std::string& ScopeOf(const v1::OptOut& opt_out) {
+  return opt_out.messaging_service_sid().empty() ? opt_out.number()
+                                                 : opt_out.messaging_service_sid();
+}
+
+std::string ServiceKey(const std::string& sid) { return "service/" + sid; }
+
+// SplitMix64's finalizer: consecutive counts to well-spread draws, so picks for different
+// destinations interleaved in a fixed rhythm do not keep landing on the same sender.
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// The area code of a North American number ("+1AAA…"); empty for others.
+std::string_view AreaCode(std::string_view e164) {
+  return e164.size() >= 5 && e164.starts_with("+1") ? e164.substr(2, 3) : std::string_view();
 }
 
 }  // namespace
@@ -66,8 +89,17 @@ Directory::Directory(const v1::Scenario& scenario, storage::Database& database,
       *account->second.mutable_settings() = settings;
     }
   }
+  for (const auto& service : scenario.messaging_services()) services_[service.sid()] = service;
+  for (const auto& sid : stored.deleted_services) services_.erase(sid);
+  for (const auto& [sid, service] : stored.services) {
+    if (accounts_.contains(service.account_sid())) services_[sid] = service;
+  }
+  for (const auto& [sid, service] : services_) {
+    for (const auto& number : service.numbers()) service_of_number_[number] = sid;
+  }
+  sticky_senders_.insert(stored.sticky_senders.begin(), stored.sticky_senders.end());
   for (const auto& opt_out : stored.opt_outs) {
-    opt_outs_[OptOutKey(opt_out.number(), opt_out.subscriber())] = opt_out;
+    opt_outs_[OptOutKey(ScopeOf(opt_out), opt_out.subscriber())] = opt_out;
   }
   opt_out_count_ = opt_outs_.size();
 }
@@ -290,7 +322,12 @@ absl::Status Directory::Release(const std::string& account_sid, const std::strin
 bool Directory::IsOptedOut(const std::string& number, const std::string& subscriber) const {
   if (opt_out_count_.load(std::memory_order_acquire) == 0) return false;
   std::shared_lock lock(mutex_);
-  return opt_outs_.contains(OptOutKey(number, subscriber));
+  return opt_outs_.contains(OptOutKey(OptOutScopeLocked(number), subscriber));
+}
+
+const std::string& Directory::OptOutScopeLocked(const std::string& number) const {
+  auto it = service_of_number_.find(number);
+  return it == service_of_number_.end() ? number : it->second;
 }
 
 std::vector<v1::OptOut> Directory::OptOutsOf(const std::string& account_sid,
@@ -300,7 +337,10 @@ std::vector<v1::OptOut> Directory::OptOutsOf(const std::string& account_sid,
   std::shared_lock lock(mutex_);
   for (const auto& [_, opt_out] : opt_outs_) {
     if (opt_out.account_sid() != account_sid) continue;
-    if (!number.empty() && opt_out.number() != number) continue;
+    if (!number.empty() && opt_out.number() != number &&
+        opt_out.messaging_service_sid() != number) {
+      continue;
+    }
     if (!subscriber.empty() && opt_out.subscriber() != subscriber) continue;
     found.push_back(opt_out);
   }
@@ -309,6 +349,7 @@ std::vector<v1::OptOut> Directory::OptOutsOf(const std::string& account_sid,
 
 absl::StatusOr<v1::OptOut> Directory::SetOptOut(const std::string& account_sid,
                                                 const std::string& number,
+                                                const std::string& service_sid,
                                                 const std::string& subscriber, bool opted_out,
                                                 const std::string& keyword, int64_t now_ns) {
   auto parsed = carriers::ParseValidNumber(subscriber);
@@ -319,20 +360,26 @@ absl::StatusOr<v1::OptOut> Directory::SetOptOut(const std::string& account_sid,
   }
   v1::OptOut opt_out;
   opt_out.set_account_sid(account_sid);
-  opt_out.set_number(number);
+  opt_out.set_number(service_sid.empty() ? number : "");
+  opt_out.set_messaging_service_sid(service_sid);
   opt_out.set_subscriber(parsed->e164);
   opt_out.set_opted_out(opted_out);
   opt_out.set_keyword(keyword);
   *opt_out.mutable_date_updated() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(now_ns);
-  const std::string key = "opt-out/" + OptOutKey(number, parsed->e164);
+  const std::string scope = ScopeOf(opt_out);
+  const std::string key = "opt-out/" + OptOutKey(scope, parsed->e164);
   {
     std::unique_lock lock(mutex_);
+    auto service = services_.find(service_sid);
     auto it = numbers_.find(number);
-    if (it == numbers_.end() || it->second.account_sid() != account_sid) {
+    if (!service_sid.empty()) {
+      if (service == services_.end() || service->second.account_sid() != account_sid) {
+        return ServiceNotFound(service_sid, account_sid);
+      }
+    } else if (it == numbers_.end() || it->second.account_sid() != account_sid) {
       return NumberNotFound(number, account_sid);
-    }
-    if (it->second.type() == v1::SHORT_CODE) {
+    } else if (it->second.type() == v1::SHORT_CODE) {
       return ProviderError(absl::StatusCode::kFailedPrecondition, error_codes::kInvalidParameter,
                            number +
                                " is a short code: the application handles its opt-out keywords "
@@ -345,9 +392,9 @@ absl::StatusOr<v1::OptOut> Directory::SetOptOut(const std::string& account_sid,
   absl::Status status = FinishChange(key, std::move(staged), std::move(batch), [&] {
     // mutex_ is held here.
     if (opted_out) {
-      opt_outs_[OptOutKey(number, opt_out.subscriber())] = opt_out;
+      opt_outs_[OptOutKey(scope, opt_out.subscriber())] = opt_out;
     } else {
-      opt_outs_.erase(OptOutKey(number, opt_out.subscriber()));
+      opt_outs_.erase(OptOutKey(scope, opt_out.subscriber()));
     }
     opt_out_count_.store(opt_outs_.size(), std::memory_order_release);
   });
@@ -361,13 +408,227 @@ absl::Status Directory::StageOptOut(storage::Batch& batch, const v1::OptOut& opt
 
 void Directory::ApplyOptOut(const v1::OptOut& opt_out) {
   std::unique_lock lock(mutex_);
-  const std::string key = OptOutKey(opt_out.number(), opt_out.subscriber());
+  const std::string key = OptOutKey(ScopeOf(opt_out), opt_out.subscriber());
   if (opt_out.opted_out()) {
     opt_outs_[key] = opt_out;
   } else {
     opt_outs_.erase(key);
   }
   opt_out_count_.store(opt_outs_.size(), std::memory_order_release);
+}
+
+std::optional<v1::MessagingService> Directory::FindService(const std::string& sid) const {
+  std::shared_lock lock(mutex_);
+  auto it = services_.find(sid);
+  if (it == services_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<v1::MessagingService> Directory::ServicesOf(const std::string& account_sid) const {
+  std::vector<v1::MessagingService> found;
+  std::shared_lock lock(mutex_);
+  for (const auto& [_, service] : services_) {
+    if (service.account_sid() == account_sid) found.push_back(service);
+  }
+  return found;
+}
+
+std::optional<v1::MessagingService> Directory::ServiceOfNumber(const std::string& number) const {
+  std::shared_lock lock(mutex_);
+  auto it = service_of_number_.find(number);
+  if (it == service_of_number_.end()) return std::nullopt;
+  auto service = services_.find(it->second);
+  if (service == services_.end()) return std::nullopt;
+  return service->second;
+}
+
+absl::Status Directory::ServiceNotFound(const std::string& sid,
+                                        const std::string& account_sid) const {
+  return ProviderError(absl::StatusCode::kNotFound, error_codes::kInvalidMessagingService,
+                       "Messaging Service " + QuoteText(sid, 40) + " is not a service of account " +
+                           account_sid + "; create it first (Accounts.CreateMessagingService)");
+}
+
+absl::StatusOr<v1::MessagingService> Directory::CommitService(const v1::MessagingService& service) {
+  auto batch = database_.NewBatch();
+  absl::Status staged = store_.StageService(*batch, service);
+  absl::Status status =
+      FinishChange(ServiceKey(service.sid()), std::move(staged), std::move(batch), [&] {
+        if (auto old = services_.find(service.sid()); old != services_.end()) {
+          for (const auto& number : old->second.numbers()) service_of_number_.erase(number);
+        }
+        services_[service.sid()] = service;
+        for (const auto& number : service.numbers()) service_of_number_[number] = service.sid();
+      });
+  if (!status.ok()) return status;
+  return service;
+}
+
+absl::StatusOr<v1::MessagingService> Directory::CreateService(const std::string& account_sid,
+                                                              v1::MessagingService service) {
+  service.set_account_sid(account_sid);
+  if (service.sid().empty()) service.set_sid(NewSid("MG"));
+  if (!IsSid(service.sid(), "MG")) {
+    return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
+                         "Messaging Service sid " + QuoteText(service.sid()) +
+                             " must be MG followed by 32 lowercase hex digits (or empty)");
+  }
+  for (const auto& [field, url] : {std::pair{"inbound_request_url", &service.inbound_request_url()},
+                                   std::pair{"status_callback", &service.status_callback()}}) {
+    if (auto status = CheckCallbackUrl(field, *url, error_codes::kInvalidParameter); !status.ok()) {
+      return status;
+    }
+  }
+  {
+    std::unique_lock lock(mutex_);
+    if (services_.contains(service.sid())) {
+      return ProviderError(absl::StatusCode::kAlreadyExists, error_codes::kInvalidParameter,
+                           "Messaging Service " + service.sid() + " exists already");
+    }
+    std::set<std::string> seen;
+    for (const auto& number : service.numbers()) {
+      auto it = numbers_.find(number);
+      if (it == numbers_.end() || it->second.account_sid() != account_sid) {
+        return NumberNotFound(number, account_sid);
+      }
+      if (auto other = service_of_number_.find(number);
+          other != service_of_number_.end() || !seen.insert(number).second) {
+        return ProviderError(
+            absl::StatusCode::kAlreadyExists, error_codes::kInvalidParameter,
+            "number " + number + " is in Messaging Service " +
+                (other != service_of_number_.end() ? other->second : service.sid()) +
+                " already; a number belongs to one service at most");
+      }
+    }
+    if (!BeginChange(ServiceKey(service.sid()))) {
+      return ChangeInProgress("Messaging Service " + service.sid());
+    }
+  }
+  return CommitService(service);
+}
+
+absl::StatusOr<v1::MessagingService> Directory::AddServiceNumber(const std::string& account_sid,
+                                                                 const std::string& sid,
+                                                                 const std::string& number) {
+  v1::MessagingService changed;
+  {
+    std::unique_lock lock(mutex_);
+    auto service = services_.find(sid);
+    if (service == services_.end() || service->second.account_sid() != account_sid) {
+      return ServiceNotFound(sid, account_sid);
+    }
+    auto it = numbers_.find(number);
+    if (it == numbers_.end() || it->second.account_sid() != account_sid) {
+      return NumberNotFound(number, account_sid);
+    }
+    if (auto other = service_of_number_.find(number); other != service_of_number_.end()) {
+      if (other->second == sid) return service->second;
+      return ProviderError(absl::StatusCode::kAlreadyExists, error_codes::kInvalidParameter,
+                           "number " + number + " is in Messaging Service " + other->second +
+                               " already; remove it there first");
+    }
+    if (!BeginChange(ServiceKey(sid))) return ChangeInProgress("Messaging Service " + sid);
+    changed = service->second;
+  }
+  changed.add_numbers(number);
+  return CommitService(changed);
+}
+
+absl::StatusOr<v1::MessagingService> Directory::RemoveServiceNumber(const std::string& account_sid,
+                                                                    const std::string& sid,
+                                                                    const std::string& number) {
+  v1::MessagingService changed;
+  {
+    std::unique_lock lock(mutex_);
+    auto service = services_.find(sid);
+    if (service == services_.end() || service->second.account_sid() != account_sid) {
+      return ServiceNotFound(sid, account_sid);
+    }
+    if (auto in = service_of_number_.find(number);
+        in == service_of_number_.end() || in->second != sid) {
+      return ProviderError(absl::StatusCode::kNotFound, error_codes::kNotFound,
+                           "number " + QuoteText(number) + " is not in Messaging Service " + sid);
+    }
+    if (!BeginChange(ServiceKey(sid))) return ChangeInProgress("Messaging Service " + sid);
+    changed = service->second;
+  }
+  auto* numbers = changed.mutable_numbers();
+  numbers->erase(std::remove(numbers->begin(), numbers->end(), number), numbers->end());
+  return CommitService(changed);
+}
+
+absl::Status Directory::DeleteService(const std::string& account_sid, const std::string& sid) {
+  {
+    std::unique_lock lock(mutex_);
+    auto service = services_.find(sid);
+    if (service == services_.end() || service->second.account_sid() != account_sid) {
+      return ServiceNotFound(sid, account_sid);
+    }
+    if (!BeginChange(ServiceKey(sid))) return ChangeInProgress("Messaging Service " + sid);
+  }
+  auto batch = database_.NewBatch();
+  store_.StageServiceDeleted(*batch, sid);
+  return FinishChange(ServiceKey(sid), absl::OkStatus(), std::move(batch), [&] {
+    for (const auto& number : services_.at(sid).numbers()) service_of_number_.erase(number);
+    services_.erase(sid);
+  });
+}
+
+absl::StatusOr<Directory::PickedSender> Directory::PickSender(const v1::MessagingService& service,
+                                                              const std::string& to,
+                                                              const std::string& region,
+                                                              bool needs_mms) {
+  if (service.numbers().empty()) {
+    return ProviderError(absl::StatusCode::kFailedPrecondition, error_codes::kServiceHasNoNumbers,
+                         "Messaging Service " + service.sid() +
+                             " has no numbers in its sender pool; add one (AddServiceNumber)");
+  }
+  const std::string sticky_key = service.sid() + "/" + to;
+  std::vector<std::string> same_area, same_country, any;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& candidate : service.numbers()) {
+      auto it = numbers_.find(candidate);
+      if (it == numbers_.end() || !it->second.capabilities().sms()) continue;
+      if (needs_mms && !it->second.capabilities().mms()) continue;
+      any.push_back(candidate);
+      if (!region.empty() && it->second.country() == region) {
+        same_country.push_back(candidate);
+        if (!AreaCode(to).empty() && AreaCode(candidate) == AreaCode(to)) {
+          same_area.push_back(candidate);
+        }
+      }
+    }
+    if (service.sticky_sender() && !to.empty()) {
+      if (auto kept = sticky_senders_.find(sticky_key);
+          kept != sticky_senders_.end() && std::ranges::count(any, kept->second)) {
+        return PickedSender{kept->second, false};
+      }
+    }
+  }
+  if (any.empty()) {
+    return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kFromNotMmsCapable,
+                         "no number in the sender pool of Messaging Service " + service.sid() +
+                             " can send " + (needs_mms ? "MMS" : "SMS") +
+                             "; add an MMS-capable number or drop the media");
+  }
+  const auto& tier = !same_area.empty() ? same_area : !same_country.empty() ? same_country : any;
+  // Sticky: the same recipient gets the same choice, whoever asks first; otherwise spread.
+  const uint64_t draw = service.sticky_sender()
+                            ? std::hash<std::string>{}(to)
+                            : Mix(next_pick_.fetch_add(1, std::memory_order_relaxed));
+  PickedSender picked{tier[draw % tier.size()], false};
+  if (service.sticky_sender() && !to.empty()) {
+    std::unique_lock lock(mutex_);
+    picked.new_sticky = sticky_senders_.emplace(sticky_key, picked.number).second;
+    if (!picked.new_sticky) picked.number = sticky_senders_.at(sticky_key);
+  }
+  return picked;
+}
+
+void Directory::StageStickySender(storage::Batch& batch, const std::string& service_sid,
+                                  const std::string& recipient, const std::string& sender) const {
+  store_.StageStickySender(batch, service_sid, recipient, sender);
 }
 
 void Directory::StageUsage(storage::Batch& batch, const std::string& account_sid,

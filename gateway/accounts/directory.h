@@ -80,14 +80,51 @@ class Directory {
   // (simulation clock). Blocking (storage executor). Refuses a number the account does not own
   // (NotFound 20404), a short code (FailedPrecondition 21200: the application handles keywords)
   // and a subscriber that is not a valid phone number (21200).
+  // With `service_sid` (and no number) the opt-out covers the whole Messaging Service.
   [[nodiscard]] absl::StatusOr<mmsgate::v1::OptOut> SetOptOut(
-      const std::string& account_sid, const std::string& number, const std::string& subscriber,
-      bool opted_out, const std::string& keyword, int64_t now_ns);
+      const std::string& account_sid, const std::string& number, const std::string& service_sid,
+      const std::string& subscriber, bool opted_out, const std::string& keyword, int64_t now_ns);
   // For an opt-out that commits with another write (an inbound STOP with its message): adds it
   // to `batch`; ApplyOptOut once the batch is durable. Never blocks.
   [[nodiscard]] absl::Status StageOptOut(storage::Batch& batch,
                                          const mmsgate::v1::OptOut& opt_out) const;
   void ApplyOptOut(const mmsgate::v1::OptOut& opt_out);
+
+  // Messaging Services: pools of an account's numbers that send for the application. A number
+  // is in at most one pool. Lookups never block; changes block like number changes.
+  [[nodiscard]] std::optional<mmsgate::v1::MessagingService> FindService(
+      const std::string& sid) const;
+  [[nodiscard]] std::vector<mmsgate::v1::MessagingService> ServicesOf(
+      const std::string& account_sid) const;
+  // The service whose pool holds `number`, if any.
+  [[nodiscard]] std::optional<mmsgate::v1::MessagingService> ServiceOfNumber(
+      const std::string& number) const;
+  // Creates a service (a new "MG" SID when none is given). Refuses numbers the account does not
+  // have (NotFound 20404), numbers in another service (AlreadyExists 21200), bad URLs (21200).
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::MessagingService> CreateService(
+      const std::string& account_sid, mmsgate::v1::MessagingService service);
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::MessagingService> AddServiceNumber(
+      const std::string& account_sid, const std::string& sid, const std::string& number);
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::MessagingService> RemoveServiceNumber(
+      const std::string& account_sid, const std::string& sid, const std::string& number);
+  [[nodiscard]] absl::Status DeleteService(const std::string& account_sid, const std::string& sid);
+
+  struct PickedSender {
+    std::string number;
+    // A sticky service's first sender for this recipient: stage it (StageStickySender) with
+    // the message, so it is kept across restarts.
+    bool new_sticky = false;
+  };
+  // The sender for a message to `to` (E.164, `region` its country; both empty when To is not
+  // a valid number) from `service`'s pool: with sticky_sender, the one the recipient got
+  // before; otherwise a number of the recipient's country and US/Canadian area code, then of
+  // its country, then any. `needs_mms`: only MMS-capable numbers. FailedPrecondition 21704 for
+  // an empty pool, 21621 when no number of it can send MMS.
+  [[nodiscard]] absl::StatusOr<PickedSender> PickSender(
+      const mmsgate::v1::MessagingService& service, const std::string& to,
+      const std::string& region, bool needs_mms);
+  void StageStickySender(storage::Batch& batch, const std::string& service_sid,
+                         const std::string& recipient, const std::string& sender) const;
 
   // The usage ledger of an account. Blocking (storage executor).
   mmsgate::v1::Usage Usage(const std::string& account_sid) const;
@@ -112,7 +149,18 @@ class Directory {
   mutable std::shared_mutex mutex_;
   std::map<std::string, mmsgate::v1::Account, std::less<>> accounts_;
   std::map<std::string, mmsgate::v1::Number, std::less<>> numbers_;
-  // By "<number>/<subscriber>", only pairs opted out.
+  // Ends a service change begun with BeginChange("service/<sid>").
+  absl::StatusOr<mmsgate::v1::MessagingService> CommitService(
+      const mmsgate::v1::MessagingService& service);
+  absl::Status ServiceNotFound(const std::string& sid, const std::string& account_sid) const;
+  // The opt-out scope of a number: its service's SID, or itself. mutex_ held.
+  const std::string& OptOutScopeLocked(const std::string& number) const;
+
+  std::map<std::string, mmsgate::v1::MessagingService, std::less<>> services_;
+  std::map<std::string, std::string, std::less<>> service_of_number_;  // number -> MG sid
+  std::map<std::string, std::string, std::less<>> sticky_senders_;     // "<MG>/<to>" -> number
+  std::atomic<uint64_t> next_pick_{0};
+  // By "<number or service sid>/<subscriber>", only pairs opted out.
   std::map<std::string, mmsgate::v1::OptOut, std::less<>> opt_outs_;
   std::atomic<std::size_t> opt_out_count_{0};  // opt_outs_.size(), read without the lock
   std::set<std::string> changing_;             // guarded by mutex_

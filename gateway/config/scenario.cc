@@ -4,6 +4,7 @@
 #include <google/protobuf/text_format.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -258,6 +259,43 @@ absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
     }
     if (auto status = ValidateNumber(number); !status.ok()) {
       return Invalid(std::string(status.message()));
+    }
+  }
+  std::map<std::string, std::string> number_accounts;
+  for (const auto& number : scenario.numbers()) {
+    number_accounts[number.number()] = number.account_sid();
+  }
+  std::set<std::string> services, pooled;
+  for (const auto& service : scenario.messaging_services()) {
+    if (!IsSid(service.sid(), "MG")) {
+      return Invalid("messaging service sid \"" + service.sid() +
+                     "\" must be MG followed by 32 lowercase hex digits");
+    }
+    if (!services.insert(service.sid()).second) {
+      return Invalid("messaging service " + service.sid() + " is listed twice");
+    }
+    if (!accounts.contains(service.account_sid())) {
+      return Invalid("messaging service " + service.sid() + " belongs to unknown account \"" +
+                     service.account_sid() + "\"");
+    }
+    for (const auto& number : service.numbers()) {
+      auto owner = number_accounts.find(number);
+      if (owner == number_accounts.end() || owner->second != service.account_sid()) {
+        return Invalid("messaging service " + service.sid() + " lists " + number +
+                       ", which is not a number of its account");
+      }
+      if (!pooled.insert(number).second) {
+        return Invalid("number " + number + " is in two messaging services; one at most");
+      }
+    }
+    for (const auto& [field, url] :
+         {std::pair{"inbound_request_url", &service.inbound_request_url()},
+          std::pair{"status_callback", &service.status_callback()}}) {
+      if (auto status = CheckCallbackUrl(field, *url, error_codes::kInvalidParameter);
+          !status.ok()) {
+        return Invalid("messaging service " + service.sid() + ": " +
+                       std::string(status.message()));
+      }
     }
   }
   for (const auto& scheduled : scenario.scheduled_faults()) {

@@ -152,6 +152,8 @@ void MessageLifecycle::Start(v1::Message queued, std::vector<carriers::MediaPayl
     Publish(message);
     message.set_status(v1::QUEUED);
     Publish(message);
+    // A service's create answered ACCEPTED, so QUEUED is news for its status callback.
+    if (!message.messaging_service_sid().empty()) status_listener_.OnStatus(message);
     Count(message);
     Run(flight, RuleFor(v1::QUEUED)->on_stored);
   });

@@ -3,6 +3,8 @@
 #include <boost/asio/post.hpp>
 
 #include "carriers/base/errors.h"
+#include "carriers/base/text.h"
+#include "carriers/phone_numbers.h"
 #include "mmsc/media_fetcher.h"
 
 namespace mmsgate::gateway {
@@ -81,6 +83,38 @@ bool SendService::ReserveMedia(int64_t bytes, Done& done) {
 
 void SendService::Send(const v1::Account& account, const v1::SendMessageRequest& request, Done done,
                        SendOptions options) {
+  if (!request.messaging_service_sid().empty()) {
+    // The service picks the sender (unless From is given) and lends its status callback; the
+    // rest is an ordinary send that records the service.
+    v1::SendMessageRequest routed = request;
+    routed.clear_messaging_service_sid();
+    auto service = directory_.FindService(request.messaging_service_sid());
+    if (!service || service->account_sid() != account.sid()) {
+      stats_.refused.fetch_add(1, std::memory_order_relaxed);
+      done(ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidMessagingService,
+                         "MessagingServiceSid " + QuoteText(request.messaging_service_sid()) +
+                             " is not a Messaging Service of account " + account.sid() +
+                             "; create it first (Accounts.CreateMessagingService)"));
+      return;
+    }
+    if (routed.from().empty()) {
+      auto to = carriers::ParseValidNumber(request.to());
+      const bool needs_mms = request.media_size() + request.media_url_size() > 0;
+      auto picked =
+          directory_.PickSender(*service, to ? to->e164 : "", to ? to->region : "", needs_mms);
+      if (!picked.ok()) {
+        stats_.refused.fetch_add(1, std::memory_order_relaxed);
+        done(picked.status());
+        return;
+      }
+      routed.set_from(picked->number);
+      if (picked->new_sticky) options.new_sticky_recipient = to->e164;
+    }
+    if (routed.status_callback().empty()) routed.set_status_callback(service->status_callback());
+    options.messaging_service_sid = service->sid();
+    Send(account, routed, std::move(done), std::move(options));
+    return;
+  }
   if (metrics_ != nullptr) {
     done = [metrics = metrics_, started = std::chrono::steady_clock::now(),
             inner = std::move(done)](absl::StatusOr<v1::Message> result) mutable {
@@ -156,6 +190,7 @@ void SendService::AdmitAndStore(const v1::Account& account, const v1::SendMessag
   if (admitted.ok()) {
     admitted->message.set_direction(options.direction);
     admitted->message.set_reply_to_sid(options.reply_to_sid);
+    admitted->message.set_messaging_service_sid(options.messaging_service_sid);
     if (auto reserved = senders_.Reserve(admitted->message.from()); !reserved.ok()) {
       admitted = reserved;
     }
@@ -185,6 +220,10 @@ void SendService::AdmitAndStore(const v1::Account& account, const v1::SendMessag
     // Where the sequence resumes after a restart (batches may commit out of order; a restart
     // skips ahead past anything that could have been in flight).
     store_.StageNextSequence(*batch, sequence + 1);
+    if (!options.new_sticky_recipient.empty()) {
+      directory_.StageStickySender(*batch, options.messaging_service_sid,
+                                   options.new_sticky_recipient, message.from());
+    }
     directory_.StageUsage(*batch, message.account_sid(),
                           message.num_media() > 0 ? "mms-outbound" : "sms-outbound", 1,
                           message.num_segments(), 0);
@@ -215,7 +254,15 @@ void SendService::AdmitAndStore(const v1::Account& account, const v1::SendMessag
                        return;
                      }
                      stats_.accepted.fetch_add(1, std::memory_order_relaxed);
-                     done(owned->message);
+                     if (owned->message.messaging_service_sid().empty()) {
+                       done(owned->message);
+                     } else {
+                       // A service's create answers accepted (the provider's initial status
+                       // for it); QUEUED follows with its status callback.
+                       v1::Message accepted = owned->message;
+                       accepted.set_status(v1::ACCEPTED);
+                       done(std::move(accepted));
+                     }
                      lifecycle_.Start(std::move(owned->message), std::move(owned->media));
                    });
 }

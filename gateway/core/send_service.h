@@ -46,6 +46,10 @@ struct SendOptions {
   std::string reply_to_sid;
   // The provider's confirmation of an opt-out keyword goes to a subscriber who just opted out.
   bool ignore_opt_outs = false;
+  // Set by Send for a request naming a Messaging Service: the service, and the recipient when
+  // the service's sticky sender was chosen for it just now (stored with the message).
+  std::string messaging_service_sid;
+  std::string new_sticky_recipient;
 };
 
 struct SendSettings {

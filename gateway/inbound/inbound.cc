@@ -121,6 +121,13 @@ void InboundHandler::Receive(const v1::HandsetSend& send, Callback done) {
   message.set_from(from->e164);
   message.set_to(number->number());
   message.set_body(send.body());
+  // A number in a Messaging Service receives for the service: its inbound URL comes first, and
+  // a STOP opts out of the whole service.
+  if (auto service = directory_.ServiceOfNumber(number->number())) {
+    message.set_messaging_service_sid(service->sid());
+    if (!service->inbound_request_url().empty())
+      number->set_sms_url(service->inbound_request_url());
+  }
   message.set_status(v1::RECEIVED);
   message.set_direction(v1::INBOUND);
   message.set_delivered_as(keep_media ? v1::MMS : v1::SMS);
@@ -176,6 +183,7 @@ void InboundHandler::Store(std::shared_ptr<AdmittedMessage> admitted, v1::Number
     v1::OptOut& change = opt_change.emplace();
     change.set_account_sid(message.account_sid());
     change.set_number(message.to());
+    change.set_messaging_service_sid(message.messaging_service_sid());
     change.set_subscriber(message.from());
     change.set_opted_out(keyword == Keyword::kOptOut);
     change.set_keyword(std::string(KeywordText(message.body())));
@@ -261,6 +269,9 @@ void InboundHandler::CallWebhook(const InboundPtr& inbound, const v1::Number& nu
       {"From", message.from()},
       {"ApiVersion", "2010-04-01"},
   };
+  if (!message.messaging_service_sid().empty()) {
+    request.params.emplace_back("MessagingServiceSid", message.messaging_service_sid());
+  }
   for (int i = 0; i < message.media_size(); ++i) {
     const auto& media = message.media(i);
     request.params.emplace_back("MediaContentType" + std::to_string(i), media.content_type());

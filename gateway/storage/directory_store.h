@@ -23,8 +23,13 @@ struct StoredDirectory {
   // Numbers released (scenario numbers included), so they stay released.
   std::vector<std::string> released;
   std::map<std::string, mmsgate::v1::AccountSettings> settings;
-  // Subscribers opted out of a number (only those with opted_out set).
+  // Subscribers opted out of a number or a Messaging Service (only those with opted_out set).
   std::vector<mmsgate::v1::OptOut> opt_outs;
+  // Messaging Services created or changed, by SID, and those deleted (scenario ones included).
+  std::map<std::string, mmsgate::v1::MessagingService> services;
+  std::vector<std::string> deleted_services;
+  // Sticky senders: "<service sid>/<recipient>" -> the pool number it got first.
+  std::map<std::string, std::string> sticky_senders;
 };
 
 class DirectoryStore {
@@ -41,7 +46,13 @@ class DirectoryStore {
   [[nodiscard]] virtual absl::Status StageSettings(
       storage::Batch& batch, const std::string& account_sid,
       const mmsgate::v1::AccountSettings& settings) = 0;
-  // Stores `opt_out` when it is opted out, removes the pair's record when it opted back in.
+  [[nodiscard]] virtual absl::Status StageService(storage::Batch& batch,
+                                                  const mmsgate::v1::MessagingService& service) = 0;
+  virtual void StageServiceDeleted(storage::Batch& batch, const std::string& sid) = 0;
+  virtual void StageStickySender(storage::Batch& batch, const std::string& service_sid,
+                                 const std::string& recipient, const std::string& sender) = 0;
+  // Stores `opt_out` when it is opted out, removes the pair's record when it opted back in. The
+  // pair is (messaging_service_sid or number, subscriber).
   [[nodiscard]] virtual absl::Status StageOptOut(storage::Batch& batch,
                                                  const mmsgate::v1::OptOut& opt_out) = 0;
   // Adds to the account's ledger (counters added without reading, so it commits with what it

@@ -11,6 +11,8 @@ std::vector<storage::FamilySpec> RocksDirectoryStore::Families() {
   return {{"numbers", storage::FamilyKind::kRecords},
           {"settings", storage::FamilyKind::kRecords},
           {"opt_outs", storage::FamilyKind::kRecords},
+          {"services", storage::FamilyKind::kRecords},
+          {"sticky_senders", storage::FamilyKind::kRecords},
           {"usage", storage::FamilyKind::kCounters}};
 }
 
@@ -19,6 +21,8 @@ RocksDirectoryStore::RocksDirectoryStore(storage::RocksDatabase& database)
       numbers_(database.Family("numbers")),
       settings_(database.Family("settings")),
       opt_outs_(database.Family("opt_outs")),
+      services_(database.Family("services")),
+      sticky_(database.Family("sticky_senders")),
       usage_(database.Family("usage")) {}
 
 StoredDirectory RocksDirectoryStore::Load() {
@@ -55,13 +59,34 @@ StoredDirectory RocksDirectoryStore::Load() {
     }
     return true;
   });
+  (void)database_.Scan(services_, "", "", [&](std::string_view key, std::string_view value) {
+    if (value.empty()) {
+      stored.deleted_services.emplace_back(key);  // a tombstone
+      return true;
+    }
+    v1::MessagingService service;
+    if (!service.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      unreadable.emplace_back(services_, std::string(key));
+    } else {
+      stored.services[std::string(key)] = std::move(service);
+    }
+    return true;
+  });
+  (void)database_.Scan(sticky_, "", "", [&](std::string_view key, std::string_view value) {
+    stored.sticky_senders[std::string(key)] = std::string(value);
+    return true;
+  });
   // Kept aside, not dropped: the scenario's version (if any) applies meanwhile, and a person can
   // still look at what was stored.
   for (const auto& [family, key] : unreadable) {
     spdlog::error(
         "stored record {}/{} cannot be read; moved to the quarantine family, and the "
         "scenario's value (if any) applies",
-        family == numbers_ ? "numbers" : (family == settings_ ? "settings" : "opt_outs"), key);
+        family == numbers_    ? "numbers"
+        : family == settings_ ? "settings"
+        : family == services_ ? "services"
+                              : "opt_outs",
+        key);
     if (auto status = database_.Quarantine(family, key); !status.ok()) {
       spdlog::error("cannot quarantine {}: {}", key, std::string(status.message()));
     }
@@ -91,7 +116,9 @@ absl::Status RocksDirectoryStore::StageSettings(storage::Batch& batch,
 }
 
 absl::Status RocksDirectoryStore::StageOptOut(storage::Batch& batch, const v1::OptOut& opt_out) {
-  const std::string key = opt_out.number() + "/" + opt_out.subscriber();
+  const std::string& scope =
+      opt_out.messaging_service_sid().empty() ? opt_out.number() : opt_out.messaging_service_sid();
+  const std::string key = scope + "/" + opt_out.subscriber();
   if (!opt_out.opted_out()) {
     database_.Delete(batch, opt_outs_, key);
     return absl::OkStatus();
@@ -100,6 +127,25 @@ absl::Status RocksDirectoryStore::StageOptOut(storage::Batch& batch, const v1::O
   if (!record.ok()) return record.status();
   database_.Put(batch, opt_outs_, key, *record);
   return absl::OkStatus();
+}
+
+absl::Status RocksDirectoryStore::StageService(storage::Batch& batch,
+                                               const v1::MessagingService& service) {
+  auto record = storage::EncodeRecord(service, "messaging service " + service.sid());
+  if (!record.ok()) return record.status();
+  database_.Put(batch, services_, service.sid(), *record);
+  return absl::OkStatus();
+}
+
+void RocksDirectoryStore::StageServiceDeleted(storage::Batch& batch, const std::string& sid) {
+  // An empty value is a tombstone, so a scenario service stays deleted after a restart.
+  database_.Put(batch, services_, sid, "");
+}
+
+void RocksDirectoryStore::StageStickySender(storage::Batch& batch, const std::string& service_sid,
+                                            const std::string& recipient,
+                                            const std::string& sender) {
+  database_.Put(batch, sticky_, service_sid + "/" + recipient, sender);
 }
 
 void RocksDirectoryStore::StageUsage(storage::Batch& batch, const std::string& account_sid,

@@ -74,6 +74,7 @@ storage::MessageRecord ToRecord(const v1::Message& m) {
   r.set_delivered_text(m.delivered_text());
   r.set_sequence(m.sequence());
   r.set_reply_to_sid(m.reply_to_sid());
+  r.set_messaging_service_sid(m.messaging_service_sid());
   return r;
 }
 
@@ -117,6 +118,7 @@ v1::Message FromRecords(const storage::MessageRecord& r, const storage::StatusRe
   m.set_delivered_text(r.delivered_text());
   m.set_sequence(r.sequence());
   m.set_reply_to_sid(r.reply_to_sid());
+  m.set_messaging_service_sid(r.messaging_service_sid());
   m.set_status(static_cast<v1::MessageStatus>(s.status()));
   m.set_error_code(s.error_code());
   m.set_error_message(s.error_message());

@@ -314,13 +314,39 @@ class InMemoryDirectoryStore final : public gateway::DirectoryStore {
         [this, account_sid, settings] { stored_.settings[account_sid] = settings; });
     return absl::OkStatus();
   }
+  absl::Status StageService(storage::Batch& batch,
+                            const mmsgate::v1::MessagingService& service) override {
+    if (auto record = storage::EncodeRecord(service, "service"); !record.ok()) {
+      return record.status();
+    }
+    InMemoryDatabase::Own(batch).changes.push_back([this, service] {
+      stored_.services[service.sid()] = service;
+      std::erase(stored_.deleted_services, service.sid());
+    });
+    return absl::OkStatus();
+  }
+  void StageServiceDeleted(storage::Batch& batch, const std::string& sid) override {
+    InMemoryDatabase::Own(batch).changes.push_back([this, sid] {
+      stored_.services.erase(sid);
+      stored_.deleted_services.push_back(sid);
+    });
+  }
+  void StageStickySender(storage::Batch& batch, const std::string& service_sid,
+                         const std::string& recipient, const std::string& sender) override {
+    InMemoryDatabase::Own(batch).changes.push_back(
+        [this, key = service_sid + "/" + recipient, sender] {
+          stored_.sticky_senders[key] = sender;
+        });
+  }
   absl::Status StageOptOut(storage::Batch& batch, const mmsgate::v1::OptOut& opt_out) override {
     if (auto record = storage::EncodeRecord(opt_out, "opt-out"); !record.ok()) {
       return record.status();
     }
     InMemoryDatabase::Own(batch).changes.push_back([this, opt_out] {
       std::erase_if(stored_.opt_outs, [&](const mmsgate::v1::OptOut& kept) {
-        return kept.number() == opt_out.number() && kept.subscriber() == opt_out.subscriber();
+        return kept.number() == opt_out.number() &&
+               kept.messaging_service_sid() == opt_out.messaging_service_sid() &&
+               kept.subscriber() == opt_out.subscriber();
       });
       if (opt_out.opted_out()) stored_.opt_outs.push_back(opt_out);
     });

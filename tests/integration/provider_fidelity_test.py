@@ -4,7 +4,9 @@
 phone is played with mmsctl (Simulator.SendFromHandset, GetHandsetInbox).
 
 Covers: opt-out keywords (STOP -> 21610 -> START -> delivered; HELP's reply in the inbox);
-initial status (a create answers queued); redaction (an empty Body); ValidityPeriod's range.
+initial status (a create answers queued; through a Messaging Service, accepted); Messaging
+Services (sender from the pool, sticky over 50 recipients, a STOP covering the pool);
+redaction (an empty Body); ValidityPeriod's range.
 
 Usage: /usr/bin/python3 provider_fidelity_test.py --mmsgate PATH --mmsctl PATH
 Prints one line per check and finally "N passed, M failed"; exits 0 only when all passed.
@@ -28,6 +30,8 @@ LONG_CODE = "+12025550100"
 SUBSCRIBER = "+12025550142"
 OPTING_SUBSCRIBER = "+12025550143"  # only the opt-out checks text it
 SLOW_SUBSCRIBER = "+12125550142"  # a carrier that holds messages for minutes
+SERVICE = "MG5555555555555555555555555555abcd"
+POOL = ["+13105550100", "+13105550101", "+13105550102"]
 
 SCENARIO = f"""
 accounts {{ sid: "{ACCOUNT}" auth_token: "{TOKEN}" }}
@@ -37,6 +41,12 @@ carriers {{ id: "slownet" name: "Slow Net" country: "US" prefixes: "+1212555" su
            latency {{ median_ms: 600000 }} }}
 numbers {{ number: "{LONG_CODE}" account_sid: "{ACCOUNT}" type: LONG_CODE country: "US"
           capabilities {{ sms: true mms: true }} }}
+carriers {{ id: "westnet" name: "West Net" country: "US" prefixes: "+1310555" supports_mms: true
+           latency {{ median_ms: 10 }} }}
+""" + "".join(f"""numbers {{ number: "{n}" account_sid: "{ACCOUNT}" type: LONG_CODE country: "US"
+          capabilities {{ sms: true mms: true }} }}
+""" for n in POOL) + f"""messaging_services {{ sid: "{SERVICE}" account_sid: "{ACCOUNT}" friendly_name: "pool"
+  {" ".join(f'numbers: "{n}"' for n in POOL)} sticky_sender: true }}
 simulation {{ time_scale: 1.0 seed: 5 disable_sender_rate_limits: true }}
 """
 
@@ -158,6 +168,43 @@ def main():
                                              validity_period=36000)
             return message.status
 
+        def service_sticky_over_50():
+            first = {}
+            for i in range(50):
+                to = f"+1310555{2000 + i}"
+                message = client.messages.create(to=to, messaging_service_sid=SERVICE,
+                                                 body="from the pool")
+                expect(message.status == "accepted", f"status {message.status}")
+                expect(message.messaging_service_sid == SERVICE, message.messaging_service_sid)
+                expect(message.from_ in POOL, f"from {message.from_}")
+                first[to] = message.from_
+            expect(len(set(first.values())) > 1, "all 50 recipients got one sender")
+            for to, sender in first.items():
+                again = client.messages.create(to=to, messaging_service_sid=SERVICE, body="again")
+                expect(again.from_ == sender, f"{to}: {again.from_} after {sender}")
+            return f"{len(set(first.values()))} senders for 50 recipients, each kept"
+
+        def service_stop_covers_the_pool():
+            phone.text("+13105553000", POOL[0], "STOP")
+            phone.await_texts("+13105553000", POOL[0], 1)
+            for sender in POOL[1:]:
+                expect_rest_exception(
+                    lambda: client.messages.create(to="+13105553000", from_=sender, body="x"),
+                    400, 21610)
+            return expect_rest_exception(
+                lambda: client.messages.create(to="+13105553000", messaging_service_sid=SERVICE,
+                                               body="x"), 400, 21610)
+
+        def unknown_service():
+            return expect_rest_exception(
+                lambda: client.messages.create(to=SUBSCRIBER, body="x",
+                                               messaging_service_sid="MG" + "0" * 32), 400, 21705)
+
+        checks.run("service: a create answers accepted, the sender is sticky over 50 recipients",
+                   service_sticky_over_50)
+        checks.run("service: a STOP to one pool number refuses sends from the whole pool",
+                   service_stop_covers_the_pool)
+        checks.run("service: an unknown MessagingServiceSid is 400/21705", unknown_service)
         checks.run("initial status: a create from a number answers queued",
                    create_answers_queued)
         checks.run("redaction: an empty Body empties a delivered message's body", redaction)

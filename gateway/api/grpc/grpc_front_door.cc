@@ -741,6 +741,13 @@ class SimulatorService final : public SimulatorBase {
   const FrontDoorDependencies& deps_;
 };
 
+using ServiceMethods = v1::Accounts::WithRawCallbackMethod_CreateMessagingService<
+    v1::Accounts::WithRawCallbackMethod_ListMessagingServices<
+        v1::Accounts::WithRawCallbackMethod_AddServiceNumber<
+            v1::Accounts::WithRawCallbackMethod_RemoveServiceNumber<
+                v1::Accounts::WithRawCallbackMethod_DeleteMessagingService<
+                    v1::Accounts::Service>>>>>;
+
 using AccountsBase = v1::Accounts::WithRawCallbackMethod_GetAccount<
     v1::Accounts::WithRawCallbackMethod_UpdateAccountSettings<
         v1::Accounts::WithRawCallbackMethod_ListNumbers<
@@ -751,7 +758,7 @@ using AccountsBase = v1::Accounts::WithRawCallbackMethod_GetAccount<
                             v1::Accounts::WithRawCallbackMethod_GetUsage<
                                 v1::Accounts::WithRawCallbackMethod_ListOptOuts<
                                     v1::Accounts::WithRawCallbackMethod_SetOptOut<
-                                        v1::Accounts::Service>>>>>>>>>>;
+                                        ServiceMethods>>>>>>>>>>;
 
 class AccountsService final : public AccountsBase {
  public:
@@ -882,6 +889,57 @@ class AccountsService final : public AccountsBase {
         });
   }
 
+  grpc::ServerUnaryReactor* CreateMessagingService(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) override {
+    return ServeBlocking<v1::MessagingService, v1::MessagingService>(
+        deps_, context, request, response, [this](auto* call) {
+          auto account = AuthorizeAccountChange(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          auto created = deps_.directory->CreateService(account->sid(), call->request);
+          if (!created.ok()) return call->Reply(created.status());
+          call->response = std::move(*created);
+          call->Reply(absl::OkStatus());
+        });
+  }
+
+  grpc::ServerUnaryReactor* ListMessagingServices(grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* request,
+                                                  grpc::ByteBuffer* response) override {
+    return Serve<v1::ListMessagingServicesRequest, v1::ListMessagingServicesResponse>(
+        context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          for (auto& service : deps_.directory->ServicesOf(account->sid())) {
+            *call->response.add_services() = std::move(service);
+          }
+          call->Reply(absl::OkStatus());
+        });
+  }
+
+  grpc::ServerUnaryReactor* AddServiceNumber(grpc::CallbackServerContext* context,
+                                             const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) override {
+    return ChangeServiceNumber(context, request, response, /*add=*/true);
+  }
+  grpc::ServerUnaryReactor* RemoveServiceNumber(grpc::CallbackServerContext* context,
+                                                const grpc::ByteBuffer* request,
+                                                grpc::ByteBuffer* response) override {
+    return ChangeServiceNumber(context, request, response, /*add=*/false);
+  }
+
+  grpc::ServerUnaryReactor* DeleteMessagingService(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) override {
+    return ServeBlocking<v1::DeleteMessagingServiceRequest, v1::DeleteMessagingServiceResponse>(
+        deps_, context, request, response, [this](auto* call) {
+          auto account = AuthorizeAccountChange(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          call->Reply(deps_.directory->DeleteService(account->sid(),
+                                                     call->request.messaging_service_sid()));
+        });
+  }
+
   grpc::ServerUnaryReactor* SetOptOut(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override {
@@ -890,9 +948,9 @@ class AccountsService final : public AccountsBase {
           auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           const auto& change = call->request;
-          auto opt_out = deps_.directory->SetOptOut(account->sid(), change.number(),
-                                                    change.subscriber(), change.opted_out(), "api",
-                                                    ToNanoseconds(deps_.clock->Now()));
+          auto opt_out = deps_.directory->SetOptOut(
+              account->sid(), change.number(), change.messaging_service_sid(), change.subscriber(),
+              change.opted_out(), "api", ToNanoseconds(deps_.clock->Now()));
           if (!opt_out.ok()) return call->Reply(opt_out.status());
           call->response = std::move(*opt_out);
           call->Reply(absl::OkStatus());
@@ -900,6 +958,24 @@ class AccountsService final : public AccountsBase {
   }
 
  private:
+  grpc::ServerUnaryReactor* ChangeServiceNumber(grpc::CallbackServerContext* context,
+                                                const grpc::ByteBuffer* request,
+                                                grpc::ByteBuffer* response, bool add) {
+    return ServeBlocking<v1::ServiceNumberRequest, v1::MessagingService>(
+        deps_, context, request, response, [this, add](auto* call) {
+          auto account = AuthorizeAccountChange(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          const auto& change = call->request;
+          auto changed = add ? deps_.directory->AddServiceNumber(
+                                   account->sid(), change.messaging_service_sid(), change.number())
+                             : deps_.directory->RemoveServiceNumber(
+                                   account->sid(), change.messaging_service_sid(), change.number());
+          if (!changed.ok()) return call->Reply(changed.status());
+          call->response = std::move(*changed);
+          call->Reply(absl::OkStatus());
+        });
+  }
+
   const FrontDoorDependencies& deps_;
 };
 

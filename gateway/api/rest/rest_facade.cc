@@ -486,6 +486,9 @@ class Facade : public std::enable_shared_from_this<Facade> {
     v1::SendMessageRequest send;
     if (auto to = Param(*params, "To")) send.set_to(PhoneParam(*to));
     if (auto from = Param(*params, "From")) send.set_from(PhoneParam(*from));
+    if (auto service = Param(*params, "MessagingServiceSid")) {
+      send.set_messaging_service_sid(*service);
+    }
     if (auto body = Param(*params, "Body")) send.set_body(*body);
     for (const auto& [key, value] : *params) {
       if (key == "MediaUrl") send.add_media_url(value);
@@ -501,11 +504,6 @@ class Facade : public std::enable_shared_from_this<Facade> {
                                         error_codes::kInvalidValidityPeriod));
       }
       send.set_validity_period_seconds(static_cast<int32_t>(*seconds));
-    }
-    if (send.from().empty() && Param(*params, "MessagingServiceSid")) {
-      return respond(InvalidParameter(
-          request, "mmsgate does not simulate Messaging Services; give From (one of your numbers)",
-          error_codes::kFromRequired));
     }
     sender_.Send(account, send, [request, respond](absl::StatusOr<v1::Message> result) {
       if (!result.ok()) return respond(ErrorResponse(request, result.status()));

@@ -104,7 +104,7 @@ json MessageJson(const v1::Message& m) {
       {"price_unit", "USD"},
       {"error_code", m.error_code() == 0 ? json(nullptr) : json(m.error_code())},
       {"error_message", StringOrNull(m.error_message())},
-      {"messaging_service_sid", nullptr},
+      {"messaging_service_sid", StringOrNull(m.messaging_service_sid())},
       {"date_created", DateOrNull(m.date_created())},
       {"date_updated", DateOrNull(m.date_updated())},
       {"date_sent", DateOrNull(m.date_sent())},

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <set>
 
 #include "carriers/base/errors.h"
 #include "fakes/in_memory_stores.h"
@@ -148,7 +150,7 @@ TEST_F(DirectoryTest, AnOptOutHoldsAcrossARestartUntilTheSubscriberOptsBackIn) {
   EXPECT_FALSE(directory->IsOptedOut("+12025550100", "+12025550142"));
   // The subscriber may be written any way a person would; it is kept in E.164.
   auto stopped =
-      directory->SetOptOut(kAccount, "+12025550100", "+1 (202) 555-0142", true, "api", 42);
+      directory->SetOptOut(kAccount, "+12025550100", "", "+1 (202) 555-0142", true, "api", 42);
   ASSERT_TRUE(stopped.ok()) << stopped.status();
   EXPECT_EQ(stopped->subscriber(), "+12025550142");
   EXPECT_TRUE(directory->IsOptedOut("+12025550100", "+12025550142"));
@@ -162,28 +164,139 @@ TEST_F(DirectoryTest, AnOptOutHoldsAcrossARestartUntilTheSubscriberOptsBackIn) {
   EXPECT_EQ(listed[0].date_updated().nanos(), 42);
   EXPECT_TRUE(restarted->OptOutsOf("ACffffffffffffffffffffffffffffffff", "", "").empty());
 
-  ASSERT_TRUE(restarted->SetOptOut(kAccount, "+12025550100", "+12025550142", false, "api", 43).ok());
+  ASSERT_TRUE(restarted->SetOptOut(kAccount, "+12025550100", "", "+12025550142", false, "api", 43).ok());
   EXPECT_FALSE(restarted->IsOptedOut("+12025550100", "+12025550142"));
   EXPECT_FALSE(Restart()->IsOptedOut("+12025550100", "+12025550142"));
 }
 
 TEST_F(DirectoryTest, OptOutsOfShortCodesForeignNumbersAndInvalidSubscribersAreRefused) {
   auto directory = Restart();
-  auto code = directory->SetOptOut(kAccount, "55501", "+12025550142", true, "api", 0);
+  auto code = directory->SetOptOut(kAccount, "55501", "", "+12025550142", true, "api", 0);
   EXPECT_EQ(code.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(ProviderErrorCode(code.status()), 21200);
   EXPECT_THAT(std::string(code.status().message()), ::testing::HasSubstr("short code"));
-  auto foreign = directory->SetOptOut("ACffffffffffffffffffffffffffffffff", "+12025550100",
+  auto foreign = directory->SetOptOut("ACffffffffffffffffffffffffffffffff", "+12025550100", "",
                                       "+12025550142", true, "api", 0);
   EXPECT_EQ(ProviderErrorCode(foreign.status()), 20404);
-  auto invalid = directory->SetOptOut(kAccount, "+12025550100", "not a number", true, "api", 0);
+  auto invalid = directory->SetOptOut(kAccount, "+12025550100", "", "not a number", true, "api", 0);
   EXPECT_EQ(ProviderErrorCode(invalid.status()), 21200);
   database_.FailNextCommits(1);
-  auto failed = directory->SetOptOut(kAccount, "+12025550100", "+12025550142", true, "api", 0);
+  auto failed = directory->SetOptOut(kAccount, "+12025550100", "", "+12025550142", true, "api", 0);
   EXPECT_EQ(ProviderErrorCode(failed.status()), 30500);
   EXPECT_FALSE(directory->IsOptedOut("+12025550100", "+12025550142"))
       << "an opt-out that was not stored is not applied";
   EXPECT_TRUE(directory->OptOutsOf(kAccount, "", "").empty());
+}
+
+
+// Numbers for the Messaging Service tests: two US area codes (one without MMS) and Canada.
+void ProvisionPool(Directory& directory) {
+  for (const auto& [e164, mms] : {std::pair{"+12125550101", false}, std::pair{"+12125550102", true},
+                                  std::pair{"+14165550101", true}}) {
+    v1::Number number;
+    number.set_number(e164);
+    number.mutable_capabilities()->set_sms(true);
+    number.mutable_capabilities()->set_mms(mms);
+    ASSERT_TRUE(directory.Provision(kAccount, number).ok()) << e164;
+  }
+}
+
+v1::MessagingService Pool(bool sticky) {
+  v1::MessagingService service;
+  service.set_friendly_name("pool");
+  service.set_sticky_sender(sticky);
+  for (const char* number : {"+12025550100", "+12125550101", "+12125550102", "+14165550101"}) {
+    service.add_numbers(number);
+  }
+  return service;
+}
+
+TEST_F(DirectoryTest, AServicePicksASenderOfTheAreaCodeThenTheCountryThenAny) {
+  auto directory = Restart();
+  ProvisionPool(*directory);
+  auto service = directory->CreateService(kAccount, Pool(/*sticky=*/false));
+  ASSERT_TRUE(service.ok()) << service.status();
+  EXPECT_THAT(service->sid(), ::testing::MatchesRegex("MG[0-9a-f]{32}"));
+  auto pick = [&](const std::string& to, const std::string& region, bool mms = false) {
+    auto picked = directory->PickSender(*service, to, region, mms);
+    EXPECT_TRUE(picked.ok()) << picked.status();
+    return picked.ok() ? picked->number : "";
+  };
+  std::set<std::string> manhattan, us, anywhere;
+  for (int i = 0; i < 20; ++i) {
+    manhattan.insert(pick("+12125550142", "US"));
+    us.insert(pick("+13105550142", "US"));
+    anywhere.insert(pick("+447400123456", "GB"));
+  }
+  EXPECT_THAT(manhattan, ::testing::UnorderedElementsAre("+12125550101", "+12125550102"));
+  EXPECT_THAT(us, ::testing::UnorderedElementsAre("+12025550100", "+12125550101", "+12125550102"));
+  EXPECT_EQ(pick("+14165550142", "CA"), "+14165550101");
+  EXPECT_EQ(anywhere.size(), 4u) << "no country match: the whole pool";
+  // MMS only from MMS-capable numbers.
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(pick("+12125550142", "US", true), "+12125550102");
+
+  v1::MessagingService empty;
+  auto created = directory->CreateService(kAccount, empty);
+  ASSERT_TRUE(created.ok());
+  auto none = directory->PickSender(*created, "+12125550142", "US", false);
+  EXPECT_EQ(ProviderErrorCode(none.status()), 21704);
+}
+
+TEST_F(DirectoryTest, AStickyServiceKeepsEachRecipientsFirstSenderAcrossARestart) {
+  auto directory = Restart();
+  ProvisionPool(*directory);
+  auto service = directory->CreateService(kAccount, Pool(/*sticky=*/true));
+  ASSERT_TRUE(service.ok());
+  std::map<std::string, std::string> first;
+  std::set<std::string> senders;
+  for (int i = 0; i < 50; ++i) {
+    const std::string to = "+1310555" + std::to_string(1000 + i);
+    auto picked = directory->PickSender(*service, to, "US", false);
+    ASSERT_TRUE(picked.ok());
+    EXPECT_TRUE(picked->new_sticky);
+    first[to] = picked->number;
+    senders.insert(picked->number);
+    auto batch = database_.NewBatch();
+    directory->StageStickySender(*batch, service->sid(), to, picked->number);
+    ASSERT_TRUE(database_.CommitNow(std::move(batch)).ok());
+  }
+  EXPECT_GT(senders.size(), 1u) << "50 recipients spread over the pool";
+  auto restarted = Restart();
+  auto kept = restarted->FindService(service->sid());
+  ASSERT_TRUE(kept.has_value()) << "a created service survives the restart";
+  for (const auto& [to, sender] : first) {
+    auto again = restarted->PickSender(*kept, to, "US", false);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->number, sender) << to;
+    EXPECT_FALSE(again->new_sticky);
+  }
+}
+
+TEST_F(DirectoryTest, AServiceOptOutCoversEveryNumberOfThePool) {
+  auto directory = Restart();
+  ProvisionPool(*directory);
+  auto service = directory->CreateService(kAccount, Pool(/*sticky=*/false));
+  ASSERT_TRUE(service.ok());
+  ASSERT_TRUE(
+      directory->SetOptOut(kAccount, "", service->sid(), "+12025550142", true, "api", 0).ok());
+  for (const auto& number : service->numbers()) {
+    EXPECT_TRUE(directory->IsOptedOut(number, "+12025550142")) << number;
+  }
+  // A number taken out of the pool is no longer covered.
+  ASSERT_TRUE(directory->RemoveServiceNumber(kAccount, service->sid(), "+14165550101").ok());
+  EXPECT_FALSE(directory->IsOptedOut("+14165550101", "+12025550142"));
+  EXPECT_TRUE(Restart()->IsOptedOut("+12025550100", "+12025550142"));
+  // A number is in one pool at most; unknown services and foreign numbers are refused.
+  v1::MessagingService second;
+  second.add_numbers("+12025550100");
+  EXPECT_EQ(directory->CreateService(kAccount, second).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(ProviderErrorCode(
+                directory->AddServiceNumber(kAccount, "MG" + std::string(32, '0'), "+14165550101")
+                    .status()),
+            21705);
+  ASSERT_TRUE(directory->DeleteService(kAccount, service->sid()).ok());
+  EXPECT_FALSE(Restart()->FindService(service->sid()).has_value());
 }
 
 }  // namespace

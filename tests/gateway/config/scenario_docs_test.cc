@@ -27,6 +27,8 @@ TEST(ScenarioDocsTest, TheDocumentedExampleParsesAsDescribed) {
   EXPECT_EQ(scenario->carriers(0).failures(0).error_code(), 30005);
   EXPECT_EQ(scenario->numbers_size(), 2);
   EXPECT_EQ(scenario->scheduled_faults_size(), 2);
+  ASSERT_EQ(scenario->messaging_services_size(), 1);
+  EXPECT_TRUE(scenario->messaging_services(0).sticky_sender());
   EXPECT_EQ(scenario->simulation().time_scale(), 60);
 }
 

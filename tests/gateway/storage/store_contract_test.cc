@@ -551,6 +551,29 @@ TEST_P(StoreContractTest, OptOutsAreKeptUntilTheSubscriberOptsBackIn) {
   EXPECT_TRUE(stored.opt_outs[0].opted_out());
 }
 
+TEST_P(StoreContractTest, ServicesAndStickySendersAreKeptAndADeletedServiceStaysDeleted) {
+  v1::MessagingService service;
+  service.set_sid("MG0123456789abcdef0123456789abcdef");
+  service.set_account_sid(kAccount);
+  service.add_numbers("+12025550100");
+  service.set_sticky_sender(true);
+  v1::MessagingService other = service;
+  other.set_sid("MGfedcba9876543210fedcba9876543210");
+  auto batch = stores_->database->NewBatch();
+  ASSERT_TRUE(stores_->directory->StageService(*batch, service).ok());
+  ASSERT_TRUE(stores_->directory->StageService(*batch, other).ok());
+  stores_->directory->StageStickySender(*batch, service.sid(), "+12025550142", "+12025550100");
+  ASSERT_TRUE(stores_->database->CommitNow(std::move(batch)).ok());
+  batch = stores_->database->NewBatch();
+  stores_->directory->StageServiceDeleted(*batch, other.sid());
+  ASSERT_TRUE(stores_->database->CommitNow(std::move(batch)).ok());
+  const StoredDirectory stored = stores_->directory->Load();
+  ASSERT_EQ(stored.services.size(), 1u);
+  EXPECT_TRUE(stored.services.at(service.sid()).sticky_sender());
+  EXPECT_THAT(stored.deleted_services, ElementsAre(other.sid()));
+  EXPECT_EQ(stored.sticky_senders.at(service.sid() + "/+12025550142"), "+12025550100");
+}
+
 TEST_P(StoreContractTest, InboxesAreReadBackOldestFirstAndAResubmissionShowsOnce) {
   // Completions are posted to the executor (RocksDB: once the commit is durable; reads run on
   // the storage executor, here the same io_context): pump it until `done` (bounded).
