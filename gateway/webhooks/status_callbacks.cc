@@ -5,6 +5,7 @@
 
 #include <boost/asio/post.hpp>
 #include <cctype>
+#include <ctime>
 
 #include "carriers/base/text.h"
 
@@ -63,6 +64,15 @@ void StatusCallbacks::OnStatus(const v1::Message& message) {
 
 std::size_t StatusCallbacks::pending() const { return pending_.load(std::memory_order_relaxed); }
 
+std::string RawDlrDoneDate(const google::protobuf::Timestamp& time) {
+  const std::time_t seconds = static_cast<std::time_t>(time.seconds());
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[16];
+  std::strftime(text, sizeof(text), "%y%m%d%H%M", &utc);
+  return text;
+}
+
 void StatusCallbacks::PostFront(const ChainPtr& chain) {
   const v1::Message& message = chain->queue.front();
   auto account = directory_.FindAccount(message.account_sid());
@@ -87,6 +97,13 @@ void StatusCallbacks::PostFront(const ChainPtr& chain) {
   if (message.error_code() != 0) {
     request.params.emplace_back("ErrorCode", std::to_string(message.error_code()));
     request.params.emplace_back("ErrorMessage", message.error_message());
+  }
+  if (!message.messaging_service_sid().empty()) {
+    request.params.emplace_back("MessagingServiceSid", message.messaging_service_sid());
+  }
+  if (message.status() == v1::DELIVERED || message.status() == v1::UNDELIVERED) {
+    // The carrier's delivery report time, as the provider passes it on: YYMMDDhhmm, UTC.
+    request.params.emplace_back("RawDlrDoneDate", RawDlrDoneDate(message.date_updated()));
   }
   sender_.Post(std::move(request), [this, chain](WebhookResult result) {
     boost::asio::post(chain->strand, [this, chain, result = std::move(result)] {

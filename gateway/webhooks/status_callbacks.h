@@ -36,6 +36,9 @@ mmsgate::v1::WebhookAttempt ToAttemptRecord(const WebhookAttempt& attempt,
                                             mmsgate::v1::WebhookAttempt::Kind kind,
                                             const std::string& url);
 
+// The provider's RawDlrDoneDate, the carrier's delivery report time: YYMMDDhhmm in UTC.
+[[nodiscard]] std::string RawDlrDoneDate(const google::protobuf::Timestamp& time);
+
 class StatusCallbacks final : public StatusListener {
  public:
   StatusCallbacks(boost::asio::io_context& io, WebhookSender& sender, const Directory& directory,

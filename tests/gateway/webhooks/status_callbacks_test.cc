@@ -31,6 +31,7 @@ TEST(StatusCallbacksTest, PostsForOneMessageGoOutInStatusOrder) {
   std::mutex mutex;
   std::condition_variable changed;
   std::vector<std::string> received;
+  std::vector<std::string> bodies;
   HttpServer application(
       io, HttpServerOptions{}, [&](HttpRequest request, std::function<void(HttpResponse)> respond) {
         const std::string body = request.body();
@@ -41,6 +42,7 @@ TEST(StatusCallbacksTest, PostsForOneMessageGoOutInStatusOrder) {
           std::lock_guard lock(mutex);
           first = received.empty();
           received.push_back(status);
+          bodies.push_back(body);
           changed.notify_all();
         }
         HttpResponse response(http::status::ok, 11);
@@ -72,6 +74,7 @@ TEST(StatusCallbacksTest, PostsForOneMessageGoOutInStatusOrder) {
   message.set_sid("SM0123456789abcdef0123456789abcdef");
   message.set_account_sid("AC0123456789abcdef0123456789abcdef");
   message.set_status_callback("http://127.0.0.1:" + std::to_string(endpoint->port()) + "/status");
+  message.mutable_date_updated()->set_seconds(1'700'000'000);  // 2023-11-14T22:13:20Z
   for (auto status : {v1::QUEUED, v1::SENDING, v1::SENT, v1::DELIVERED}) {
     message.set_status(status);
     callbacks.OnStatus(message);
@@ -81,6 +84,13 @@ TEST(StatusCallbacksTest, PostsForOneMessageGoOutInStatusOrder) {
     ASSERT_TRUE(
         changed.wait_for(lock, std::chrono::seconds(20), [&] { return received.size() == 4; }));
     EXPECT_THAT(received, ElementsAre("queued", "sending", "sent", "delivered"));
+    // The provider's full field set; the delivery report's time only once there is one.
+    for (const char* field : {"MessageSid=", "SmsSid=", "SmsStatus=", "AccountSid=", "From=",
+                              "To=", "ApiVersion=2010-04-01"}) {
+      EXPECT_THAT(bodies[3], ::testing::HasSubstr(field));
+    }
+    EXPECT_THAT(bodies[3], ::testing::HasSubstr("RawDlrDoneDate=2311142213"));
+    EXPECT_THAT(bodies[1], ::testing::Not(::testing::HasSubstr("RawDlrDoneDate")));
   }
   for (int i = 0; i < 1000 && callbacks.pending() > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
