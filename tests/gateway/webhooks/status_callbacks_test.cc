@@ -85,8 +85,8 @@ TEST(StatusCallbacksTest, PostsForOneMessageGoOutInStatusOrder) {
         changed.wait_for(lock, std::chrono::seconds(20), [&] { return received.size() == 4; }));
     EXPECT_THAT(received, ElementsAre("queued", "sending", "sent", "delivered"));
     // The provider's full field set; the delivery report's time only once there is one.
-    for (const char* field : {"MessageSid=", "SmsSid=", "SmsStatus=", "AccountSid=", "From=",
-                              "To=", "ApiVersion=2010-04-01"}) {
+    for (const char* field : {"MessageSid=", "SmsSid=", "SmsStatus=", "AccountSid=", "From=", "To=",
+                              "ApiVersion=2010-04-01"}) {
       EXPECT_THAT(bodies[3], ::testing::HasSubstr(field));
     }
     EXPECT_THAT(bodies[3], ::testing::HasSubstr("RawDlrDoneDate=2311142213"));
