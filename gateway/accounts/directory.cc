@@ -55,6 +55,24 @@ const std::string& ScopeOf(const v1::OptOut& opt_out) {
 
 std::string ServiceKey(const std::string& sid) { return "service/" + sid; }
 
+// A copy of `map`'s entry for `key`, if any (callers hold the lock).
+template <class Map>
+std::optional<typename Map::mapped_type> CopyOf(const Map& map, const std::string& key) {
+  auto it = map.find(key);
+  if (it == map.end()) return std::nullopt;
+  return it->second;
+}
+
+// Copies of `map`'s values that belong to `account_sid` (callers hold the lock).
+template <class Map>
+std::vector<typename Map::mapped_type> OwnedBy(const Map& map, const std::string& account_sid) {
+  std::vector<typename Map::mapped_type> owned;
+  for (const auto& [_, value] : map) {
+    if (value.account_sid() == account_sid) owned.push_back(value);
+  }
+  return owned;
+}
+
 // SplitMix64's finalizer: consecutive counts to well-spread draws, so picks for different
 // destinations interleaved in a fixed rhythm do not keep landing on the same sender.
 uint64_t Mix(uint64_t x) {
@@ -152,25 +170,17 @@ absl::StatusOr<v1::Account> Directory::AuthenticateCredentials(
 
 std::optional<v1::Account> Directory::FindAccount(const std::string& sid) const {
   std::shared_lock lock(mutex_);
-  auto it = accounts_.find(sid);
-  if (it == accounts_.end()) return std::nullopt;
-  return it->second;
+  return CopyOf(accounts_, sid);
 }
 
 std::optional<v1::Number> Directory::FindNumber(const std::string& number) const {
   std::shared_lock lock(mutex_);
-  auto it = numbers_.find(number);
-  if (it == numbers_.end()) return std::nullopt;
-  return it->second;
+  return CopyOf(numbers_, number);
 }
 
 std::vector<v1::Number> Directory::NumbersOf(const std::string& account_sid) const {
-  std::vector<v1::Number> numbers;
   std::shared_lock lock(mutex_);
-  for (const auto& [_, number] : numbers_) {
-    if (number.account_sid() == account_sid) numbers.push_back(number);
-  }
-  return numbers;
+  return OwnedBy(numbers_, account_sid);
 }
 
 std::vector<v1::Account> Directory::Accounts() const {
@@ -389,15 +399,8 @@ absl::StatusOr<v1::OptOut> Directory::SetOptOut(const std::string& account_sid,
   }
   auto batch = database_.NewBatch();
   absl::Status staged = store_.StageOptOut(*batch, opt_out);
-  absl::Status status = FinishChange(key, std::move(staged), std::move(batch), [&] {
-    // mutex_ is held here.
-    if (opted_out) {
-      opt_outs_[OptOutKey(scope, opt_out.subscriber())] = opt_out;
-    } else {
-      opt_outs_.erase(OptOutKey(scope, opt_out.subscriber()));
-    }
-    opt_out_count_.store(opt_outs_.size(), std::memory_order_release);
-  });
+  absl::Status status = FinishChange(key, std::move(staged), std::move(batch),
+                                     [&] { ApplyOptOutLocked(opt_out); });
   if (!status.ok()) return status;
   return opt_out;
 }
@@ -408,6 +411,10 @@ absl::Status Directory::StageOptOut(storage::Batch& batch, const v1::OptOut& opt
 
 void Directory::ApplyOptOut(const v1::OptOut& opt_out) {
   std::unique_lock lock(mutex_);
+  ApplyOptOutLocked(opt_out);
+}
+
+void Directory::ApplyOptOutLocked(const v1::OptOut& opt_out) {
   const std::string key = OptOutKey(ScopeOf(opt_out), opt_out.subscriber());
   if (opt_out.opted_out()) {
     opt_outs_[key] = opt_out;
@@ -419,27 +426,19 @@ void Directory::ApplyOptOut(const v1::OptOut& opt_out) {
 
 std::optional<v1::MessagingService> Directory::FindService(const std::string& sid) const {
   std::shared_lock lock(mutex_);
-  auto it = services_.find(sid);
-  if (it == services_.end()) return std::nullopt;
-  return it->second;
+  return CopyOf(services_, sid);
 }
 
 std::vector<v1::MessagingService> Directory::ServicesOf(const std::string& account_sid) const {
-  std::vector<v1::MessagingService> found;
   std::shared_lock lock(mutex_);
-  for (const auto& [_, service] : services_) {
-    if (service.account_sid() == account_sid) found.push_back(service);
-  }
-  return found;
+  return OwnedBy(services_, account_sid);
 }
 
 std::optional<v1::MessagingService> Directory::ServiceOfNumber(const std::string& number) const {
   std::shared_lock lock(mutex_);
   auto it = service_of_number_.find(number);
   if (it == service_of_number_.end()) return std::nullopt;
-  auto service = services_.find(it->second);
-  if (service == services_.end()) return std::nullopt;
-  return service->second;
+  return CopyOf(services_, it->second);
 }
 
 absl::Status Directory::ServiceNotFound(const std::string& sid,

@@ -153,6 +153,8 @@ class Directory {
   absl::StatusOr<mmsgate::v1::MessagingService> CommitService(
       const mmsgate::v1::MessagingService& service);
   absl::Status ServiceNotFound(const std::string& sid, const std::string& account_sid) const;
+  // Records an opt-out (or its end) in memory. mutex_ held.
+  void ApplyOptOutLocked(const mmsgate::v1::OptOut& opt_out);
   // The opt-out scope of a number: its service's SID, or itself. mutex_ held.
   const std::string& OptOutScopeLocked(const std::string& number) const;
 
