@@ -399,8 +399,8 @@ absl::StatusOr<v1::OptOut> Directory::SetOptOut(const std::string& account_sid,
   }
   auto batch = database_.NewBatch();
   absl::Status staged = store_.StageOptOut(*batch, opt_out);
-  absl::Status status = FinishChange(key, std::move(staged), std::move(batch),
-                                     [&] { ApplyOptOutLocked(opt_out); });
+  absl::Status status =
+      FinishChange(key, std::move(staged), std::move(batch), [&] { ApplyOptOutLocked(opt_out); });
   if (!status.ok()) return status;
   return opt_out;
 }
