@@ -5,6 +5,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <chrono>
 #include <stdexcept>
 
 namespace mmsgate::testing {
@@ -90,6 +91,36 @@ std::string FormBody(const std::vector<std::pair<std::string, std::string>>& fie
     append(value);
   }
   return body;
+}
+
+RecordingApplication::RecordingApplication(std::string twiml)
+    : twiml_(std::move(twiml)),
+      server_(
+          [this](gateway::HttpRequest request, std::function<void(gateway::HttpResponse)> respond) {
+            {
+              std::lock_guard lock(mutex_);
+              requests_.emplace_back(std::string(request.target()), request.body());
+            }
+            gateway::HttpResponse response(boost::beast::http::status::ok, request.version());
+            response.set(boost::beast::http::field::content_type, "text/xml");
+            response.body() = twiml_;
+            response.prepare_payload();
+            respond(std::move(response));
+          }) {}
+
+std::vector<std::string> RecordingApplication::Await(const std::string& path, std::size_t count) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (true) {
+    std::vector<std::string> bodies;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [target, body] : requests_) {
+        if (target == path) bodies.push_back(body);
+      }
+    }
+    if (bodies.size() >= count || std::chrono::steady_clock::now() > deadline) return bodies;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace mmsgate::testing

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -45,6 +46,22 @@ class LocalHttpServer {
   std::unique_ptr<gateway::HttpServer> server_;
   std::thread thread_;
   int port_ = 0;
+};
+
+// An application's webhook endpoint: records every request's path and body, and answers each
+// with `twiml` (text/xml).
+class RecordingApplication {
+ public:
+  explicit RecordingApplication(std::string twiml = "<Response/>");
+  std::string Url(const std::string& path) const { return server_.base_url() + path; }
+  // The bodies of the requests to `path` so far, waiting (bounded, 20 s) for at least `count`.
+  std::vector<std::string> Await(const std::string& path, std::size_t count);
+
+ private:
+  const std::string twiml_;
+  std::mutex mutex_;
+  std::vector<std::pair<std::string, std::string>> requests_;  // target, body
+  LocalHttpServer server_;
 };
 
 }  // namespace mmsgate::testing

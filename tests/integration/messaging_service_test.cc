@@ -8,7 +8,6 @@
 
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 
@@ -22,7 +21,6 @@ namespace mmsgate::testing {
 namespace {
 
 namespace v1 = mmsgate::v1;
-namespace http = boost::beast::http;
 using ::testing::HasSubstr;
 
 constexpr const char* kAccount = "AC4444444444444444444444444444abcd";
@@ -31,45 +29,6 @@ constexpr const char* kService = "MG0123456789abcdef0123456789abcdef";
 const std::set<std::string> kUsPool = {"+12025550100", "+12025550101", "+12125550100"};
 constexpr const char* kCanadianSender = "+14165550100";
 constexpr const char* kOutsider = "+12025550199";  // the account's, in no pool
-
-// The application: records each request's path and form body.
-class Application {
- public:
-  Application()
-      : server_([this](gateway::HttpRequest request,
-                       std::function<void(gateway::HttpResponse)> respond) {
-          {
-            std::lock_guard lock(mutex_);
-            requests_.emplace_back(std::string(request.target()), request.body());
-          }
-          gateway::HttpResponse response(http::status::ok, request.version());
-          response.set(http::field::content_type, "text/xml");
-          response.body() = "<Response/>";
-          response.prepare_payload();
-          respond(std::move(response));
-        }) {}
-  std::string Url(const std::string& path) const { return server_.base_url() + path; }
-  // Bodies of the requests to `path`, waiting (bounded) for at least `count`.
-  std::vector<std::string> Await(const std::string& path, std::size_t count) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (true) {
-      std::vector<std::string> bodies;
-      {
-        std::lock_guard lock(mutex_);
-        for (const auto& [target, body] : requests_) {
-          if (target == path) bodies.push_back(body);
-        }
-      }
-      if (bodies.size() >= count || std::chrono::steady_clock::now() > deadline) return bodies;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::pair<std::string, std::string>> requests_;
-  LocalHttpServer server_;
-};
 
 class MessagingServiceTest : public ::testing::Test {
  protected:
@@ -138,7 +97,7 @@ class MessagingServiceTest : public ::testing::Test {
     return messaging_->SendMessage(context.get(), request, sent);
   }
 
-  Application app_;
+  RecordingApplication app_;
   std::string data_dir_;
   std::unique_ptr<MmsgateProcess> gateway_;
   std::unique_ptr<v1::Messaging::Stub> messaging_;

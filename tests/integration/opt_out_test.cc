@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <mutex>
 #include <thread>
 
 #include "integration/http_client.h"
@@ -19,7 +18,6 @@ namespace mmsgate::testing {
 namespace {
 
 namespace v1 = mmsgate::v1;
-namespace http = boost::beast::http;
 using ::testing::HasSubstr;
 
 constexpr const char* kAccount = "AC2222222222222222222222222222abcd";
@@ -29,35 +27,6 @@ constexpr const char* kOtherLongCode = "+12025550101";
 constexpr const char* kShortCode = "55501";
 constexpr const char* kSubscriber = "+12025550142";
 constexpr const char* kOtherSubscriber = "+12025550143";
-
-// The application behind kLongCode's sms_url: records the Body of every webhook and answers each
-// with a TwiML reply (which a STOP's sender no longer gets).
-class Application {
- public:
-  Application()
-      : server_([this](gateway::HttpRequest request,
-                       std::function<void(gateway::HttpResponse)> respond) {
-          {
-            std::lock_guard lock(mutex_);
-            bodies_.push_back(request.body());
-          }
-          gateway::HttpResponse response(http::status::ok, request.version());
-          response.set(http::field::content_type, "text/xml");
-          response.body() = "<Response><Message>Thanks from the app</Message></Response>";
-          response.prepare_payload();
-          respond(std::move(response));
-        }) {}
-  std::string Url() const { return server_.base_url() + "/inbound"; }
-  std::vector<std::string> Bodies() {
-    std::lock_guard lock(mutex_);
-    return bodies_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::string> bodies_;
-  LocalHttpServer server_;
-};
 
 int ErrorCode(const grpc::ClientContext& context) {
   const auto& trailers = context.GetServerTrailingMetadata();
@@ -82,7 +51,7 @@ class OptOutTest : public ::testing::Test {
         "accounts { sid: " + account + " auth_token: \"" + kToken + "\" }\n" +
         "numbers { number: \"" + kLongCode + "\" account_sid: " + account +
         " type: LONG_CODE country: \"US\" capabilities { sms: true mms: true } sms_url: \"" +
-        app_.Url() + "\" }\n" + "numbers { number: \"" + kOtherLongCode +
+        app_.Url("/inbound") + "\" }\n" + "numbers { number: \"" + kOtherLongCode +
         "\" account_sid: " + account +
         " type: LONG_CODE country: \"US\" capabilities { sms: true mms: true } }\n" +
         "numbers { number: \"" + kShortCode + "\" account_sid: " + account +
@@ -198,7 +167,9 @@ class OptOutTest : public ::testing::Test {
     return message;
   }
 
-  Application app_;
+  // The application behind kLongCode's sms_url: answers every webhook with a TwiML reply (which
+  // a STOP's sender no longer gets).
+  RecordingApplication app_{"<Response><Message>Thanks from the app</Message></Response>"};
   std::string data_dir_;
   std::unique_ptr<MmsgateProcess> gateway_;
   std::unique_ptr<v1::Messaging::Stub> messaging_;
@@ -245,11 +216,9 @@ TEST_F(OptOutTest, StopRefusesSendsWith21610UntilStartAndEachGetsTheProvidersCon
 TEST_F(OptOutTest, TheStopStillReachesTheWebhookAndTheApplicationsReplyIsRefused) {
   const v1::Message stop = HandsetSends(kSubscriber, kLongCode, "UNSUBSCRIBE");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (app_.Bodies().empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_EQ(app_.Bodies().size(), 1u);
-  EXPECT_THAT(app_.Bodies()[0], HasSubstr("Body=UNSUBSCRIBE"));
+  const auto hooks = app_.Await("/inbound", 1);
+  ASSERT_EQ(hooks.size(), 1u);
+  EXPECT_THAT(hooks[0], HasSubstr("Body=UNSUBSCRIBE"));
   // The application's TwiML reply goes to an opted-out subscriber: refused, and the refusal
   // is recorded on the inbound message where the application looks.
   v1::Message inbound;
