@@ -148,6 +148,12 @@ TEST_F(MessagingServiceTest, TheServicesCallbackHearsQueuedAfterTheAcceptedAnswe
     statuses.push_back(body.substr(at + 14, body.find('&', at) - at - 14));
   }
   EXPECT_THAT(statuses, ::testing::ElementsAre("queued", "sending", "sent", "delivered"));
+  // The provider's fields: the service, and the delivery report's time once there is one.
+  ASSERT_EQ(callbacks.size(), 4u);
+  EXPECT_THAT(callbacks[0], HasSubstr(std::string("MessagingServiceSid=") + kService));
+  EXPECT_THAT(callbacks[0], ::testing::Not(HasSubstr("RawDlrDoneDate=")));
+  EXPECT_THAT(callbacks[3], ::testing::ContainsRegex("RawDlrDoneDate=[0-9]{10}(&|$)"));
+  EXPECT_THAT(callbacks[3], HasSubstr("SmsStatus=delivered"));
   // Unknown services are refused, nothing stored.
   v1::Message refused;
   const grpc::Status unknown = SendVia("+13105550177", &refused, "", "MG" + std::string(32, 'f'));

@@ -6,20 +6,23 @@ phone is played with mmsctl (Simulator.SendFromHandset, GetHandsetInbox).
 Covers: opt-out keywords (STOP -> 21610 -> START -> delivered; HELP's reply in the inbox);
 initial status (a create answers queued; through a Messaging Service, accepted); Messaging
 Services (sender from the pool, sticky over 50 recipients, a STOP covering the pool);
-redaction (an empty Body); ValidityPeriod's range.
+redaction (an empty Body); ValidityPeriod's range; the status callback's fields.
 
 Usage: /usr/bin/python3 provider_fidelity_test.py --mmsgate PATH --mmsctl PATH
 Prints one line per check and finally "N passed, M failed"; exits 0 only when all passed.
 """
 
 import argparse
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 
 from rest_facade_test import Checks, Gateway, expect, expect_rest_exception  # noqa: E402
 from twilio.rest import Client  # noqa: E402
@@ -49,6 +52,23 @@ carriers {{ id: "westnet" name: "West Net" country: "US" prefixes: "+1310555" su
   {" ".join(f'numbers: "{n}"' for n in POOL)} sticky_sender: true }}
 simulation {{ time_scale: 1.0 seed: 5 disable_sender_rate_limits: true }}
 """
+
+
+class CallbackHandler(http.server.BaseHTTPRequestHandler):
+    """The application's status callback endpoint: keeps each POST's form fields."""
+    received = []
+    lock = threading.Lock()
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        with CallbackHandler.lock:
+            CallbackHandler.received.append(dict(urllib.parse.parse_qsl(body)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
 
 
 class Phone:
@@ -195,6 +215,37 @@ def main():
                 lambda: client.messages.create(to="+13105553000", messaging_service_sid=SERVICE,
                                                body="x"), 400, 21610)
 
+        def status_callback_fields():
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CallbackHandler)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            url = f"http://127.0.0.1:{server.server_address[1]}/status"
+            try:
+                message = client.messages.create(to="+13105554000", body="tracked",
+                                                  messaging_service_sid=SERVICE,
+                                                  status_callback=url)
+                deadline = time.time() + 20
+                while time.time() < deadline:
+                    with CallbackHandler.lock:
+                        mine = [c for c in CallbackHandler.received
+                                if c.get("MessageSid") == message.sid]
+                    if any(c.get("MessageStatus") == "delivered" for c in mine):
+                        break
+                    time.sleep(0.05)
+            finally:
+                server.shutdown()
+            statuses = [c.get("MessageStatus") for c in mine]
+            expect(statuses == ["queued", "sending", "sent", "delivered"], statuses)
+            delivered = mine[-1]
+            for field in ("MessageSid", "SmsSid", "MessageStatus", "SmsStatus", "AccountSid",
+                          "From", "To", "ApiVersion", "MessagingServiceSid", "RawDlrDoneDate"):
+                expect(field in delivered, f"{field} missing: {sorted(delivered)}")
+            expect(delivered["SmsSid"] == message.sid, delivered["SmsSid"])
+            expect(delivered["MessagingServiceSid"] == SERVICE, delivered["MessagingServiceSid"])
+            expect(len(delivered["RawDlrDoneDate"]) == 10 and delivered["RawDlrDoneDate"].isdigit(),
+                   delivered["RawDlrDoneDate"])
+            expect("RawDlrDoneDate" not in mine[0], "RawDlrDoneDate before delivery")
+            return f"{statuses}, RawDlrDoneDate {delivered['RawDlrDoneDate']}"
+
         def unknown_service():
             return expect_rest_exception(
                 lambda: client.messages.create(to=SUBSCRIBER, body="x",
@@ -205,6 +256,8 @@ def main():
         checks.run("service: a STOP to one pool number refuses sends from the whole pool",
                    service_stop_covers_the_pool)
         checks.run("service: an unknown MessagingServiceSid is 400/21705", unknown_service)
+        checks.run("status callbacks: queued (after accepted) to delivered, the provider's fields",
+                   status_callback_fields)
         checks.run("initial status: a create from a number answers queued",
                    create_answers_queued)
         checks.run("redaction: an empty Body empties a delivered message's body", redaction)
