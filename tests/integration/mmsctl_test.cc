@@ -248,6 +248,28 @@ TEST_F(MmsctlTest, AStopShowsInOptOutsAndRefusesSendsUntilOptedBackIn) {
   EXPECT_EQ(Mmsctl("optouts out " + std::string(kMmsLongCode)).exit_code, 2);
 }
 
+TEST_F(MmsctlTest, AServiceIsCreatedSentThroughListedAndDeleted) {
+  const Run created =
+      Mmsctl(std::string("services create alerts --number ") + kMmsLongCode + " --sticky --json");
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const auto service = nlohmann::json::parse(created.out);
+  const std::string sid = service["sid"];
+  EXPECT_THAT(sid, ::testing::MatchesRegex("MG[0-9a-f]{32}"));
+  const Run sent =
+      Mmsctl("send --service " + sid + " --to " + kUsMmsSubscriber + " --body pooled --json");
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  const auto message = nlohmann::json::parse(sent.out);
+  EXPECT_EQ(message["from"], kMmsLongCode) << "the pool's only number";
+  EXPECT_EQ(message["messaging_service_sid"], sid);
+  EXPECT_EQ(message["status"], "ACCEPTED");
+  EXPECT_THAT(Mmsctl("services", "COLUMNS=200").out, HasSubstr(sid + "  alerts"));
+  ASSERT_EQ(Mmsctl("services delete " + sid).exit_code, 0);
+  const Run gone = Mmsctl("send --service " + sid + " --to " + kUsMmsSubscriber + " --body x");
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_THAT(gone.err, HasSubstr("21705"));
+  EXPECT_EQ(Mmsctl("services add " + sid).exit_code, 2);
+}
+
 TEST_F(MmsctlTest, CompletionScriptNamesTheCommands) {
   const Run run = Mmsctl("completion bash");
   ASSERT_EQ(run.exit_code, 0);

@@ -169,7 +169,10 @@ std::optional<int64_t> ParseWhen(const std::string& text) {
 
 int Send(Client& client, const SendOptions& options) {
   v1::SendMessageRequest request;
-  request.set_from(options.from);
+  // Through a service its pool picks the sender, unless --from was given.
+  request.set_from(options.service.empty() || options.from != SendOptions().from ? options.from
+                                                                                 : "");
+  request.set_messaging_service_sid(options.service);
   request.set_to(options.to);
   request.set_body(options.body);
   request.set_status_callback(options.status_callback);
@@ -614,6 +617,70 @@ int Numbers(Client& client, const NumbersOptions& options) {
   return kExitOk;
 }
 
+int Services(Client& client, const ServicesOptions& options) {
+  const std::size_t needed = options.action.empty()                                  ? 0
+                             : options.action == "add" || options.action == "remove" ? 2
+                                                                                     : 1;
+  if (options.args.size() != needed) {
+    std::cerr << "mmsctl: services " << options.action << " takes " << needed
+              << " argument(s); see mmsctl services --help\n";
+    return kExitUsage;
+  }
+  if (!client.Connect()) return kExitNoConnection;
+  auto context = client.Context();
+  grpc::Status status;
+  v1::MessagingService service;
+  if (options.action.empty()) {
+    v1::ListMessagingServicesResponse response;
+    status = client.accounts().ListMessagingServices(context.get(),
+                                                     v1::ListMessagingServicesRequest(), &response);
+    if (!status.ok()) return Fail("services", status, client.target());
+    if (options.json) {
+      std::cout << ToJson(response) << "\n";
+      return kExitOk;
+    }
+    Table table({"SID", "NAME", "STICKY", "NUMBERS"}, 3);
+    for (const auto& s : response.services()) {
+      std::string numbers;
+      for (const auto& n : s.numbers()) numbers += (numbers.empty() ? "" : " ") + n;
+      table.Add({s.sid(), s.friendly_name(), s.sticky_sender() ? "yes" : "no",
+                 numbers.empty() ? "-" : numbers});
+    }
+    std::cout << table.Render(TerminalWidth());
+    return kExitOk;
+  }
+  if (options.action == "create") {
+    v1::MessagingService wanted;
+    wanted.set_friendly_name(options.args[0]);
+    wanted.set_sticky_sender(options.sticky);
+    for (const auto& number : options.numbers) wanted.add_numbers(number);
+    status = client.accounts().CreateMessagingService(context.get(), wanted, &service);
+  } else if (options.action == "delete") {
+    v1::DeleteMessagingServiceRequest request;
+    request.set_messaging_service_sid(options.args[0]);
+    v1::DeleteMessagingServiceResponse response;
+    status = client.accounts().DeleteMessagingService(context.get(), request, &response);
+    if (!status.ok()) return Fail("services delete", status, client.target());
+    std::cout << options.args[0] << " deleted\n";
+    return kExitOk;
+  } else {
+    v1::ServiceNumberRequest request;
+    request.set_messaging_service_sid(options.args[0]);
+    request.set_number(options.args[1]);
+    status = options.action == "add"
+                 ? client.accounts().AddServiceNumber(context.get(), request, &service)
+                 : client.accounts().RemoveServiceNumber(context.get(), request, &service);
+  }
+  if (!status.ok()) return Fail("services " + options.action, status, client.target());
+  if (options.json) {
+    std::cout << ToJson(service) << "\n";
+  } else {
+    std::cout << service.sid() << "  " << service.friendly_name() << "  " << service.numbers_size()
+              << " numbers\n";
+  }
+  return kExitOk;
+}
+
 int OptOuts(Client& client, const OptOutsOptions& options) {
   if (!options.action.empty() && (options.number.empty() || options.subscriber.empty())) {
     std::cerr << "mmsctl: optouts " << options.action << " needs NUMBER and SUBSCRIBER\n";
@@ -723,7 +790,7 @@ std::string BashCompletion() {
 _mmsctl() {
   local cur prev words cword
   _init_completion 2>/dev/null || { cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}; }
-  local commands="send get list watch inbox carriers fault handset numbers optouts settings usage completion"
+  local commands="send get list watch inbox carriers fault handset numbers services optouts settings usage completion"
   local common="--addr --account --token --admin-token --timeout --json --help"
   local command=${COMP_WORDS[1]}
   if [ "$COMP_CWORD" -eq 1 ]; then

@@ -15,6 +15,7 @@ struct SendOptions {
   std::vector<std::string> media;  // URL, or @FILE for inline bytes
   std::string status_callback;
   int validity_period = 0;
+  std::string service;  // a Messaging Service SID: its pool picks the sender unless --from
   bool wait = false;
   double wait_timeout = 120;
   bool json = false;
@@ -71,6 +72,15 @@ struct NumbersOptions {
   bool json = false;
 };
 int Numbers(Client& client, const NumbersOptions& options);
+
+struct ServicesOptions {
+  std::string action;                // "" (list), create, add, remove, delete
+  std::vector<std::string> args;     // create: NAME; add/remove: SID NUMBER; delete: SID
+  std::vector<std::string> numbers;  // create: the pool
+  bool sticky = false;
+  bool json = false;
+};
+int Services(Client& client, const ServicesOptions& options);
 
 struct OptOutsOptions {
   std::string action;  // "" (list), out, in

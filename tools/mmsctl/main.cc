@@ -49,6 +49,8 @@ int Run(int argc, char** argv) {
   send_command->add_option("--from", send.from, "sender: a number of the account")
       ->capture_default_str();
   send_command->add_option("--to", send.to, "destination, E.164")->required();
+  send_command->add_option("--service", send.service,
+                           "through this Messaging Service (MG…): its pool picks the sender");
   send_command->add_option("--body", send.body, "text");
   send_command->add_option("--media", send.media,
                            "media URL, or @FILE to send the file's bytes (repeatable)");
@@ -177,6 +179,27 @@ int Run(int argc, char** argv) {
   numbers_command->add_option("--status-callback", numbers.status_callback,
                               "status callback URL of its messages");
 
+  // services
+  ServicesOptions services;
+  auto* services_command =
+      app.add_subcommand("services", "the account's Messaging Services (sender pools)");
+  services_command->footer(
+      "Examples:\n"
+      "  mmsctl services\n"
+      "  mmsctl services create alerts --number +12025550100 --number +12065550100 --sticky\n"
+      "  mmsctl services add MG… +12025550101\n"
+      "  mmsctl services remove MG… +12025550101\n"
+      "  mmsctl services delete MG…\n"
+      "  mmsctl send --service MG… --to +12025550142 --body hi");
+  services_command->add_option("action", services.action, "create, add, remove or delete")
+      ->check(CLI::IsMember({"create", "add", "remove", "delete"}));
+  services_command->add_option("args", services.args,
+                               "create: NAME; add/remove: SID NUMBER; "
+                               "delete: SID");
+  services_command->add_option("--number", services.numbers, "create: a pool number (repeatable)");
+  services_command->add_flag("--sticky", services.sticky,
+                             "create: a recipient keeps the sender it got first");
+
   // optouts
   OptOutsOptions opt_outs;
   auto* opt_outs_command = app.add_subcommand(
@@ -256,6 +279,10 @@ int Run(int argc, char** argv) {
   if (*numbers_command) {
     numbers.json = json;
     return Numbers(client, numbers);
+  }
+  if (*services_command) {
+    services.json = json;
+    return Services(client, services);
   }
   if (*opt_outs_command) {
     opt_outs.json = json;
