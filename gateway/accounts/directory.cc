@@ -381,10 +381,9 @@ absl::StatusOr<v1::OptOut> Directory::SetOptOut(const std::string& account_sid,
   const std::string key = "opt-out/" + OptOutKey(scope, parsed->e164);
   {
     std::unique_lock lock(mutex_);
-    auto service = services_.find(service_sid);
     auto it = numbers_.find(number);
     if (!service_sid.empty()) {
-      if (service == services_.end() || service->second.account_sid() != account_sid) {
+      if (OwnedServiceLocked(account_sid, service_sid) == nullptr) {
         return ServiceNotFound(service_sid, account_sid);
       }
     } else if (it == numbers_.end() || it->second.account_sid() != account_sid) {
@@ -439,6 +438,12 @@ std::optional<v1::MessagingService> Directory::ServiceOfNumber(const std::string
   auto it = service_of_number_.find(number);
   if (it == service_of_number_.end()) return std::nullopt;
   return CopyOf(services_, it->second);
+}
+
+const v1::MessagingService* Directory::OwnedServiceLocked(const std::string& account_sid,
+                                                          const std::string& sid) const {
+  auto it = services_.find(sid);
+  return it == services_.end() || it->second.account_sid() != account_sid ? nullptr : &it->second;
 }
 
 absl::Status Directory::ServiceNotFound(const std::string& sid,
@@ -512,22 +517,20 @@ absl::StatusOr<v1::MessagingService> Directory::AddServiceNumber(const std::stri
   v1::MessagingService changed;
   {
     std::unique_lock lock(mutex_);
-    auto service = services_.find(sid);
-    if (service == services_.end() || service->second.account_sid() != account_sid) {
-      return ServiceNotFound(sid, account_sid);
-    }
+    const v1::MessagingService* service = OwnedServiceLocked(account_sid, sid);
+    if (service == nullptr) return ServiceNotFound(sid, account_sid);
     auto it = numbers_.find(number);
     if (it == numbers_.end() || it->second.account_sid() != account_sid) {
       return NumberNotFound(number, account_sid);
     }
     if (auto other = service_of_number_.find(number); other != service_of_number_.end()) {
-      if (other->second == sid) return service->second;
+      if (other->second == sid) return *service;
       return ProviderError(absl::StatusCode::kAlreadyExists, error_codes::kInvalidParameter,
                            "number " + number + " is in Messaging Service " + other->second +
                                " already; remove it there first");
     }
     if (!BeginChange(ServiceKey(sid))) return ChangeInProgress("Messaging Service " + sid);
-    changed = service->second;
+    changed = *service;
   }
   changed.add_numbers(number);
   return CommitService(changed);
@@ -539,17 +542,15 @@ absl::StatusOr<v1::MessagingService> Directory::RemoveServiceNumber(const std::s
   v1::MessagingService changed;
   {
     std::unique_lock lock(mutex_);
-    auto service = services_.find(sid);
-    if (service == services_.end() || service->second.account_sid() != account_sid) {
-      return ServiceNotFound(sid, account_sid);
-    }
+    const v1::MessagingService* service = OwnedServiceLocked(account_sid, sid);
+    if (service == nullptr) return ServiceNotFound(sid, account_sid);
     if (auto in = service_of_number_.find(number);
         in == service_of_number_.end() || in->second != sid) {
       return ProviderError(absl::StatusCode::kNotFound, error_codes::kNotFound,
                            "number " + QuoteText(number) + " is not in Messaging Service " + sid);
     }
     if (!BeginChange(ServiceKey(sid))) return ChangeInProgress("Messaging Service " + sid);
-    changed = service->second;
+    changed = *service;
   }
   auto* numbers = changed.mutable_numbers();
   numbers->erase(std::remove(numbers->begin(), numbers->end(), number), numbers->end());
@@ -559,10 +560,8 @@ absl::StatusOr<v1::MessagingService> Directory::RemoveServiceNumber(const std::s
 absl::Status Directory::DeleteService(const std::string& account_sid, const std::string& sid) {
   {
     std::unique_lock lock(mutex_);
-    auto service = services_.find(sid);
-    if (service == services_.end() || service->second.account_sid() != account_sid) {
-      return ServiceNotFound(sid, account_sid);
-    }
+    const v1::MessagingService* service = OwnedServiceLocked(account_sid, sid);
+    if (service == nullptr) return ServiceNotFound(sid, account_sid);
     if (!BeginChange(ServiceKey(sid))) return ChangeInProgress("Messaging Service " + sid);
   }
   auto batch = database_.NewBatch();

@@ -153,6 +153,9 @@ class Directory {
   absl::StatusOr<mmsgate::v1::MessagingService> CommitService(
       const mmsgate::v1::MessagingService& service);
   absl::Status ServiceNotFound(const std::string& sid, const std::string& account_sid) const;
+  // The account's service `sid`, or nullptr (another account's answers the same). mutex_ held.
+  const mmsgate::v1::MessagingService* OwnedServiceLocked(const std::string& account_sid,
+                                                          const std::string& sid) const;
   // Records an opt-out (or its end) in memory. mutex_ held.
   void ApplyOptOutLocked(const mmsgate::v1::OptOut& opt_out);
   // The opt-out scope of a number: its service's SID, or itself. mutex_ held.
