@@ -81,6 +81,7 @@ struct Server::Parts {
   HttpHandler rest;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<SendService> sender;
+  std::unique_ptr<mmsc::ImageAdapter> image_adapter;
   std::unique_ptr<InboundHandler> inbound;
   std::unique_ptr<MediaRetention> retention;
   std::unique_ptr<FaultScheduler> faults;
@@ -224,9 +225,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
                                                    *p.fleet, *p.events, *p.status_callbacks);
   p.lifecycle->set_metrics(&p.metrics);
   p.lifecycle->set_inbox(p.inbox_store.get());
-  p.messages =
-      std::make_unique<MessageService>(db, *p.message_store, *p.counted_attempts, *p.media_store,
-                                       *p.clock);
+  p.messages = std::make_unique<MessageService>(db, *p.message_store, *p.counted_attempts,
+                                                *p.media_store, *p.clock);
+  p.messages->set_lifecycle(p.lifecycle.get());
 
   // The HTTP listener is bound first, so links can name its port, and accepts only once every
   // part behind it exists.
@@ -279,6 +280,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
                                            *p.media_store, *p.directory, *p.fleet, *p.senders,
                                            *p.lifecycle, std::move(send));
   p.sender->set_metrics(&p.metrics);
+  // Image adaptation is CPU-bound: half the cores, and a short queue beyond which a send is
+  // refused (20429) rather than waiting unbounded.
+  p.image_adapter = std::make_unique<mmsc::ImageAdapter>(
+      std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2), 32);
+  p.sender->set_image_adapter(p.image_adapter.get());
   p.inbound = std::make_unique<InboundHandler>(p.io, storage, *p.clock, db, *p.message_store,
                                                *p.media_store, *p.counted_attempts, *p.directory,
                                                *p.fleet, *p.events, *p.webhooks, *p.sender,
@@ -361,6 +367,10 @@ void Server::Stop() {
   if (p.retention) p.retention->Stop();
   if (p.faults) p.faults->Stop();
   if (p.senders) p.senders->Stop();
+  // Adaptations under way finish (and hand their messages to the storage pool); queued ones
+  // are dropped, unanswered, like the calls gRPC already cut off.
+  if (p.sender) p.sender->set_image_adapter(nullptr);
+  p.image_adapter.reset();
   // Blocking work queued there finishes before the store closes.
   p.storage_pool.join();
   if (p.database) {

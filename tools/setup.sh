@@ -13,6 +13,7 @@ packages=(
   liburiparser-dev
   libjemalloc-dev
   libpugixml-dev
+  libvips-dev
   libssl-dev
   libspdlog-dev libfmt-dev
   libcli11-dev

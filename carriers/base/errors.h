@@ -44,11 +44,20 @@ inline constexpr int kUnsubscribedRecipient = 21610;    // the recipient texted 
 inline constexpr int kServiceHasNoNumbers = 21704;      // a Messaging Service's pool is empty
 inline constexpr int kInvalidMessagingService = 21705;  // no such Messaging Service here
 inline constexpr int kValidityExpired = 30036;
+// Scheduling (ScheduleType / SendAt).
+inline constexpr int kInvalidScheduleType = 35111;     // ScheduleType other than "fixed"
+inline constexpr int kInvalidSendAt = 35114;           // SendAt is not an ISO 8601 time
+inline constexpr int kSendAtOutsideWindow = 35115;     // not 15 minutes to 35 days ahead
+inline constexpr int kSchedulingNeedsService = 35118;  // no MessagingServiceSid
+inline constexpr int kNotCancelable = 30409;           // cancel of a message not SCHEDULED
 inline constexpr int kUnreachableHandset = 30003;
 inline constexpr int kUnknownDestination = 30005;
 inline constexpr int kLandlineOrUnreachableCarrier = 30006;
 inline constexpr int kUnknownError = 30008;
 inline constexpr int kMmsNotSupported = 30011;
+// The provider's "content size exceeds carrier limit". mmsgate adapts images to fit instead, and
+// a message it cannot adapt goes out as SMS + link without an error: documented, never given.
+inline constexpr int kContentOverCarrierLimit = 30019;
 inline constexpr int kStorageFailure = 30500;
 // A webhook could not be retrieved (timeout, 5xx, refused connection).
 inline constexpr int kWebhookRetrievalFailure = 11200;

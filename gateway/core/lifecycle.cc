@@ -23,6 +23,11 @@ SimTime TimeOf(const google::protobuf::Timestamp& timestamp) {
 
 const std::vector<MessageLifecycle::Rule>& MessageLifecycle::Rules() {
   static const std::vector<Rule> kRules = {
+      // Waits for its send_at; FAILED only when a restart finds its media lost.
+      {v1::SCHEDULED,
+       {v1::QUEUED, v1::CANCELED, v1::FAILED},
+       Action::kWaitForSendAt,
+       Action::kWaitForSendAt},
       {v1::ACCEPTED, {v1::QUEUED, v1::FAILED}, Action::kQueue, Action::kQueue},
       {v1::QUEUED, {v1::SENDING, v1::FAILED}, Action::kWaitForSender, Action::kWaitForSender},
       // A carrier reports SENT before the outcome; the outcome straight from SENDING covers a
@@ -40,6 +45,7 @@ const std::vector<MessageLifecycle::Rule>& MessageLifecycle::Rules() {
       {v1::DELIVERED, {}, Action::kFinish, Action::kNone},
       {v1::UNDELIVERED, {}, Action::kFinish, Action::kNone},
       {v1::FAILED, {}, Action::kFinish, Action::kNone},
+      {v1::CANCELED, {}, Action::kFinish, Action::kNone},
   };
   return kRules;
 }
@@ -117,7 +123,7 @@ std::size_t MessageLifecycle::in_flight() const {
 
 v1::Message MessageLifecycle::StoredAtAcceptance(const v1::Message& accepted) {
   v1::Message queued = accepted;
-  queued.set_status(v1::QUEUED);
+  queued.set_status(accepted.has_send_at() ? v1::SCHEDULED : v1::QUEUED);
   *queued.mutable_date_updated() = accepted.date_created();
   return queued;
 }
@@ -144,6 +150,17 @@ void MessageLifecycle::Start(v1::Message queued, std::vector<carriers::MediaPayl
   *flight->message = std::move(queued);
   flight->media = std::move(media);
   Register(flight);
+  if (flight->message->status() == v1::SCHEDULED) {
+    // Its sender is reserved at its release. No status callback: SCHEDULED is what the create
+    // answered.
+    boost::asio::post(flight->strand, [this, flight] {
+      Publish(*flight->message);
+      Count(*flight->message);
+      Run(flight, RuleFor(v1::SCHEDULED)->on_stored);
+    });
+    return;
+  }
+  flight->sender_reserved = true;
   boost::asio::post(flight->strand, [this, flight] {
     // Watchers see both of the gateway's steps. No status callback: the create already answered
     // QUEUED, and the provider sends none for a message's initial status.
@@ -171,9 +188,10 @@ void MessageLifecycle::Resume(v1::Message message, std::vector<carriers::MediaPa
   // Counted against its sender again until its sender queue lets it go.
   if (status == v1::ACCEPTED || status == v1::QUEUED) {
     senders_.ReserveResumed(flight->message->from());
+    flight->sender_reserved = true;
   }
   if (media_lost) {
-    if (status == v1::ACCEPTED || status == v1::QUEUED) senders_.Cancel(flight->message->from());
+    if (flight->sender_reserved) senders_.Cancel(flight->message->from());
     Apply(flight, {v1::FAILED, error_codes::kStorageFailure,
                    "the message's media were lost from the store"});
     return;
@@ -282,6 +300,7 @@ void MessageLifecycle::OnStored(const FlightPtr& flight, std::vector<v1::Message
     spdlog::error("cannot store status {} of {}: {}", v1::MessageStatus_Name(steps.back().status()),
                   steps.back().sid(), std::string(status.message()));
     flight->pending.clear();
+    if (flight->canceled) std::exchange(flight->canceled, nullptr)(status);
     Forget(steps.back().sid());
     return;
   }
@@ -292,6 +311,9 @@ void MessageLifecycle::OnStored(const FlightPtr& flight, std::vector<v1::Message
     Count(*flight->message);
     Publish(*flight->message);
     if (flight->message->status() != v1::ACCEPTED) status_listener_.OnStatus(*flight->message);
+    if (flight->message->status() == v1::CANCELED && flight->canceled) {
+      std::exchange(flight->canceled, nullptr)(*flight->message);
+    }
     Run(flight, RuleFor(flight->message->status())->on_stored);
   }
   StoreNext(flight);
@@ -300,6 +322,9 @@ void MessageLifecycle::OnStored(const FlightPtr& flight, std::vector<v1::Message
 void MessageLifecycle::Run(const FlightPtr& flight, Action action) {
   switch (action) {
     case Action::kNone:
+      return;
+    case Action::kWaitForSendAt:
+      WaitForSendAt(flight);
       return;
     case Action::kQueue:
       Apply(flight, {v1::QUEUED});
@@ -314,8 +339,10 @@ void MessageLifecycle::Run(const FlightPtr& flight, Action action) {
       const v1::MessageStatus status = flight->message->status();
       auto& counter = status == v1::DELIVERED     ? stats_.delivered
                       : status == v1::UNDELIVERED ? stats_.undelivered
+                      : status == v1::CANCELED    ? stats_.canceled
                                                   : stats_.failed;
       counter.fetch_add(1, std::memory_order_relaxed);
+      flight->release_timer.reset();
       Forget(flight->message->sid());
       return;
     }
@@ -342,12 +369,64 @@ void MessageLifecycle::Count(const v1::Message& message) {
 }
 
 SimTime MessageLifecycle::Deadline(const v1::Message& message) {
-  // The validity period runs from creation, in simulated seconds.
-  return TimeOf(message.date_created()) + SimSeconds(message.validity_period_seconds());
+  // The validity period runs from creation (a scheduled message's from its release), in
+  // simulated seconds.
+  const SimTime start = TimeOf(message.has_send_at() ? message.send_at() : message.date_created());
+  return start + SimSeconds(message.validity_period_seconds());
+}
+
+void MessageLifecycle::WaitForSendAt(const FlightPtr& flight) {
+  flight->release_timer = clock_.MakeTimer(flight->strand);
+  // Weak: the timer belongs to the flight, so a strong capture would keep both alive forever if
+  // the timer never fires (the process stops first).
+  std::weak_ptr<Flight> weak = flight;
+  flight->release_timer->WaitUntil(TimeOf(flight->message->send_at()), [this, weak](bool fired) {
+    auto flight = weak.lock();
+    if (!fired || !flight || flight->canceled) return;
+    flight->release_timer.reset();
+    // A cancel stored first makes the table drop this QUEUED.
+    Apply(flight, {v1::QUEUED});
+  });
+  Park(*flight);
+}
+
+void MessageLifecycle::Cancel(const std::string& sid, Canceled done) {
+  auto flight = Find(sid);
+  auto not_cancelable = [sid](const std::string& why) {
+    return ProviderError(absl::StatusCode::kFailedPrecondition, error_codes::kNotCancelable,
+                         "message " + sid + " cannot be canceled: " + why +
+                             "; only a SCHEDULED message can be, before its SendAt");
+  };
+  if (!flight) {
+    done(not_cancelable("it is not waiting for its SendAt"));
+    return;
+  }
+  boost::asio::post(flight->strand,
+                    [this, flight, done = std::move(done), not_cancelable]() mutable {
+                      Unpark(*flight);
+                      const v1::MessageStatus status = flight->message->status();
+                      if (status != v1::SCHEDULED || flight->writing || !flight->pending.empty() ||
+                          flight->canceled) {
+                        const bool moving = status == v1::SCHEDULED;
+                        done(not_cancelable(moving ? "its SendAt has come and it is being queued"
+                                                   : "it is " + v1::MessageStatus_Name(status)));
+                        Park(*flight);
+                        return;
+                      }
+                      flight->release_timer.reset();
+                      flight->canceled = std::move(done);
+                      flight->pending.push_back({v1::CANCELED});
+                      StoreNext(flight);
+                    });
 }
 
 void MessageLifecycle::WaitForSender(const FlightPtr& flight) {
   const std::string sender = flight->message->from();
+  if (!flight->sender_reserved) {
+    // Released from SCHEDULED: counted from now, and never refused (it was accepted already).
+    senders_.ReserveResumed(sender);
+    flight->sender_reserved = true;
+  }
   carriers::SenderQueues::Item item;
   item.message_sid = flight->message->sid();
   item.deadline = Deadline(*flight->message);

@@ -2,14 +2,18 @@
 // The life of an outbound message, from ACCEPTED to a final status, as one table.
 //
 //   status       may become                            once stored                after a restart
+//   SCHEDULED    QUEUED, CANCELED, FAILED              wait for send_at (**)      the same
 //   ACCEPTED     QUEUED, FAILED                        move on to QUEUED (*)      the same
 //   QUEUED       SENDING, FAILED                       wait for its sender        the same
 //   SENDING      SENT, DELIVERED, UNDELIVERED, FAILED  submit to its carrier      the same
 //   SENT         DELIVERED, UNDELIVERED, FAILED        (wait for the report)      submit again
-//   DELIVERED, UNDELIVERED, FAILED: final             forget it                   —
+//   DELIVERED, UNDELIVERED, FAILED, CANCELED: final   forget it                   —
 //
 // (*) Acceptance stores the message as QUEUED already (one write, StoredAtAcceptance); a stored
 // ACCEPTED is found only in data written by an older gateway.
+// (**) A scheduled message (created with send_at) is stored as SCHEDULED instead, and counts
+// against its sender's backlog only from its release to QUEUED at send_at on the simulation
+// clock; Cancel makes it CANCELED before then. Its validity period runs from send_at.
 //
 // Every change is committed to the database before it is published (WatchEvents, status
 // callbacks) or acted on. Changes that arrive while the previous one is being written go into
@@ -27,6 +31,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -59,6 +64,7 @@ struct LifecycleStats {
   std::atomic<int64_t> delivered{0};
   std::atomic<int64_t> undelivered{0};
   std::atomic<int64_t> failed{0};
+  std::atomic<int64_t> canceled{0};
   // Changes that could not be stored (the message then waits for a restart).
   std::atomic<int64_t> store_errors{0};
 };
@@ -66,7 +72,7 @@ struct LifecycleStats {
 class MessageLifecycle final : public carriers::DeliveryListener {
  public:
   // What happens once a status is stored, or when a message stored in it is resumed.
-  enum class Action { kNone, kQueue, kWaitForSender, kSubmitToCarrier, kFinish };
+  enum class Action { kNone, kWaitForSendAt, kQueue, kWaitForSender, kSubmitToCarrier, kFinish };
   struct Rule {
     mmsgate::v1::MessageStatus status;
     std::vector<mmsgate::v1::MessageStatus> next;
@@ -88,10 +94,15 @@ class MessageLifecycle final : public carriers::DeliveryListener {
   [[nodiscard]] static mmsgate::v1::Message StoredAtAcceptance(
       const mmsgate::v1::Message& accepted);
   // A message just stored by acceptance (as StoredAtAcceptance made it; its sender already
-  // reserved): publishes ACCEPTED and QUEUED and waits for its sender. QUEUED is the status the
+  // reserved): publishes ACCEPTED and QUEUED and waits for its sender. A SCHEDULED one (sender
+  // not reserved) publishes SCHEDULED and waits for its send_at. QUEUED is the status the
   // create answered, so no status callback is sent for it (as the provider sends none for the
   // initial status). `media` are its bytes, parallel to message.media().
   void Start(mmsgate::v1::Message queued, std::vector<carriers::MediaPayload> media);
+  using Canceled = std::function<void(absl::StatusOr<mmsgate::v1::Message>)>;
+  // Cancels the SCHEDULED message `sid`: `done` gets it CANCELED once that is stored, or 30409
+  // when it is not (or no longer) waiting for its send_at in this process. Any thread.
+  void Cancel(const std::string& sid, Canceled done);
   // A message read from the outbox at start: picks it up where its stored status says. With
   // `media_lost` its media could not be read, and it fails with 30500.
   void Resume(mmsgate::v1::Message message, std::vector<carriers::MediaPayload> media,
@@ -144,6 +155,13 @@ class MessageLifecycle final : public carriers::DeliveryListener {
     bool store_posted = false;
     // Loaded from the outbox at start rather than accepted by this process.
     bool resumed = false;
+    // Counted against its sender's backlog (SenderLimits): from acceptance, or for a scheduled
+    // message from its release.
+    bool sender_reserved = false;
+    // A scheduled message's wait for its send_at.
+    std::unique_ptr<Timer> release_timer;
+    // Set by Cancel while CANCELED is being stored: told the outcome.
+    Canceled canceled;
   };
   using FlightPtr = std::shared_ptr<Flight>;
 
@@ -170,6 +188,7 @@ class MessageLifecycle final : public carriers::DeliveryListener {
   void OnStored(const FlightPtr& flight, std::vector<mmsgate::v1::Message> steps,
                 absl::Status status);
   void Run(const FlightPtr& flight, Action action);
+  void WaitForSendAt(const FlightPtr& flight);
   void WaitForSender(const FlightPtr& flight);
   void SubmitToCarrier(const FlightPtr& flight);
   void Publish(const mmsgate::v1::Message& message);

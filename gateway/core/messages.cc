@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <future>
 
 #include "carriers/base/errors.h"
 #include "carriers/base/text.h"
@@ -187,6 +188,27 @@ absl::StatusOr<v1::Message> MessageService::Redact(const std::string& account_si
   }
   EndDelete(sid);
   if (!message.ok()) return message;
+  return Get(account_sid, sid);
+}
+
+absl::StatusOr<v1::Message> MessageService::Cancel(const std::string& account_sid,
+                                                   const std::string& sid) {
+  auto message = Get(account_sid, sid, /*with_attempts=*/false);
+  if (!message.ok()) return message;
+  if (message->status() != v1::SCHEDULED || lifecycle_ == nullptr) {
+    return ProviderError(absl::StatusCode::kFailedPrecondition, error_codes::kNotCancelable,
+                         "message " + sid + " cannot be canceled: it is " +
+                             v1::MessageStatus_Name(message->status()) +
+                             "; only a SCHEDULED message can be, before its SendAt");
+  }
+  // The lifecycle stores CANCELED on the message's strand; this thread (the storage executor,
+  // as for every method here) waits for that commit.
+  std::promise<absl::StatusOr<v1::Message>> canceled;
+  auto outcome = canceled.get_future();
+  lifecycle_->Cancel(sid, [&canceled](absl::StatusOr<v1::Message> result) {
+    canceled.set_value(std::move(result));
+  });
+  if (auto result = outcome.get(); !result.ok()) return result;
   return Get(account_sid, sid);
 }
 

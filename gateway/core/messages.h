@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "carriers/base/clock.h"
+#include "gateway/core/lifecycle.h"
 #include "gateway/storage/attempt_log.h"
 #include "gateway/storage/message_store.h"
 #include "mmsc/link_server.h"
@@ -53,6 +54,14 @@ class MessageService final : public mmsc::LinkResolver {
   [[nodiscard]] absl::StatusOr<mmsgate::v1::Message> Redact(const std::string& account_sid,
                                                             const std::string& sid);
 
+  // Cancels the account's SCHEDULED message (the provider's "update with Status=canceled"):
+  // returns it CANCELED once stored. NotFound (20404) as Get; FailedPrecondition (30409) when it
+  // is not SCHEDULED. Needs set_lifecycle.
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::Message> Cancel(const std::string& account_sid,
+                                                            const std::string& sid);
+  // Where scheduled messages wait (Cancel).
+  void set_lifecycle(MessageLifecycle* lifecycle) { lifecycle_ = lifecycle; }
+
   // Ends media retention for messages whose media expired by `now_ns`: their links stop
   // working, their media references go, and blobs no message uses any more are deleted.
   // Returns how many messages were swept.
@@ -74,6 +83,7 @@ class MessageService final : public mmsc::LinkResolver {
   AttemptLog& attempts_;
   mmsc::MediaStore& media_store_;
   const Clock& clock_;
+  MessageLifecycle* lifecycle_ = nullptr;
   std::mutex mutex_;
   std::set<std::string> deleting_;  // guarded by mutex_
 };

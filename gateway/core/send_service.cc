@@ -1,7 +1,11 @@
 #include "gateway/core/send_service.h"
 
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/post.hpp>
 
+#include "absl/strings/str_format.h"
 #include "carriers/base/errors.h"
 #include "carriers/base/text.h"
 #include "carriers/phone_numbers.h"
@@ -10,6 +14,7 @@
 namespace mmsgate::gateway {
 
 namespace v1 = mmsgate::v1;
+using google::protobuf::util::TimeUtil;
 
 absl::Status StageAdmitted(mmsc::MediaStore& media_store, MessageStore& store,
                            storage::Batch& batch, const AdmittedMessage& admitted,
@@ -81,8 +86,62 @@ bool SendService::ReserveMedia(int64_t bytes, Done& done) {
   return true;
 }
 
+absl::Status SendService::CheckSchedule(const v1::SendMessageRequest& request) const {
+  if (request.schedule_type().empty() && !request.has_send_at()) return absl::OkStatus();
+  if (request.messaging_service_sid().empty()) {
+    return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kSchedulingNeedsService,
+                         "a message can be scheduled only through a Messaging Service: give "
+                         "MessagingServiceSid with ScheduleType and SendAt");
+  }
+  if (request.schedule_type() != "fixed" || !request.has_send_at()) {
+    return ProviderError(
+        absl::StatusCode::kInvalidArgument, error_codes::kInvalidScheduleType,
+        request.schedule_type() != "fixed"
+            ? "ScheduleType " + QuoteText(request.schedule_type()) +
+                  " is not supported: the only schedule type is \"fixed\" (with SendAt)"
+            : std::string("ScheduleType fixed needs SendAt, the time to send the message"));
+  }
+  if (request.send_at().nanos() < 0 || request.send_at().nanos() > 999'999'999) {
+    return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidSendAt,
+                         "send_at has nanos " + std::to_string(request.send_at().nanos()) +
+                             ", which is not a time: give 0..999999999");
+  }
+  const SimTime now = clock_.Now();
+  // Compared in seconds first: a send_at centuries away would overflow nanoseconds.
+  const int64_t now_seconds = ToNanoseconds(now) / 1'000'000'000;
+  // In floating point: a hostile send_at (INT64_MIN seconds) must not overflow the difference.
+  const double seconds_ahead =
+      static_cast<double>(request.send_at().seconds()) - static_cast<double>(now_seconds);
+  const bool far_outside =
+      request.send_at().seconds() < now_seconds - 1 ||
+      request.send_at().seconds() >
+          now_seconds + 1 +
+              std::chrono::duration_cast<std::chrono::seconds>(kMaxScheduleAhead).count();
+  const SimTime send_at =
+      far_outside ? now : FromNanoseconds(TimeUtil::TimestampToNanoseconds(request.send_at()));
+  if (far_outside || send_at < now + kMinScheduleAhead || send_at > now + kMaxScheduleAhead) {
+    return ProviderError(
+        absl::StatusCode::kInvalidArgument, error_codes::kSendAtOutsideWindow,
+        "SendAt " + (far_outside ? std::string() : TimeUtil::ToString(request.send_at()) + " ") +
+            "is " + absl::StrFormat("%.0f", seconds_ahead) + " s from now (" +
+            TimeUtil::ToString(TimeUtil::NanosecondsToTimestamp(ToNanoseconds(now))) +
+            " on the simulation clock); it must be between 900 s (15 minutes) and 3024000 s "
+            "(35 days) ahead");
+  }
+  return absl::OkStatus();
+}
+
 void SendService::Send(const v1::Account& account, const v1::SendMessageRequest& request, Done done,
                        SendOptions options) {
+  if (options.messaging_service_sid.empty()) {
+    // Checked once, on the request as the application sent it (a service's send comes back here
+    // with the service moved into `options`).
+    if (auto scheduled = CheckSchedule(request); !scheduled.ok()) {
+      stats_.refused.fetch_add(1, std::memory_order_relaxed);
+      done(scheduled);
+      return;
+    }
+  }
   if (!request.messaging_service_sid().empty()) {
     // The service picks the sender (unless From is given) and lends its status callback; the
     // rest is an ordinary send that records the service.
@@ -181,17 +240,94 @@ void SendService::Send(const v1::Account& account, const v1::SendMessageRequest&
                    });
 }
 
+bool SendService::AdaptThenAdmit(const v1::Account& account, const v1::SendMessageRequest& request,
+                                 const std::vector<mmsc::FetchedMedia>& fetched,
+                                 const AdmittedMessage& admitted, const AdmissionContext& context,
+                                 Done& done, const SendOptions& options) {
+  const v1::Carrier* carrier = context.number_plan->FindCarrier(admitted.message.carrier_id());
+  if (carrier == nullptr || carrier->max_mms_bytes() <= 0) return false;
+  std::vector<mmsc::MediaItem> items;
+  bool any_image = false;
+  for (const auto& media : admitted.media) {
+    items.push_back({media.content_type, media.data});
+    any_image = any_image || mmsc::IsAdaptableImage(media.content_type);
+  }
+  if (!any_image) return false;
+  std::vector<std::string> filenames;
+  for (const auto& media : admitted.message.media()) filenames.push_back(media.filename());
+  auto owned_done = std::make_shared<Done>(std::move(done));
+  const bool submitted = image_adapter_->Submit(
+      [this, account, request, fetched = std::vector<mmsc::FetchedMedia>(fetched),
+       items = std::move(items), filenames = std::move(filenames), limit = carrier->max_mms_bytes(),
+       options, owned_done]() mutable {
+        SendOptions next = options;
+        next.adaptation_tried = true;
+        auto adapted = mmsc::AdaptImages(items, limit);
+        v1::SendMessageRequest rebuilt = request;
+        if (adapted.ok()) {
+          // The same message with the adapted bytes inline, in the same order.
+          rebuilt.clear_media_url();
+          rebuilt.clear_media();
+          for (std::size_t i = 0; i < adapted->size(); ++i) {
+            const auto& item = (*adapted)[i];
+            auto* media = rebuilt.add_media();
+            media->set_content_type(item.content_type);
+            media->set_data(*item.data);
+            media->set_filename(filenames[i]);
+            const bool changed = item.data != items[i].data;
+            next.originals.emplace_back(changed ? static_cast<int64_t>(items[i].data->size()) : 0,
+                                        changed ? items[i].content_type : std::string());
+          }
+          fetched.clear();
+        } else {
+          // The provider's 30019 case: the SMS + link fallback stands.
+          spdlog::debug("media not adapted to {} bytes: {}", limit,
+                        std::string(adapted.status().message()));
+        }
+        boost::asio::post(storage_executor_, [this, account, rebuilt = std::move(rebuilt),
+                                              fetched = std::move(fetched), next = std::move(next),
+                                              owned_done]() mutable {
+          AdmitAndStore(account, rebuilt, fetched, std::move(*owned_done), next);
+        });
+      });
+  if (!submitted) {
+    stats_.refused.fetch_add(1, std::memory_order_relaxed);
+    (*owned_done)(
+        ProviderError(absl::StatusCode::kResourceExhausted, error_codes::kQueueFull,
+                      "too many images are being adapted to their carriers' size limits at once (" +
+                          std::to_string(image_adapter_->max_waiting()) +
+                          "); retry shortly, or send images within the carrier's max_mms_bytes"));
+  }
+  return true;
+}
+
 void SendService::AdmitAndStore(const v1::Account& account, const v1::SendMessageRequest& request,
                                 const std::vector<mmsc::FetchedMedia>& fetched, Done done,
                                 const SendOptions& options) {
   AdmissionContext context = MakeAdmissionContext();
   context.ignore_opt_outs = options.ignore_opt_outs;
   auto admitted = Admit(account, request, context, fetched);
+  if (admitted.ok() && admitted->message.fallback_reason() == v1::OVER_CARRIER_SIZE_LIMIT &&
+      image_adapter_ != nullptr && !options.adaptation_tried &&
+      AdaptThenAdmit(account, request, fetched, *admitted, context, done, options)) {
+    return;
+  }
   if (admitted.ok()) {
+    for (std::size_t i = 0; i < options.originals.size() &&
+                            i < static_cast<std::size_t>(admitted->message.media_size());
+         ++i) {
+      if (options.originals[i].first == 0) continue;
+      auto* media = admitted->message.mutable_media(static_cast<int>(i));
+      media->set_original_size(options.originals[i].first);
+      media->set_original_content_type(options.originals[i].second);
+    }
     admitted->message.set_direction(options.direction);
     admitted->message.set_reply_to_sid(options.reply_to_sid);
     admitted->message.set_messaging_service_sid(options.messaging_service_sid);
-    if (auto reserved = senders_.Reserve(admitted->message.from()); !reserved.ok()) {
+    if (request.has_send_at()) {
+      // Counted against its sender from its release (MessageLifecycle), not now.
+      *admitted->message.mutable_send_at() = request.send_at();
+    } else if (auto reserved = senders_.Reserve(admitted->message.from()); !reserved.ok()) {
       admitted = reserved;
     }
   }
@@ -229,7 +365,7 @@ void SendService::AdmitAndStore(const v1::Account& account, const v1::SendMessag
                           message.num_segments(), 0);
   }
   auto fail = [this](const v1::Message& message, const absl::Status& status, Done& done) {
-    senders_.Cancel(message.from());
+    if (!message.has_send_at()) senders_.Cancel(message.from());
     stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
     done(status);
   };
@@ -254,7 +390,8 @@ void SendService::AdmitAndStore(const v1::Account& account, const v1::SendMessag
                        return;
                      }
                      stats_.accepted.fetch_add(1, std::memory_order_relaxed);
-                     if (owned->message.messaging_service_sid().empty()) {
+                     if (owned->message.messaging_service_sid().empty() ||
+                         owned->message.status() == v1::SCHEDULED) {
                        done(owned->message);
                      } else {
                        // A service's create answers accepted (the provider's initial status

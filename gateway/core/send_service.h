@@ -29,6 +29,7 @@
 #include "gateway/core/sender_limits.h"
 #include "gateway/storage/message_store.h"
 #include "mmsc/address_policy.h"
+#include "mmsc/image_adapter.h"
 #include "mmsc/storage/database.h"
 #include "mmsc/storage/media_store.h"
 
@@ -40,6 +41,10 @@ struct SendStats {
   std::atomic<int64_t> store_errors{0};
 };
 
+// How far ahead a scheduled message's send_at may be (the provider's window, inclusive).
+inline constexpr SimDuration kMinScheduleAhead = std::chrono::minutes(15);
+inline constexpr SimDuration kMaxScheduleAhead = std::chrono::hours(24 * 35);
+
 struct SendOptions {
   mmsgate::v1::Direction direction = mmsgate::v1::OUTBOUND_API;
   // For a TwiML reply: the inbound message it answers.
@@ -50,6 +55,10 @@ struct SendOptions {
   // the service's sticky sender was chosen for it just now (stored with the message).
   std::string messaging_service_sid;
   std::string new_sticky_recipient;
+  // Set by Send once the images were adapted to the carrier's size limit (or could not be):
+  // per media item, its size and type before adaptation (0 and "" for an item kept as it was).
+  bool adaptation_tried = false;
+  std::vector<std::pair<int64_t, std::string>> originals;
 };
 
 struct SendSettings {
@@ -99,6 +108,9 @@ class SendService {
 
   // Times admissions and counts refusals and fallbacks (GET /metrics); optional.
   void set_metrics(PipelineMetrics* metrics) { metrics_ = metrics; }
+  // Where images over a carrier's size limit are adapted to fit; optional (without it they go
+  // out as SMS + link).
+  void set_image_adapter(mmsc::ImageAdapter* adapter) { image_adapter_ = adapter; }
 
   // Media bytes admission holds now (see SendSettings::media_budget_bytes).
   int64_t media_in_flight_bytes() const { return media_in_flight_.load(std::memory_order_relaxed); }
@@ -117,6 +129,18 @@ class SendService {
   // Reserves `bytes` (> 0) and makes `done` release them once called; false (and `done` called
   // with 20429) when they do not fit.
   bool ReserveMedia(int64_t bytes, Done& done);
+
+  // The scheduling parameters (35111, 35115, 35118), against the simulation clock.
+  [[nodiscard]] absl::Status CheckSchedule(const mmsgate::v1::SendMessageRequest& request) const;
+
+  // For a message admitted as SMS + link only because its media are over the carrier's
+  // max_mms_bytes: adapts its images on the adapter's pool, then admits it again with them.
+  // False when there is nothing to adapt (the fallback stands); otherwise `done` is taken.
+  bool AdaptThenAdmit(const mmsgate::v1::Account& account,
+                      const mmsgate::v1::SendMessageRequest& request,
+                      const std::vector<mmsc::FetchedMedia>& fetched,
+                      const AdmittedMessage& admitted, const AdmissionContext& context, Done& done,
+                      const SendOptions& options);
 
   // Admits with media already fetched, reserves the sender, stages and commits.
   void AdmitAndStore(const mmsgate::v1::Account& account,
@@ -139,6 +163,7 @@ class SendService {
   SendStats stats_;
   std::atomic<int64_t> media_in_flight_{0};
   PipelineMetrics* metrics_ = nullptr;
+  mmsc::ImageAdapter* image_adapter_ = nullptr;
 };
 
 }  // namespace mmsgate::gateway

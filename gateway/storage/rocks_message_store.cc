@@ -66,6 +66,8 @@ storage::MessageRecord ToRecord(const v1::Message& m) {
     item->set_size(media.size());
     item->set_sha256(media.sha256());
     item->set_filename(media.filename());
+    item->set_original_size(media.original_size());
+    item->set_original_content_type(media.original_content_type());
   }
   r.set_link_url(m.link_url());
   r.set_date_created_ns(Nanos(m.date_created()));
@@ -75,6 +77,7 @@ storage::MessageRecord ToRecord(const v1::Message& m) {
   r.set_sequence(m.sequence());
   r.set_reply_to_sid(m.reply_to_sid());
   r.set_messaging_service_sid(m.messaging_service_sid());
+  if (m.has_send_at()) r.set_send_at_ns(Nanos(m.send_at()));
   return r;
 }
 
@@ -109,6 +112,8 @@ v1::Message FromRecords(const storage::MessageRecord& r, const storage::StatusRe
     media->set_size(item.size());
     media->set_sha256(item.sha256());
     media->set_filename(item.filename());
+    media->set_original_size(item.original_size());
+    media->set_original_content_type(item.original_content_type());
     SetNanos(r.date_created_ns(), [&] { return media->mutable_date_created(); });
   }
   m.set_link_url(r.link_url());
@@ -119,6 +124,7 @@ v1::Message FromRecords(const storage::MessageRecord& r, const storage::StatusRe
   m.set_sequence(r.sequence());
   m.set_reply_to_sid(r.reply_to_sid());
   m.set_messaging_service_sid(r.messaging_service_sid());
+  SetNanos(r.send_at_ns(), [&] { return m.mutable_send_at(); });
   m.set_status(static_cast<v1::MessageStatus>(s.status()));
   m.set_error_code(s.error_code());
   m.set_error_message(s.error_message());

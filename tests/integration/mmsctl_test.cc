@@ -270,11 +270,40 @@ TEST_F(MmsctlTest, AServiceIsCreatedSentThroughListedAndDeleted) {
   EXPECT_EQ(Mmsctl("services add " + sid).exit_code, 2);
 }
 
+TEST_F(MmsctlTest, SendAtSchedulesThroughAServiceAndCancelCancels) {
+  const Run created =
+      Mmsctl(std::string("services create later --number ") + kMmsLongCode + " --json");
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string service = nlohmann::json::parse(created.out)["sid"];
+  // A day ahead on the simulation clock, whatever its time_scale.
+  const Run scheduled = Mmsctl("send --service " + service + " --to " + kUsMmsSubscriber +
+                               " --body tomorrow --send-at 24h --json");
+  ASSERT_EQ(scheduled.exit_code, 0) << scheduled.err;
+  const auto message = nlohmann::json::parse(scheduled.out);
+  EXPECT_EQ(message["status"], "SCHEDULED");
+  const std::string sid = message["sid"];
+  const Run canceled = Mmsctl("cancel " + sid);
+  ASSERT_EQ(canceled.exit_code, 0) << canceled.err;
+  EXPECT_EQ(canceled.out, sid + " CANCELED\n");
+  const Run again = Mmsctl("cancel " + sid);
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("30409"));
+  // Too soon, and a time that is not one.
+  EXPECT_THAT(
+      Mmsctl("send --service " + service + " --to " + kUsMmsSubscriber + " --body x --send-at 1m")
+          .err,
+      HasSubstr("35115"));
+  EXPECT_EQ(Mmsctl("send --service " + service + " --to " + kUsMmsSubscriber +
+                   " --body x --send-at tomorrow")
+                .exit_code,
+            2);
+}
+
 TEST_F(MmsctlTest, CompletionScriptNamesTheCommands) {
   const Run run = Mmsctl("completion bash");
   ASSERT_EQ(run.exit_code, 0);
   EXPECT_THAT(run.out, HasSubstr("complete -F _mmsctl mmsctl"));
-  EXPECT_THAT(run.out, HasSubstr("send get list watch inbox carriers fault handset"));
+  EXPECT_THAT(run.out, HasSubstr("send get cancel list watch inbox carriers fault handset"));
 }
 
 }  // namespace

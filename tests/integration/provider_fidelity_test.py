@@ -6,13 +6,17 @@ phone is played with mmsctl (Simulator.SendFromHandset, GetHandsetInbox).
 Covers: opt-out keywords (STOP -> 21610 -> START -> delivered; HELP's reply in the inbox);
 initial status (a create answers queued; through a Messaging Service, accepted); Messaging
 Services (sender from the pool, sticky over 50 recipients, a STOP covering the pool);
-redaction (an empty Body); ValidityPeriod's range; the status callback's fields.
+redaction (an empty Body); ValidityPeriod's range; the status callback's fields; scheduled
+messages (one canceled before its time; one released on the simulation clock of a second
+gateway running 120 times faster; the scheduling refusals); image adaptation (a 1.4 MB JPEG to
+a carrier with a 1 MB limit arrives as a decodable JPEG under 1 MB, decoded with Pillow).
 
 Usage: /usr/bin/python3 provider_fidelity_test.py --mmsgate PATH --mmsctl PATH
 Prints one line per check and finally "N passed, M failed"; exits 0 only when all passed.
 """
 
 import argparse
+import datetime
 import http.server
 import json
 import os
@@ -23,8 +27,10 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import urllib.request
 
 from rest_facade_test import Checks, Gateway, expect, expect_rest_exception  # noqa: E402
+from twilio.base.exceptions import TwilioRestException  # noqa: E402
 from twilio.rest import Client  # noqa: E402
 
 ACCOUNT = "AC3333333333333333333333333333abcd"
@@ -46,6 +52,8 @@ numbers {{ number: "{LONG_CODE}" account_sid: "{ACCOUNT}" type: LONG_CODE countr
           capabilities {{ sms: true mms: true }} }}
 carriers {{ id: "westnet" name: "West Net" country: "US" prefixes: "+1310555" supports_mms: true
            latency {{ median_ms: 10 }} }}
+carriers {{ id: "onemb" name: "One MB" country: "US" prefixes: "+1404555" supports_mms: true
+           max_mms_bytes: 1000000 latency {{ median_ms: 10 }} }}
 """ + "".join(f"""numbers {{ number: "{n}" account_sid: "{ACCOUNT}" type: LONG_CODE country: "US"
           capabilities {{ sms: true mms: true }} }}
 """ for n in POOL) + f"""messaging_services {{ sid: "{SERVICE}" account_sid: "{ACCOUNT}" friendly_name: "pool"
@@ -66,6 +74,21 @@ class CallbackHandler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class Picture(http.server.BaseHTTPRequestHandler):
+    """An application's media server: GET answers `body` as a JPEG."""
+    body = b""
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
 
     def log_message(self, *args):
         pass
@@ -246,6 +269,116 @@ def main():
             expect("RawDlrDoneDate" not in mine[0], "RawDlrDoneDate before delivery")
             return f"{statuses}, RawDlrDoneDate {delivered['RawDlrDoneDate']}"
 
+        def scheduled_then_canceled():
+            send_at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
+            message = client.messages.create(to=SUBSCRIBER, body="in two days",
+                                             messaging_service_sid=SERVICE,
+                                             schedule_type="fixed", send_at=send_at)
+            expect(message.status == "scheduled", message.status)
+            canceled = client.messages(message.sid).update(status="canceled")
+            expect(canceled.status == "canceled", canceled.status)
+            expect(client.messages(message.sid).fetch().status == "canceled", "not stored")
+            expect_rest_exception(lambda: client.messages(message.sid).update(status="canceled"),
+                                  400, 30409)
+            return f"{message.sid}: scheduled, then canceled; canceling again is 400/30409"
+
+        def scheduling_refusals():
+            soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=5)
+            later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+            expect_rest_exception(lambda: client.messages.create(
+                to=SUBSCRIBER, body="x", messaging_service_sid=SERVICE, schedule_type="fixed",
+                send_at=soon), 400, 35115)
+            expect_rest_exception(lambda: client.messages.create(
+                to=SUBSCRIBER, body="x", messaging_service_sid=SERVICE, schedule_type="fixed",
+                send_at="tomorrow at noon"), 400, 35114)
+            expect_rest_exception(lambda: client.messages.create(
+                to=SUBSCRIBER, body="x", messaging_service_sid=SERVICE, schedule_type="daily",
+                send_at=later), 400, 35111)
+            expect_rest_exception(lambda: client.messages.create(
+                to=SUBSCRIBER, body="x", from_=LONG_CODE, schedule_type="fixed",
+                send_at=later), 400, 35118)
+            return "5 minutes ahead 35115, unparsable 35114, daily 35111, no service 35118"
+
+        def scheduled_release_on_the_simulation_clock():
+            fast_dir = os.path.join(workdir, "fast")
+            os.makedirs(fast_dir)
+            fast = Gateway(args.mmsgate, fast_dir,
+                           SCENARIO.replace("time_scale: 1.0", "time_scale: 120"))
+            try:
+                fast_client = Client(ACCOUNT, TOKEN)
+                fast_client.api.base_url = fast.base_url
+                for _ in range(20):
+                    # The simulation's present: a message's creation date (on that clock).
+                    now = fast_client.messages.create(to=SUBSCRIBER, from_=LONG_CODE,
+                                                      body="what time is it").date_created
+                    try:
+                        message = fast_client.messages.create(
+                            to=SUBSCRIBER, body="twenty minutes later",
+                            messaging_service_sid=SERVICE, schedule_type="fixed",
+                            send_at=now + datetime.timedelta(minutes=20))
+                        break
+                    except TwilioRestException as e:  # a slow machine passed the window
+                        expect(e.code == 35115, e)
+                expect(message.status == "scheduled", message.status)
+                deadline = time.time() + 120
+                while time.time() < deadline:
+                    fetched = fast_client.messages(message.sid).fetch()
+                    if fetched.status == "delivered":
+                        break
+                    time.sleep(0.1)
+                expect(fetched.status == "delivered", fetched.status)
+                # Judged on the simulated schedule: sent 20 simulated minutes after creation.
+                waited = fetched.date_sent - fetched.date_created
+                expect(waited >= datetime.timedelta(minutes=19, seconds=59), waited)
+                return f"{message.sid} delivered; sent {waited} (simulated) after its creation"
+            finally:
+                fast.stop()
+
+        def adapted_image():
+            import base64
+            import io
+            from PIL import Image
+            # A photo-like 1.4 MB JPEG: noise does not compress away.
+            width = 1200
+            for _ in range(8):
+                bands = [Image.effect_noise((width, width * 3 // 4), 40) for _ in range(3)]
+                buffer = io.BytesIO()
+                Image.merge("RGB", bands).save(buffer, "JPEG", quality=90)
+                original = buffer.getvalue()
+                ratio = 1_400_000 / len(original)
+                if abs(ratio - 1) < 0.03:
+                    break
+                width = int(width * ratio ** 0.5)
+            # Served the way an application serves media: over HTTP, from its own server.
+            picture_server = http.server.ThreadingHTTPServer(
+                ("127.0.0.1", 0), type("PictureHandler", (Picture,), {"body": original}))
+            threading.Thread(target=picture_server.serve_forever, daemon=True).start()
+            try:
+                message = client.messages.create(
+                    to="+14045550142", from_=LONG_CODE, body="a picture",
+                    media_url=[f"http://127.0.0.1:{picture_server.server_address[1]}/photo.jpg"])
+            finally:
+                picture_server.shutdown()
+            expect(await_status(message.sid, "delivered").status == "delivered", message.sid)
+            media = client.messages(message.sid).media.list()
+            expect(len(media) == 1, media)
+            expect(media[0].content_type == "image/jpeg", media[0].content_type)
+            content = gateway.base_url + media[0].uri.replace(".json", "")
+            request = urllib.request.Request(content)
+            request.add_header("Authorization", "Basic " + base64.b64encode(
+                f"{ACCOUNT}:{TOKEN}".encode()).decode())
+            with urllib.request.urlopen(request) as response:
+                delivered = response.read()
+            expect(len(delivered) < 1_000_000, len(delivered))
+            picture = Image.open(io.BytesIO(delivered))
+            picture.load()  # every pixel decodes
+            expect(picture.format == "JPEG", picture.format)
+            before = Image.open(io.BytesIO(original)).size
+            expect(abs(picture.size[0] / picture.size[1] - before[0] / before[1]) < 0.01,
+                   (picture.size, before))
+            return (f"{len(original)} bytes {before} -> {len(delivered)} bytes {picture.size}, "
+                    "delivered as MMS")
+
         def unknown_service():
             return expect_rest_exception(
                 lambda: client.messages.create(to=SUBSCRIBER, body="x",
@@ -265,6 +398,14 @@ def main():
                    redaction_of_unfinished_refused)
         checks.run("validity: ValidityPeriod 0 and 36001 are 400/90007, 36000 is accepted",
                    validity_period_range)
+        checks.run("scheduled: a create answers scheduled; Status=canceled cancels it",
+                   scheduled_then_canceled)
+        checks.run("scheduled: SendAt outside the window, unparsable, ScheduleType, no service",
+                   scheduling_refusals)
+        checks.run("scheduled: released at SendAt on the simulation clock (time_scale 120)",
+                   scheduled_release_on_the_simulation_clock)
+        checks.run("adaptation: a 1.4 MB JPEG to a 1 MB carrier arrives as a JPEG under 1 MB",
+                   adapted_image)
         checks.run("opt-out: STOP, then a create is refused with 400/21610, nothing stored",
                    stop_refuses_with_21610)
         checks.run("opt-out: START, then a create is delivered", start_then_delivered)

@@ -16,6 +16,9 @@ struct SendOptions {
   std::string status_callback;
   int validity_period = 0;
   std::string service;  // a Messaging Service SID: its pool picks the sender unless --from
+  // Schedules the send (needs `service`): an RFC 3339 time, or a duration ("20m") after the
+  // simulation clock's present.
+  std::string send_at;
   bool wait = false;
   double wait_timeout = 120;
   bool json = false;
@@ -23,6 +26,9 @@ struct SendOptions {
 int Send(Client& client, const SendOptions& options);
 
 int Get(Client& client, const std::string& sid, bool json);
+
+// Cancels a scheduled message.
+int Cancel(Client& client, const std::string& sid, bool json);
 
 struct ListOptions {
   std::string status, from, to, direction;

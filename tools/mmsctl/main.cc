@@ -45,12 +45,16 @@ int Run(int argc, char** argv) {
       "Examples:\n"
       "  mmsctl send --to +12025550142 --body hi --wait\n"
       "  mmsctl send --to +447400123456 --body 'look' --media @cat.png --wait   # SMS + link\n"
-      "  mmsctl send --to +12025550142 --media https://example.com/cat.png");
+      "  mmsctl send --to +12025550142 --media https://example.com/cat.png\n"
+      "  mmsctl send --service MG… --to +12025550142 --body later --send-at 20m");
   send_command->add_option("--from", send.from, "sender: a number of the account")
       ->capture_default_str();
   send_command->add_option("--to", send.to, "destination, E.164")->required();
   send_command->add_option("--service", send.service,
                            "through this Messaging Service (MG…): its pool picks the sender");
+  send_command->add_option("--send-at", send.send_at,
+                           "schedule it (with --service): an RFC 3339 time, or how far ahead on "
+                           "the simulation clock (20m, 2h); 15 minutes to 35 days");
   send_command->add_option("--body", send.body, "text");
   send_command->add_option("--media", send.media,
                            "media URL, or @FILE to send the file's bytes (repeatable)");
@@ -69,6 +73,12 @@ int Run(int argc, char** argv) {
   auto* get_command = app.add_subcommand("get", "show one message");
   get_command->footer("Example:\n  mmsctl get SM0123456789abcdef0123456789abcdef");
   get_command->add_option("sid", sid, "message SID")->required();
+
+  // cancel
+  std::string cancel_sid;
+  auto* cancel_command = app.add_subcommand("cancel", "cancel a scheduled message");
+  cancel_command->footer("Example:\n  mmsctl cancel SM0123456789abcdef0123456789abcdef");
+  cancel_command->add_option("sid", cancel_sid, "message SID")->required();
 
   // list
   ListOptions list;
@@ -262,6 +272,7 @@ int Run(int argc, char** argv) {
     return Send(client, send);
   }
   if (*get_command) return Get(client, sid, json);
+  if (*cancel_command) return Cancel(client, cancel_sid, json);
   if (*list_command) {
     list.json = json;
     return List(client, list);

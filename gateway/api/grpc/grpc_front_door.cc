@@ -421,7 +421,9 @@ using MessagingBase = v1::Messaging::WithRawCallbackMethod_SendMessage<
         v1::Messaging::WithRawCallbackMethod_ListMessages<
             v1::Messaging::WithRawCallbackMethod_ListMedia<
                 v1::Messaging::WithRawCallbackMethod_RedactMessage<
-                    v1::Messaging::WithRawCallbackMethod_WatchEvents<v1::Messaging::Service>>>>>>;
+                    v1::Messaging::WithRawCallbackMethod_CancelMessage<
+                        v1::Messaging::WithRawCallbackMethod_WatchEvents<
+                            v1::Messaging::Service>>>>>>>;
 
 class MessagingService final : public MessagingBase {
  public:
@@ -461,6 +463,19 @@ class MessagingService final : public MessagingBase {
           auto redacted = deps_.messages->Redact(account->sid(), call->request.sid());
           if (!redacted.ok()) return call->Reply(redacted.status());
           call->response = std::move(*redacted);
+          call->Reply(absl::OkStatus());
+        });
+  }
+  grpc::ServerUnaryReactor* CancelMessage(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override {
+    return ServeBlocking<v1::CancelMessageRequest, v1::Message>(
+        deps_, context, request, response, [this](auto* call) {
+          auto account = Authenticate(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          auto canceled = deps_.messages->Cancel(account->sid(), call->request.sid());
+          if (!canceled.ok()) return call->Reply(canceled.status());
+          call->response = std::move(*canceled);
           call->Reply(absl::OkStatus());
         });
   }

@@ -1,5 +1,6 @@
 #include "gateway/api/rest/rest_facade.h"
 
+#include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
@@ -505,6 +506,18 @@ class Facade : public std::enable_shared_from_this<Facade> {
       }
       send.set_validity_period_seconds(static_cast<int32_t>(*seconds));
     }
+    if (auto type = Param(*params, "ScheduleType")) send.set_schedule_type(*type);
+    if (auto send_at = Param(*params, "SendAt")) {
+      google::protobuf::Timestamp at;
+      if (!google::protobuf::util::TimeUtil::FromString(*send_at, &at)) {
+        return respond(ErrorResponse(
+            request, ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidSendAt,
+                                   "SendAt \"" + send_at->substr(0, 40) +
+                                       "\" is not an ISO 8601 time; send it in UTC as "
+                                       "YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-12-04T15:30:00Z")));
+      }
+      *send.mutable_send_at() = at;
+    }
     sender_.Send(account, send, [request, respond](absl::StatusOr<v1::Message> result) {
       if (!result.ok()) return respond(ErrorResponse(request, result.status()));
       respond(JsonResponse(request, http::status::created, MessageJson(*result)));
@@ -598,11 +611,26 @@ class Facade : public std::enable_shared_from_this<Facade> {
     return JsonResponse(request, http::status::ok, MessageJson(*message));
   }
 
-  // The provider's message update: an empty Body redacts a finished message's text.
+  // The provider's message update: an empty Body redacts a finished message's text;
+  // Status=canceled cancels a scheduled one.
   HttpResponse UpdateMessage(const HttpRequest& request, const v1::Account& account,
                              const std::string& path, const std::string& sid) {
     auto params = BodyParams(request);
     if (!params.ok()) return ErrorResponse(request, params.status());
+    if (const auto status = Param(*params, "Status")) {
+      if (*status != "canceled") {
+        return ErrorResponse(
+            request,
+            ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
+                          "Status \"" + status->substr(0, 20) +
+                              "\" cannot be set: the only status a message "
+                              "can be given is canceled (of a scheduled one)"));
+      }
+      auto canceled = messages_.Cancel(account.sid(), sid);
+      if (absl::IsNotFound(canceled.status())) return ResourceNotFound(request, path);
+      if (!canceled.ok()) return ErrorResponse(request, canceled.status());
+      return JsonResponse(request, http::status::ok, MessageJson(*canceled));
+    }
     const auto body = Param(*params, "Body");
     if (!body || !body->empty()) {
       return ErrorResponse(

@@ -43,6 +43,10 @@ const char* StatusName(v1::MessageStatus status) {
       return "failed";
     case v1::RECEIVED:
       return "received";
+    case v1::SCHEDULED:
+      return "scheduled";
+    case v1::CANCELED:
+      return "canceled";
     case v1::ACCEPTED:
     default:
       // A stored message always has a status; "accepted" is the state before any other.

@@ -54,16 +54,92 @@ TEST(LifecycleTableTest, AllowsOnlyTheDocumentedChanges) {
   EXPECT_FALSE(L::Allowed(v1::DELIVERED, v1::UNDELIVERED));
   EXPECT_FALSE(L::Allowed(v1::QUEUED, v1::DELIVERED));
   EXPECT_FALSE(L::Allowed(v1::ACCEPTED, v1::ACCEPTED));
-  for (auto status : {v1::DELIVERED, v1::UNDELIVERED, v1::FAILED}) {
+  for (auto status : {v1::DELIVERED, v1::UNDELIVERED, v1::FAILED, v1::CANCELED}) {
     EXPECT_TRUE(L::IsFinal(status));
   }
+  EXPECT_TRUE(L::Allowed(v1::SCHEDULED, v1::QUEUED));
+  EXPECT_TRUE(L::Allowed(v1::SCHEDULED, v1::CANCELED));
+  EXPECT_FALSE(L::Allowed(v1::QUEUED, v1::CANCELED));  // released: too late to cancel
+  EXPECT_FALSE(L::Allowed(v1::CANCELED, v1::QUEUED));  // a release after the cancel
   EXPECT_FALSE(L::IsFinal(v1::SENT));
   // Every status an outbound message can have has a rule.
   std::vector<v1::MessageStatus> covered;
   for (const auto& rule : L::Rules()) covered.push_back(rule.status);
-  EXPECT_THAT(covered,
-              ::testing::UnorderedElementsAre(v1::ACCEPTED, v1::QUEUED, v1::SENDING, v1::SENT,
-                                              v1::DELIVERED, v1::UNDELIVERED, v1::FAILED));
+  EXPECT_THAT(covered, ::testing::UnorderedElementsAre(v1::SCHEDULED, v1::ACCEPTED, v1::QUEUED,
+                                                       v1::SENDING, v1::SENT, v1::DELIVERED,
+                                                       v1::UNDELIVERED, v1::FAILED, v1::CANCELED));
+}
+
+constexpr char kService[] = "MG0123456789abcdef0123456789abcdef";
+
+// The test gateway with a Messaging Service (scheduling needs one) holding +12025550100.
+std::string ScenarioWithService() {
+  return testing::TestGatewayScenario() + R"pb(
+    messaging_services {
+      sid: "MG0123456789abcdef0123456789abcdef"
+      account_sid: "AC0123456789abcdef0123456789abcdef"
+      numbers: "+12025550100"
+    }
+  )pb";
+}
+
+v1::SendMessageRequest Scheduled(const TestGateway& gateway, SimDuration ahead) {
+  v1::SendMessageRequest request;
+  request.set_messaging_service_sid(kService);
+  request.set_to("+12025550142");
+  request.set_body("later");
+  request.set_schedule_type("fixed");
+  *request.mutable_send_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      ToNanoseconds(gateway.clock.Now() + ahead));
+  return request;
+}
+
+TEST(ScheduledLifecycleTest, WaitsForSendAtThenGoesOutWithoutCountingAgainstItsSenderBefore) {
+  TestGateway gateway(ScenarioWithService());
+  EventLog events(gateway.events);
+  auto sent = gateway.Send(Scheduled(gateway, std::chrono::minutes(20)));
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_EQ(sent->status(), v1::SCHEDULED);
+  gateway.Advance(std::chrono::minutes(20) - std::chrono::seconds(1));
+  EXPECT_EQ(gateway.Stored(sent->sid())->status(), v1::SCHEDULED);
+  EXPECT_THAT(events.statuses, ElementsAre(v1::SCHEDULED));
+  EXPECT_TRUE(gateway.listener.statuses.empty()) << "no callback for the initial status";
+  EXPECT_EQ(gateway.senders.Backlog("+12025550100"), 0u);
+  EXPECT_EQ(gateway.Inbox("+12025550142").messages_size(), 0);
+  // Released at SendAt, delivered a carrier latency (1 s) later.
+  gateway.Advance(std::chrono::seconds(2));
+  const auto stored = gateway.Stored(sent->sid());
+  EXPECT_EQ(stored->status(), v1::DELIVERED);
+  EXPECT_THAT(Statuses(gateway.listener.statuses),
+              ElementsAre(v1::QUEUED, v1::SENDING, v1::SENT, v1::DELIVERED));
+  EXPECT_EQ(gateway.Inbox("+12025550142").messages_size(), 1);
+  EXPECT_EQ(gateway.senders.Backlog("+12025550100"), 0u);
+  EXPECT_EQ(gateway.lifecycle.in_flight(), 0u);
+}
+
+TEST(ScheduledLifecycleTest, ACanceledMessageEndsCanceledAndIsNeverReleased) {
+  TestGateway gateway(ScenarioWithService());
+  auto sent = gateway.Send(Scheduled(gateway, std::chrono::minutes(30)));
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  gateway.Advance(std::chrono::minutes(10));
+  std::optional<absl::StatusOr<v1::Message>> canceled;
+  gateway.lifecycle.Cancel(
+      sent->sid(), [&](absl::StatusOr<v1::Message> result) { canceled = std::move(result); });
+  gateway.Run();
+  ASSERT_TRUE(canceled.has_value() && canceled->ok());
+  EXPECT_EQ((*canceled)->status(), v1::CANCELED);
+  EXPECT_THAT(Statuses(gateway.listener.statuses), ElementsAre(v1::CANCELED));
+  EXPECT_FALSE(gateway.message_store.IsUnfinished(sent->sid()));
+  gateway.Advance(std::chrono::hours(1));
+  EXPECT_EQ(gateway.Stored(sent->sid())->status(), v1::CANCELED);
+  EXPECT_EQ(gateway.Inbox("+12025550142").messages_size(), 0);
+  EXPECT_EQ(gateway.lifecycle.stats().canceled.load(), 1);
+  // Once canceled, or once released, it cannot be canceled again.
+  std::optional<absl::StatusOr<v1::Message>> again;
+  gateway.lifecycle.Cancel(sent->sid(), [&](absl::StatusOr<v1::Message> r) { again = r; });
+  gateway.Run();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(ProviderErrorCode(again->status()), error_codes::kNotCancelable);
 }
 
 TEST(LifecycleTest, AMessageGoesThroughEveryStatusOnTheSimulatedSchedule) {
