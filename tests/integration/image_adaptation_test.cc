@@ -31,13 +31,9 @@ class ImageAdaptationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     data_dir_ = MmsgateProcess::MakeTempDir("adaptation");
-    const std::string account = std::string("\"") + kAccount + "\"";
     MmsgateProcess::Options options;
     options.data_dir = data_dir_;
-    options.scenario_text = "accounts { sid: " + account + " auth_token: \"" + kToken + "\" }\n" +
-                            "numbers { number: \"" + kSender + "\" account_sid: " + account +
-                            " type: LONG_CODE country: \"US\" capabilities { sms: true mms: true "
-                            "} }\n" +
+    options.scenario_text = ScenarioAccountWithLongCode(kAccount, kToken, kSender) +
                             R"pb(carriers {
                                    id: "onemb"
                                    country: "US"

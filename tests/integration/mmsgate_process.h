@@ -11,6 +11,17 @@
 
 namespace mmsgate::testing {
 
+// Scenario text for a test's own account and a long code of it with SMS and MMS: what most
+// tests that write their own scenario start with.
+inline std::string ScenarioAccountWithLongCode(const std::string& account_sid,
+                                               const std::string& auth_token,
+                                               const std::string& number,
+                                               const std::string& country = "US") {
+  return "accounts { sid: \"" + account_sid + "\" auth_token: \"" + auth_token + "\" }\n" +
+         "numbers { number: \"" + number + "\" account_sid: \"" + account_sid +
+         "\" type: LONG_CODE country: \"" + country + "\" capabilities { sms: true mms: true } }\n";
+}
+
 class MmsgateProcess {
  public:
   struct Options {

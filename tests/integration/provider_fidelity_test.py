@@ -311,11 +311,12 @@ def main():
                     # The simulation's present: a message's creation date (on that clock).
                     now = fast_client.messages.create(to=SUBSCRIBER, from_=LONG_CODE,
                                                       body="what time is it").date_created
+                    send_at = now + datetime.timedelta(minutes=20)
                     try:
                         message = fast_client.messages.create(
                             to=SUBSCRIBER, body="twenty minutes later",
                             messaging_service_sid=SERVICE, schedule_type="fixed",
-                            send_at=now + datetime.timedelta(minutes=20))
+                            send_at=send_at)
                         break
                     except TwilioRestException as e:  # a slow machine passed the window
                         expect(e.code == 35115, e)
@@ -327,9 +328,12 @@ def main():
                         break
                     time.sleep(0.1)
                 expect(fetched.status == "delivered", fetched.status)
-                # Judged on the simulated schedule: sent 20 simulated minutes after creation.
+                # Judged on the simulated schedule: sent at SendAt (dates have whole seconds),
+                # at least the 15-minute minimum after its creation.
+                expect(fetched.date_sent >= send_at - datetime.timedelta(seconds=1),
+                       (fetched.date_sent, send_at))
                 waited = fetched.date_sent - fetched.date_created
-                expect(waited >= datetime.timedelta(minutes=19, seconds=59), waited)
+                expect(waited >= datetime.timedelta(minutes=15), waited)
                 return f"{message.sid} delivered; sent {waited} (simulated) after its creation"
             finally:
                 fast.stop()

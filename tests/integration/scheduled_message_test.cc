@@ -44,10 +44,7 @@ class ScheduledMessageTest : public ::testing::Test {
     const std::string account = std::string("\"") + kAccount + "\"";
     MmsgateProcess::Options options;
     options.data_dir = data_dir_;
-    options.scenario_text = "accounts { sid: " + account + " auth_token: \"" + kToken + "\" }\n" +
-                            "numbers { number: \"" + kSender + "\" account_sid: " + account +
-                            " type: LONG_CODE country: \"US\" capabilities { sms: true mms: true "
-                            "} }\n" +
+    options.scenario_text = ScenarioAccountWithLongCode(kAccount, kToken, kSender) +
                             "messaging_services { sid: \"" + kService +
                             "\" account_sid: " + account + " numbers: \"" + kSender + "\" }\n" +
                             R"pb(carriers {
