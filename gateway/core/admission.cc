@@ -60,6 +60,14 @@ absl::StatusOr<Envelope> ParseEnvelope(const v1::Account& account,
   }
   if (auto status = CheckBody(request.body()); !status.ok()) return status;
   auto from = context.directory->FindNumber(request.from());
+  if (account.test_credentials() && request.from() == kMagicValidFrom) {
+    // The provider's "valid From" magic number: any account's test credentials may use it.
+    from.emplace();
+    from->set_number(kMagicValidFrom);
+    from->set_account_sid(account.sid());
+    from->mutable_capabilities()->set_sms(true);
+    from->mutable_capabilities()->set_mms(true);
+  }
   if (!from || from->account_sid() != account.sid()) {
     return Refuse(error_codes::kFromNotOwned, "'From' " + Quote(request.from()) +
                                                   " is not a number of account " + account.sid() +
@@ -222,6 +230,76 @@ absl::Status CheckEnvelope(const v1::Account& account, const v1::SendMessageRequ
   // Route with no size yet: catches the unroutable and the refused-abroad before any fetch.
   return Route(*context.number_plan, account, envelope->to.e164, envelope->to.region, has_media, 0)
       .status();
+}
+
+namespace {
+// The magic numbers' answers, as the provider documents them for test credentials.
+struct MagicAnswer {
+  const char* number;
+  int code;
+  StatusCode status;
+  const char* what;
+};
+constexpr MagicAnswer kMagicFrom[] = {
+    {"+15005550001", error_codes::kInvalidFrom, StatusCode::kInvalidArgument,
+     "is not a valid phone number"},
+    {"+15005550007", error_codes::kFromNotOwned, StatusCode::kInvalidArgument,
+     "is not owned by your account or is not SMS-capable"},
+    {"+15005550008", error_codes::kSenderQueueFull, StatusCode::kResourceExhausted,
+     "has a full message queue"},
+};
+constexpr MagicAnswer kMagicTo[] = {
+    {"+15005550001", error_codes::kInvalidTo, StatusCode::kInvalidArgument,
+     "is not a valid phone number"},
+    {"+15005550002", error_codes::kUnroutable, StatusCode::kFailedPrecondition,
+     "cannot be routed to"},
+    {"+15005550003", error_codes::kRegionNotEnabled, StatusCode::kFailedPrecondition,
+     "is in a region your account has no permission to send to"},
+    {"+15005550004", error_codes::kUnsubscribedRecipient, StatusCode::kFailedPrecondition,
+     "has opted out of your messages (it texted STOP)"},
+    {"+15005550009", error_codes::kToNotMobile, StatusCode::kInvalidArgument,
+     "is not a mobile number, so it cannot receive SMS"},
+};
+}  // namespace
+
+absl::StatusOr<v1::Message> AnswerWithTestCredentials(const v1::Account& account,
+                                                      const v1::SendMessageRequest& request,
+                                                      const AdmissionContext& context) {
+  for (const auto& magic : kMagicFrom) {
+    if (request.from() == magic.number) {
+      return ProviderError(magic.status, magic.code,
+                           std::string("'From' ") + magic.number + " " + magic.what +
+                               " (the provider's magic number for test credentials)");
+    }
+  }
+  for (const auto& magic : kMagicTo) {
+    if (request.to() == magic.number) {
+      return ProviderError(magic.status, magic.code,
+                           std::string("'To' ") + magic.number + " " + magic.what +
+                               " (the provider's magic number for test credentials)");
+    }
+  }
+  auto envelope = ParseEnvelope(account, request, context);
+  if (!envelope.ok()) return envelope.status();
+  const int media_count = request.media_url_size() + request.media_size();
+  v1::Message message;
+  message.set_sid(NewSid(media_count > 0 ? "MM" : "SM"));
+  message.set_account_sid(account.sid());
+  message.set_from(envelope->from.number());
+  message.set_to(envelope->to.e164);
+  message.set_body(request.body());
+  message.set_num_media(media_count);
+  message.set_num_segments(media_count > 0 ? 1 : mmsc::CountSegments(request.body()).segments);
+  message.set_status(v1::QUEUED);
+  message.set_direction(v1::OUTBOUND_API);
+  message.set_status_callback(request.status_callback());
+  message.set_validity_period_seconds(request.validity_period_seconds() > 0
+                                          ? request.validity_period_seconds()
+                                          : kDefaultValidityPeriodSeconds);
+  const auto now = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(context.now_ns);
+  *message.mutable_date_created() = now;
+  *message.mutable_date_updated() = now;
+  return message;
 }
 
 absl::StatusOr<AdmittedMessage> Admit(const v1::Account& account,

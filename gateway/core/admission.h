@@ -70,6 +70,18 @@ struct AdmittedMessage {
 void AddMedia(AdmittedMessage& admitted, const std::string& content_type,
               std::shared_ptr<const std::string> data, const std::string& filename);
 
+// The provider's magic numbers for test credentials.
+inline constexpr char kMagicValidFrom[] = "+15005550006";
+
+// A send with test credentials (Account.test_credentials): the magic numbers' answers (From
+// +15005550001 21212, +15005550007 21606, +15005550008 21611; To +15005550001 21211,
+// +15005550002 21612, +15005550003 21408, +15005550004 21610, +15005550009 21614), then the
+// checks of a real send (From +15005550006 counts as the account's own), and the message the
+// provider would answer: status QUEUED, new SID, nothing stored or delivered.
+[[nodiscard]] absl::StatusOr<mmsgate::v1::Message> AnswerWithTestCredentials(
+    const mmsgate::v1::Account& account, const mmsgate::v1::SendMessageRequest& request,
+    const AdmissionContext& context);
+
 // Everything that can be checked before media URLs are fetched: required fields, counts, the
 // body, the From number, the destination and its route (21612, and 30011 for an MMS abroad
 // when conversion is disabled). A request that fails here must not cost a fetch.

@@ -133,6 +133,12 @@ absl::Status SendService::CheckSchedule(const v1::SendMessageRequest& request) c
 
 void SendService::Send(const v1::Account& account, const v1::SendMessageRequest& request, Done done,
                        SendOptions options) {
+  if (account.test_credentials()) {
+    // Validated and answered; nothing stored, delivered or reported (no media fetched either:
+    // the provider's test credentials do not fetch them).
+    done(AnswerWithTestCredentials(account, request, MakeAdmissionContext()));
+    return;
+  }
   if (options.messaging_service_sid.empty()) {
     // Checked once, on the request as the application sent it (a service's send comes back here
     // with the service moved into `options`).

@@ -9,7 +9,8 @@ Services (sender from the pool, sticky over 50 recipients, a STOP covering the p
 redaction (an empty Body); ValidityPeriod's range; the status callback's fields; scheduled
 messages (one canceled before its time; one released on the simulation clock of a second
 gateway running 120 times faster; the scheduling refusals); image adaptation (a 1.4 MB JPEG to
-a carrier with a 1 MB limit arrives as a decodable JPEG under 1 MB, decoded with Pillow).
+a carrier with a 1 MB limit arrives as a decodable JPEG under 1 MB, decoded with Pillow); test
+credentials (every magic number).
 
 Usage: /usr/bin/python3 provider_fidelity_test.py --mmsgate PATH --mmsctl PATH
 Prints one line per check and finally "N passed, M failed"; exits 0 only when all passed.
@@ -42,8 +43,12 @@ SLOW_SUBSCRIBER = "+12125550142"  # a carrier that holds messages for minutes
 SERVICE = "MG5555555555555555555555555555abcd"
 POOL = ["+13105550100", "+13105550101", "+13105550102"]
 
+TEST_ACCOUNT = "AC9999999999999999999999999999abcd"  # has test credentials
+TEST_TOKEN = "fidelity-test-credentials-token"
+
 SCENARIO = f"""
 accounts {{ sid: "{ACCOUNT}" auth_token: "{TOKEN}" }}
+accounts {{ sid: "{TEST_ACCOUNT}" auth_token: "{TEST_TOKEN}" test_credentials: true }}
 carriers {{ id: "mmsnet" name: "MMS Net" country: "US" prefixes: "+1202555" supports_mms: true
            default_for_country: true latency {{ median_ms: 10 }} }}
 carriers {{ id: "slownet" name: "Slow Net" country: "US" prefixes: "+1212555" supports_mms: true
@@ -383,6 +388,26 @@ def main():
             return (f"{len(original)} bytes {before} -> {len(delivered)} bytes {picture.size}, "
                     "delivered as MMS")
 
+        def magic_numbers():
+            test_client = Client(TEST_ACCOUNT, TEST_TOKEN)
+            test_client.api.base_url = gateway.base_url
+            rows = [("+15005550001", SUBSCRIBER, 400, 21212),
+                    ("+15005550007", SUBSCRIBER, 400, 21606),
+                    ("+15005550008", SUBSCRIBER, 429, 21611),
+                    ("+15005550006", "+15005550001", 400, 21211),
+                    ("+15005550006", "+15005550002", 400, 21612),
+                    ("+15005550006", "+15005550003", 400, 21408),
+                    ("+15005550006", "+15005550004", 400, 21610),
+                    ("+15005550006", "+15005550009", 400, 21614)]
+            for sender, to, status, code in rows:
+                expect_rest_exception(lambda: test_client.messages.create(
+                    from_=sender, to=to, body="magic"), status, code)
+            message = test_client.messages.create(from_="+15005550006", to=SUBSCRIBER,
+                                                  body="magic")
+            expect(message.status == "queued", message.status)
+            expect_rest_exception(lambda: test_client.messages(message.sid).fetch(), 404, 20404)
+            return f"{len(rows)} magic numbers refused as documented; +15005550006 queued, not stored"
+
         def unknown_service():
             return expect_rest_exception(
                 lambda: client.messages.create(to=SUBSCRIBER, body="x",
@@ -408,6 +433,8 @@ def main():
                    scheduling_refusals)
         checks.run("scheduled: released at SendAt on the simulation clock (time_scale 120)",
                    scheduled_release_on_the_simulation_clock)
+        checks.run("test credentials: every magic number answers as the provider documents",
+                   magic_numbers)
         checks.run("adaptation: a 1.4 MB JPEG to a 1 MB carrier arrives as a JPEG under 1 MB",
                    adapted_image)
         checks.run("opt-out: STOP, then a create is refused with 400/21610, nothing stored",
