@@ -47,6 +47,7 @@ CarrierNode::CarrierNode(boost::asio::io_context& io, Clock& clock, v1::Carrier 
       config_(config),
       // Each carrier draws from its own stream, so adding a carrier does not change the others.
       carrier_seed_(SplitMix64(simulation.seed) ^ std::hash<std::string>{}(config.id())),
+      outcome_rules_(std::move(simulation.outcome_rules)),
       random_(carrier_seed_),
       pump_timer_(clock.MakeTimer(strand_)),
       config_copy_(std::move(config)) {}
@@ -244,8 +245,20 @@ void CarrierNode::Send(HandsetDelivery delivery, SimTime slot) {
     cumulative += FaultSum(&v1::CarrierFault::extra_loss, v1::CarrierFault::EXTRA_LOSS, now);
     if (roll < cumulative) failure_code = error_codes::kUnknownError;
   }
-  const double latency_ms = DrawLatencyMs(random) + FaultSum(&v1::CarrierFault::extra_latency_ms,
-                                                             v1::CarrierFault::EXTRA_LATENCY, now);
+  double latency_ms = DrawLatencyMs(random) + FaultSum(&v1::CarrierFault::extra_latency_ms,
+                                                       v1::CarrierFault::EXTRA_LATENCY, now);
+  // An outcome rule overrides what was drawn (the draws still happen, so the streams of other
+  // messages do not shift).
+  bool failed = false;
+  std::string reason;
+  if (const auto rule = outcome_rules_ ? outcome_rules_->Match(delivery.to) : std::nullopt) {
+    failure_code = rule->status() == v1::DELIVERED ? 0 : rule->error_code();
+    failed = rule->status() == v1::FAILED;
+    if (failure_code != 0) {
+      reason = "decided by the outcome rule for destinations starting " + rule->to_prefix();
+    }
+    if (rule->after_ms() > 0) latency_ms = static_cast<double>(rule->after_ms());
+  }
   {
     std::lock_guard lock(shared_mutex_);
     ++latency_samples_seen_;
@@ -261,18 +274,25 @@ void CarrierNode::Send(HandsetDelivery delivery, SimTime slot) {
   if (latency_ms <= 0) {
     // No latency: the outcome follows the acceptance at once, so the gateway hears both together
     // (and may store them in one commit).
-    Conclude(std::move(delivery), failure_code, outcome_at);
+    Conclude(std::move(delivery), failure_code, failed, reason, outcome_at);
     return;
   }
   std::shared_ptr<Timer> timer = clock_.MakeTimer(strand_);
-  timer->WaitUntil(outcome_at, [self = shared_from_this(), timer, failure_code, outcome_at,
-                                delivery = std::move(delivery)](bool fired) mutable {
+  timer->WaitUntil(outcome_at, [self = shared_from_this(), timer, failure_code, failed, reason,
+                                outcome_at, delivery = std::move(delivery)](bool fired) mutable {
     if (!fired) return;  // io_context stopping: the message stays in the gateway's outbox.
-    self->Conclude(std::move(delivery), failure_code, outcome_at);
+    self->Conclude(std::move(delivery), failure_code, failed, reason, outcome_at);
   });
 }
 
-void CarrierNode::Conclude(HandsetDelivery delivery, int failure_code, SimTime outcome_at) {
+void CarrierNode::Conclude(HandsetDelivery delivery, int failure_code, bool failed,
+                           const std::string& reason, SimTime outcome_at) {
+  if (failure_code != 0 && !reason.empty()) {
+    Report(delivery.listener, delivery.message_sid, outcome_at,
+           failed ? DeliveryReport::Outcome::kFailed : DeliveryReport::Outcome::kUndelivered,
+           failure_code, reason);
+    return;
+  }
   if (failure_code != 0) {
     Report(delivery.listener, delivery.message_sid, outcome_at,
            DeliveryReport::Outcome::kUndelivered, failure_code,

@@ -37,6 +37,7 @@
 
 #include "carriers/base/clock.h"
 #include "carriers/handsets.h"
+#include "carriers/outcome_rules.h"
 #include "mmsgate/v1/scenario.pb.h"
 #include "mmsgate/v1/simulator.pb.h"
 
@@ -45,6 +46,8 @@ namespace mmsgate::carriers {
 struct SimulationSettings {
   // Keys every random draw of the run (with the carrier and the message's acceptance order).
   uint64_t seed = 0;
+  // Deterministic outcomes by destination; null: none.
+  std::shared_ptr<const OutcomeRuleBook> outcome_rules;
 };
 
 class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
@@ -93,7 +96,10 @@ class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
   // Sends in the slot at `slot` (simulated): the outcome comes at slot + latency.
   void Send(HandsetDelivery delivery, SimTime slot);
   // Strand: the outcome of a delivery the carrier took at `outcome_at` minus its latency.
-  void Conclude(HandsetDelivery delivery, int failure_code, SimTime outcome_at);
+  // A failure_code of 0 delivers; otherwise UNDELIVERED with it, or FAILED when `failed`.
+  // `reason`: the error message when an outcome rule decided (empty: the code's own words).
+  void Conclude(HandsetDelivery delivery, int failure_code, bool failed, const std::string& reason,
+                SimTime outcome_at);
   void Report(DeliveryListener* listener, const std::string& sid, SimTime at,
               DeliveryReport::Outcome outcome, int code, std::string message,
               std::optional<HandsetArrival> arrival = std::nullopt);
@@ -124,6 +130,7 @@ class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
   // Strand only.
   mmsgate::v1::Carrier config_;
   const uint64_t carrier_seed_;
+  const std::shared_ptr<const OutcomeRuleBook> outcome_rules_;
   // For reservoir sampling of latencies only; outcomes use per-message streams.
   std::mt19937_64 random_;
   std::deque<Queued> queue_;

@@ -8,6 +8,7 @@ CarrierFleet::CarrierFleet(boost::asio::io_context& io, Clock& clock,
                            const std::vector<mmsgate::v1::Carrier>& carriers,
                            SimulationSettings simulation, Handsets& handsets)
     : io_(io), clock_(clock), simulation_(simulation), handsets_(handsets) {
+  simulation_.outcome_rules = outcome_rules_;
   for (const auto& carrier : carriers) Upsert(carrier);
   std::lock_guard lock(mutex_);
   RebuildPlan();

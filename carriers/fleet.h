@@ -31,12 +31,15 @@ class CarrierFleet {
   [[nodiscard]] absl::Status SetFault(const std::string& carrier_id,
                                       const mmsgate::v1::CarrierFault& fault);
   std::vector<mmsgate::v1::CarrierState> States() const;
+  // Deterministic outcomes by destination, for every carrier.
+  OutcomeRuleBook& outcome_rules() { return *outcome_rules_; }
 
  private:
   void RebuildPlan();  // mutex_ held
 
   boost::asio::io_context& io_;
   Clock& clock_;
+  std::shared_ptr<OutcomeRuleBook> outcome_rules_ = std::make_shared<OutcomeRuleBook>();
   SimulationSettings simulation_;
   Handsets& handsets_;
   mutable std::mutex mutex_;

@@ -216,6 +216,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   std::vector<v1::Carrier> carriers(s.scenario.carriers().begin(), s.scenario.carriers().end());
   p.fleet = std::make_unique<carriers::CarrierFleet>(
       p.io, *p.clock, carriers, carriers::SimulationSettings{s.seed}, *p.handsets);
+  p.fleet->outcome_rules().Set(
+      {s.scenario.outcome_rules().begin(), s.scenario.outcome_rules().end()});
   p.senders =
       std::make_unique<SenderLimits>(p.io, *p.clock, *p.directory, s.disable_sender_rate_limits);
   p.webhooks = std::make_unique<WebhookSender>(p.io, *p.clock);

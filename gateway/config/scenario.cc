@@ -8,11 +8,12 @@
 #include <set>
 #include <sstream>
 
+#include "carriers/base/errors.h"
+#include "carriers/base/sids.h"
+#include "carriers/base/text.h"
+#include "carriers/outcome_rules.h"
 #include "carriers/phone_numbers.h"
 #include "gateway/core/rules.h"
-#include "carriers/base/sids.h"
-#include "carriers/base/errors.h"
-#include "carriers/base/text.h"
 
 namespace mmsgate::gateway {
 namespace {
@@ -41,61 +42,109 @@ const std::string& DefaultScenarioText() {
   // One account; US and Canadian carriers with and without MMS; two carriers abroad; an
   // MMS-capable US long code and short code, a Canadian long code, an SMS-only number.
   static const std::string kText = R"pb(
-accounts {
-  sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e"
-  auth_token: "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
-  friendly_name: "Default account"
-  settings { disable_international_mms_conversion: false }
-}
-carriers {
-  id: "northwind" name: "Northwind Wireless" country: "US"
-  prefixes: "+1202555" prefixes: "+1212555" supports_mms: true default_for_country: true
-  latency { median_ms: 800 p99_ms: 4000 } max_mps: 500
-}
-carriers {
-  id: "pinecone" name: "Pinecone Mobile (no MMS)" country: "US"
-  prefixes: "+1206555" prefixes: "+1503555" supports_mms: false
-  latency { median_ms: 600 p99_ms: 3000 } max_mps: 200
-}
-carriers {
-  id: "maplelink" name: "MapleLink" country: "CA"
-  prefixes: "+1416555" prefixes: "+1604555" supports_mms: true max_mms_bytes: 1048576
-  default_for_country: true latency { median_ms: 900 p99_ms: 5000 } max_mps: 300
-}
-carriers {
-  id: "tundra" name: "Tundra Cellular (no MMS)" country: "CA"
-  prefixes: "+1867555" supports_mms: false latency { median_ms: 1200 p99_ms: 6000 } max_mps: 50
-}
-carriers {
-  id: "albion" name: "Albion Telecom" country: "GB" supports_mms: true default_for_country: true
-  latency { median_ms: 1500 p99_ms: 8000 } max_mps: 200
-}
-carriers {
-  id: "rheinfunk" name: "Rheinfunk" country: "DE" supports_mms: true default_for_country: true
-  latency { median_ms: 1400 p99_ms: 7000 } max_mps: 200
-}
-numbers {
-  number: "+12025550100" account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e" type: LONG_CODE
-  country: "US" capabilities { sms: true mms: true }
-}
-numbers {
-  number: "55501" account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e" type: SHORT_CODE
-  country: "US" capabilities { sms: true mms: true }
-}
-numbers {
-  number: "+14165550100" account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e" type: LONG_CODE
-  country: "CA" capabilities { sms: true mms: true }
-}
-numbers {
-  number: "+12065550100" account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e" type: LONG_CODE
-  country: "US" capabilities { sms: true mms: false }
-}
-numbers {
-  number: "+18445550100" account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e" type: TOLL_FREE
-  country: "US" capabilities { sms: true mms: false }
-}
-simulation { time_scale: 1.0 seed: 42 disable_sender_rate_limits: false }
-)pb";
+    accounts {
+      sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e"
+      auth_token: "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+      friendly_name: "Default account"
+      settings { disable_international_mms_conversion: false }
+    }
+    carriers {
+      id: "northwind"
+      name: "Northwind Wireless"
+      country: "US"
+      prefixes: "+1202555"
+      prefixes: "+1212555"
+      supports_mms: true
+      default_for_country: true
+      latency { median_ms: 800 p99_ms: 4000 }
+      max_mps: 500
+    }
+    carriers {
+      id: "pinecone"
+      name: "Pinecone Mobile (no MMS)"
+      country: "US"
+      prefixes: "+1206555"
+      prefixes: "+1503555"
+      supports_mms: false
+      latency { median_ms: 600 p99_ms: 3000 }
+      max_mps: 200
+    }
+    carriers {
+      id: "maplelink"
+      name: "MapleLink"
+      country: "CA"
+      prefixes: "+1416555"
+      prefixes: "+1604555"
+      supports_mms: true
+      max_mms_bytes: 1048576
+      default_for_country: true
+      latency { median_ms: 900 p99_ms: 5000 }
+      max_mps: 300
+    }
+    carriers {
+      id: "tundra"
+      name: "Tundra Cellular (no MMS)"
+      country: "CA"
+      prefixes: "+1867555"
+      supports_mms: false
+      latency { median_ms: 1200 p99_ms: 6000 }
+      max_mps: 50
+    }
+    carriers {
+      id: "albion"
+      name: "Albion Telecom"
+      country: "GB"
+      supports_mms: true
+      default_for_country: true
+      latency { median_ms: 1500 p99_ms: 8000 }
+      max_mps: 200
+    }
+    carriers {
+      id: "rheinfunk"
+      name: "Rheinfunk"
+      country: "DE"
+      supports_mms: true
+      default_for_country: true
+      latency { median_ms: 1400 p99_ms: 7000 }
+      max_mps: 200
+    }
+    numbers {
+      number: "+12025550100"
+      account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e"
+      type: LONG_CODE
+      country: "US"
+      capabilities { sms: true mms: true }
+    }
+    numbers {
+      number: "55501"
+      account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e"
+      type: SHORT_CODE
+      country: "US"
+      capabilities { sms: true mms: true }
+    }
+    numbers {
+      number: "+14165550100"
+      account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e"
+      type: LONG_CODE
+      country: "CA"
+      capabilities { sms: true mms: true }
+    }
+    numbers {
+      number: "+12065550100"
+      account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e"
+      type: LONG_CODE
+      country: "US"
+      capabilities { sms: true mms: false }
+    }
+    numbers {
+      number: "+18445550100"
+      account_sid: "AC5e0d5b3c7f1a4e2b9c8d7f6a5b4c3d2e"
+      type: TOLL_FREE
+      country: "US"
+      capabilities { sms: true mms: false }
+    }
+    simulation { time_scale: 1.0 seed: 42 disable_sender_rate_limits: false }
+  )pb";
   return kText;
 }
 
@@ -162,8 +211,8 @@ absl::Status ValidateNumber(const mmsgate::v1::Number& number) {
   }
   for (const auto& [field, url] : {std::pair{"sms_url", &number.sms_url()},
                                    std::pair{"status_callback", &number.status_callback()}}) {
-    if (auto status = CheckCallbackUrl(std::string("number ") + number.number() + " " + field,
-                                       *url, error_codes::kInvalidParameter);
+    if (auto status = CheckCallbackUrl(std::string("number ") + number.number() + " " + field, *url,
+                                       error_codes::kInvalidParameter);
         !status.ok()) {
       return invalid(std::string(status.message()));
     }
@@ -180,8 +229,9 @@ absl::Status ValidateNumber(const mmsgate::v1::Number& number) {
 }
 
 absl::Status ValidateFault(const mmsgate::v1::CarrierFault& fault) {
-  if (fault.kind() == mmsgate::v1::CarrierFault::KIND_UNSPECIFIED || fault.duration_seconds() <= 0 ||
-      fault.extra_latency_ms() < 0 || fault.extra_loss() < 0 || fault.extra_loss() > 1) {
+  if (fault.kind() == mmsgate::v1::CarrierFault::KIND_UNSPECIFIED ||
+      fault.duration_seconds() <= 0 || fault.extra_latency_ms() < 0 || fault.extra_loss() < 0 ||
+      fault.extra_loss() > 1) {
     return absl::InvalidArgumentError(
         "a fault needs a kind (OUTAGE, MMS_UNSUPPORTED, EXTRA_LATENCY, EXTRA_LOSS), a positive "
         "duration_seconds, extra_latency_ms >= 0 and extra_loss within 0..1");
@@ -293,9 +343,13 @@ absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
           std::pair{"status_callback", &service.status_callback()}}) {
       if (auto status = CheckCallbackUrl(field, *url, error_codes::kInvalidParameter);
           !status.ok()) {
-        return Invalid("messaging service " + service.sid() + ": " +
-                       std::string(status.message()));
+        return Invalid("messaging service " + service.sid() + ": " + std::string(status.message()));
       }
+    }
+  }
+  for (int i = 0; i < scenario.outcome_rules_size(); ++i) {
+    if (auto status = carriers::ValidateOutcomeRule(scenario.outcome_rules(i), i); !status.ok()) {
+      return status;
     }
   }
   for (const auto& scheduled : scenario.scheduled_faults()) {
@@ -314,8 +368,9 @@ absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
   if (simulation.time_scale() < 0) return Invalid("simulation.time_scale must be positive");
   if (simulation.media_retention_seconds() < 0 || simulation.media_fetch_timeout_ms() < 0 ||
       simulation.webhook_timeout_ms() < 0) {
-    return Invalid("simulation.media_retention_seconds and media_fetch_timeout_ms must not be "
-                   "negative");
+    return Invalid(
+        "simulation.media_retention_seconds and media_fetch_timeout_ms must not be "
+        "negative");
   }
   if (auto status = CheckCallbackUrl("simulation.public_base_url", simulation.public_base_url(),
                                      error_codes::kInvalidParameter);

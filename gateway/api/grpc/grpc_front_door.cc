@@ -604,7 +604,9 @@ using SimulatorBase = v1::Simulator::WithRawCallbackMethod_UpsertCarrier<
         v1::Simulator::WithRawCallbackMethod_SetCarrierFault<
             v1::Simulator::WithRawCallbackMethod_SendFromHandset<
                 v1::Simulator::WithRawCallbackMethod_GetHandsetInbox<
-                    v1::Simulator::WithRawCallbackMethod_GetClock<v1::Simulator::Service>>>>>>;
+                    v1::Simulator::WithRawCallbackMethod_GetClock<
+                        v1::Simulator::WithRawCallbackMethod_SetOutcomeRules<
+                            v1::Simulator::Service>>>>>>>;
 
 class SimulatorService final : public SimulatorBase {
  public:
@@ -641,6 +643,28 @@ class SimulatorService final : public SimulatorBase {
         context, request, response, [this](auto* call) { HandleGetHandsetInbox(call); });
   }
 
+  grpc::ServerUnaryReactor* SetOutcomeRules(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override {
+    return Serve<v1::OutcomeRules, v1::OutcomeRules>(
+        context, request, response, [this](auto* call) {
+          if (auto status = AuthorizeCarrierControl(deps_, call->context()); !status.ok()) {
+            return call->Reply(status);
+          }
+          for (int i = 0; i < call->request.rules_size(); ++i) {
+            if (auto status = carriers::ValidateOutcomeRule(call->request.rules(i), i);
+                !status.ok()) {
+              return call->Reply(status);  // nothing changed
+            }
+          }
+          deps_.fleet->outcome_rules().Set(
+              {call->request.rules().begin(), call->request.rules().end()});
+          for (auto& rule : deps_.fleet->outcome_rules().Get()) {
+            *call->response.add_rules() = std::move(rule);
+          }
+          call->Reply(absl::OkStatus());
+        });
+  }
   grpc::ServerUnaryReactor* GetClock(grpc::CallbackServerContext* context,
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override {
