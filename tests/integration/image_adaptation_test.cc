@@ -6,11 +6,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <filesystem>
-#include <thread>
 
 #include "fakes/test_images.h"
+#include "integration/await_message.h"
 #include "integration/http_client.h"
 #include "integration/mmsgate_process.h"
 #include "mmsgate/v1/messaging.grpc.pb.h"
@@ -79,19 +78,10 @@ class ImageAdaptationTest : public ::testing::Test {
     return messaging_->SendMessage(context.get(), request, sent);
   }
 
-  // Polls until delivered (a bound no machine reaches; the carrier takes 5 ms).
   v1::Message AwaitDelivered(const std::string& sid) {
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    v1::Message message;
-    do {
-      v1::GetMessageRequest get;
-      get.set_sid(sid);
-      auto context = Context();
-      EXPECT_TRUE(messaging_->GetMessage(context.get(), get, &message).ok());
-      if (message.status() == v1::DELIVERED) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    } while (std::chrono::steady_clock::now() < give_up);
-    return message;
+    return AwaitMessage(*messaging_, kAccount, kToken, sid, [](const v1::Message& message) {
+      return message.status() == v1::DELIVERED;
+    });
   }
 
   v1::HandsetInbox Inbox(const std::string& number) {

@@ -7,11 +7,10 @@
 #include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <filesystem>
 #include <map>
-#include <thread>
 
+#include "integration/await_message.h"
 #include "integration/mmsgate_process.h"
 #include "mmsgate/v1/messaging.grpc.pb.h"
 #include "mmsgate/v1/simulator.grpc.pb.h"
@@ -26,10 +25,6 @@ using ::testing::HasSubstr;
 constexpr const char* kAccount = "AC1212121212121212121212121212abcd";
 constexpr const char* kToken = "outcome-rules-token";
 constexpr const char* kSender = "+13105550120";
-
-bool IsFinal(v1::MessageStatus status) {
-  return status == v1::DELIVERED || status == v1::UNDELIVERED || status == v1::FAILED;
-}
 
 class OutcomeRulesTest : public ::testing::Test {
  protected:
@@ -79,19 +74,8 @@ class OutcomeRulesTest : public ::testing::Test {
     return sent.sid();
   }
 
-  // Polls until the message is final (bounded far above what any machine needs).
   v1::Message AwaitFinal(const std::string& sid) {
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    v1::Message message;
-    do {
-      v1::GetMessageRequest get;
-      get.set_sid(sid);
-      auto context = Context();
-      EXPECT_TRUE(messaging_->GetMessage(context.get(), get, &message).ok());
-      if (IsFinal(message.status())) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    } while (std::chrono::steady_clock::now() < give_up);
-    return message;
+    return AwaitMessage(*messaging_, kAccount, kToken, sid);
   }
 
   grpc::Status SetRules(const v1::OutcomeRules& rules, v1::OutcomeRules* now) {

@@ -11,8 +11,8 @@
 #include <chrono>
 #include <filesystem>
 #include <limits>
-#include <thread>
 
+#include "integration/await_message.h"
 #include "integration/mmsgate_process.h"
 #include "mmsgate/v1/messaging.grpc.pb.h"
 #include "mmsgate/v1/simulator.grpc.pb.h"
@@ -113,17 +113,8 @@ class ScheduledMessageTest : public ::testing::Test {
     return message;
   }
 
-  // Polls until the message is final (a bound no machine reaches: the release is seconds away).
   v1::Message AwaitFinal(const std::string& sid) {
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    v1::Message message = Get(sid);
-    while (message.status() != v1::DELIVERED && message.status() != v1::UNDELIVERED &&
-           message.status() != v1::FAILED && message.status() != v1::CANCELED &&
-           std::chrono::steady_clock::now() < give_up) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      message = Get(message.sid());
-    }
-    return message;
+    return AwaitMessage(*messaging_, kAccount, kToken, sid);
   }
 
   grpc::Status Cancel(const std::string& sid, v1::Message* canceled) {
