@@ -68,6 +68,15 @@ void CarrierNode::OnMmsSuspensionChanged(std::function<void()> callback) {
   on_mms_suspension_changed_ = std::move(callback);
 }
 
+void CarrierNode::Retire() {
+  retired_.store(true, std::memory_order_release);
+  boost::asio::post(strand_, [self = shared_from_this()] {
+    self->pump_timer_->Cancel();
+    self->queue_.clear();
+    self->queued_now_.store(0, std::memory_order_relaxed);
+  });
+}
+
 void CarrierNode::Submit(HandsetDelivery delivery) {
   boost::asio::post(strand_, [self = shared_from_this(), delivery = std::move(delivery)]() mutable {
     self->Enqueue(std::move(delivery));
@@ -77,6 +86,7 @@ void CarrierNode::Submit(HandsetDelivery delivery) {
 void CarrierNode::Report(DeliveryListener* listener, const std::string& sid, SimTime at,
                          DeliveryReport::Outcome outcome, int code, std::string message,
                          std::optional<HandsetArrival> arrival) {
+  if (retired()) return;
   if (outcome != DeliveryReport::Outcome::kDelivered) {
     std::lock_guard lock(shared_mutex_);
     ++undelivered_by_code_[code];
@@ -87,6 +97,7 @@ void CarrierNode::Report(DeliveryListener* listener, const std::string& sid, Sim
 }
 
 void CarrierNode::Enqueue(HandsetDelivery delivery) {
+  if (retired()) return;
   submitted_.fetch_add(1, std::memory_order_relaxed);
   if (delivery.submitted_at == SimTime{}) delivery.submitted_at = clock_.Now();
   const int32_t capacity =
@@ -139,6 +150,7 @@ void CarrierNode::ExpireOverdue(SimTime now) {
 }
 
 void CarrierNode::Pump(bool retry) {
+  if (retired()) return;
   const SimTime now = clock_.Now();
   ExpireOverdue(now);
   if (queue_.empty()) {
@@ -222,6 +234,7 @@ double CarrierNode::DrawLatencyMs(MessageStream& random) {
 }
 
 void CarrierNode::Send(HandsetDelivery delivery, SimTime slot) {
+  if (retired()) return;
   if (delivery.listener) delivery.listener->OnCarrierAccepted(delivery.message_sid, slot);
   const SimTime now = slot;
   // Each message draws from its own stream, keyed by the seed, the carrier and the message's
@@ -287,6 +300,7 @@ void CarrierNode::Send(HandsetDelivery delivery, SimTime slot) {
 
 void CarrierNode::Conclude(HandsetDelivery delivery, int failure_code, bool failed,
                            const std::string& reason, SimTime outcome_at) {
+  if (retired()) return;
   if (failure_code != 0 && !reason.empty()) {
     Report(delivery.listener, delivery.message_sid, outcome_at,
            failed ? DeliveryReport::Outcome::kFailed : DeliveryReport::Outcome::kUndelivered,

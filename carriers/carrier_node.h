@@ -57,6 +57,10 @@ class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
 
   // Queues a message. `delivery.deadline` (simulated) bounds how long it may wait here.
   void Submit(HandsetDelivery delivery);
+  // Stops for good (Simulator.Reset replaced it): what it holds is dropped, its timers end
+  // without reporting, and a message submitted later is ignored.
+  void Retire();
+  bool retired() const { return retired_.load(std::memory_order_acquire); }
 
   // Replaces the configuration; messages already in flight keep their drawn latency.
   void UpdateConfig(mmsgate::v1::Carrier config);
@@ -153,6 +157,7 @@ class CarrierNode : public std::enable_shared_from_this<CarrierNode> {
   std::vector<double> latency_samples_ms_;
   uint64_t latency_samples_seen_ = 0;
   std::atomic<bool> mms_suspended_{false};
+  std::atomic<bool> retired_{false};
   std::atomic<int64_t> submitted_{0};
   std::atomic<int64_t> delivered_{0};
   std::atomic<int64_t> queued_now_{0};

@@ -33,6 +33,19 @@ void CarrierFleet::RebuildPlan() {
   plan_ = std::make_shared<const NumberPlan>(effective);
 }
 
+void CarrierFleet::Reset(const std::vector<mmsgate::v1::Carrier>& carriers) {
+  std::map<std::string, std::shared_ptr<CarrierNode>> retired;
+  {
+    std::lock_guard lock(mutex_);
+    retired.swap(nodes_);
+    configs_.clear();
+  }
+  for (auto& [_, node] : retired) node->Retire();
+  for (const auto& carrier : carriers) Upsert(carrier);
+  std::lock_guard lock(mutex_);
+  RebuildPlan();
+}
+
 void CarrierFleet::Upsert(const mmsgate::v1::Carrier& carrier) {
   std::lock_guard lock(mutex_);
   auto it = nodes_.find(carrier.id());

@@ -27,6 +27,10 @@ class CarrierFleet {
   std::shared_ptr<CarrierNode> Node(const std::string& id) const;
   // Adds a carrier, or reconfigures the one with the same id.
   void Upsert(const mmsgate::v1::Carrier& carrier);
+  // Back to `carriers` as at start (Simulator.Reset): every node is retired (what it holds is
+  // dropped) and a fresh one made for each carrier, with fresh counters, no faults and the
+  // same random streams as a fresh start.
+  void Reset(const std::vector<mmsgate::v1::Carrier>& carriers);
   // NotFound for an unknown carrier.
   [[nodiscard]] absl::Status SetFault(const std::string& carrier_id,
                                       const mmsgate::v1::CarrierFault& fault);

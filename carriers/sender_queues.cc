@@ -110,6 +110,13 @@ class SenderQueues::Sender : public std::enable_shared_from_this<Sender> {
     queue_.clear();
   }
 
+  // Runs on the strand, for Reset(): Drop, and the bucket full again as at the start.
+  void DropAndRefill() {
+    Drop();
+    has_limit_ = false;
+    last_release_ = -std::numeric_limits<double>::infinity();
+  }
+
   // Undoes the count taken by Enqueue, before the callback runs so that it sees the new value.
   void Uncount(std::size_t n) {
     if (n == 0) return;
@@ -319,6 +326,13 @@ std::size_t SenderQueues::Queued(const std::string& sender) const {
 }
 
 std::size_t SenderQueues::TotalQueued() const { return shared_->total_queued.load(); }
+
+void SenderQueues::Reset() {
+  std::lock_guard lock(senders_mutex_);
+  for (auto& [name, state] : senders_) {
+    boost::asio::post(state->strand, [state = state] { state->DropAndRefill(); });
+  }
+}
 
 void SenderQueues::Stop() {
   if (shared_->stopped.exchange(true)) return;

@@ -97,6 +97,9 @@ class SenderQueues {
   // Cancels timers; items still queued get neither callback. Idempotent. Call before the
   // io_context stops.
   void Stop();
+  // Drops what is queued, without callbacks, and fills every bucket again (Simulator.Reset);
+  // the queues keep working. Reservations not yet enqueued stay counted until they are.
+  void Reset();
 
  private:
   class Sender;

@@ -7,8 +7,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "carriers/handsets.h"
 #include "gateway/accounts/authority.h"
 #include "gateway/accounts/directory.h"
+#include "gateway/api/api_chaos.h"
 #include "gateway/api/grpc/grpc_front_door.h"
 #include "gateway/api/rest/rest_facade.h"
 #include "gateway/config/descriptor_budget.h"
@@ -77,6 +80,8 @@ struct Server::Parts {
   std::unique_ptr<StatusCallbacks> status_callbacks;
   std::unique_ptr<MessageLifecycle> lifecycle;
   std::unique_ptr<MessageService> messages;
+  // Simulator.SetApiChaos, asked by both front doors.
+  std::unique_ptr<ApiChaos> chaos;
   // The REST facade, made once SendService exists; the HTTP routes call it through here.
   HttpHandler rest;
   std::unique_ptr<HttpServer> http;
@@ -97,7 +102,42 @@ struct Server::Parts {
         storage_pool(static_cast<std::size_t>(settings.storage_threads)) {}
 
   std::string Metrics() const;
+  // Simulator.Reset. Blocking (storage executor).
+  absl::StatusOr<v1::ResetResponse> Reset();
+  std::mutex reset_mutex;  // one Reset at a time
 };
+
+absl::StatusOr<v1::ResetResponse> Server::Parts::Reset() {
+  std::lock_guard lock(reset_mutex);
+  const auto began = std::chrono::steady_clock::now();
+  const v1::Scenario& scenario = settings.scenario;
+  // Nothing new starts from what is dropped: chaos and scheduled faults end, the messages in
+  // flight are retired (their later steps do nothing), queues and carriers are replaced.
+  chaos->Clear();
+  faults->Stop();
+  lifecycle->Reset();
+  senders->Reset();
+  fleet->Reset({scenario.carriers().begin(), scenario.carriers().end()});
+  fleet->outcome_rules().Set({scenario.outcome_rules().begin(), scenario.outcome_rules().end()});
+  // Every record goes, in one write; a commit made before it and written after answers ABORTED,
+  // so nothing of before comes back.
+  if (auto status = database->Reset(); !status.ok()) {
+    spdlog::error("reset: cannot clear the store: {}", std::string(status.message()));
+    return status;
+  }
+  const std::size_t accounts_removed = directory->ResetToScenario();
+  sender->ResetSequence(FirstSequence(*message_store));
+  faults->Restart({scenario.scheduled_faults().begin(), scenario.scheduled_faults().end()});
+  events->PublishReset("");
+  const double duration_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began).count();
+  spdlog::info("reset to the scenario in {:.1f} ms ({} accounts made at run time removed)",
+               duration_ms, accounts_removed);
+  v1::ResetResponse response;
+  response.set_accounts_removed(static_cast<int64_t>(accounts_removed));
+  response.set_duration_ms(duration_ms);
+  return response;
+}
 
 namespace {
 
@@ -291,7 +331,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
                                                *p.media_store, *p.counted_attempts, *p.directory,
                                                *p.fleet, *p.events, *p.webhooks, *p.sender,
                                                InboundSettings{public_base_url, s.webhook_timeout});
-  p.rest = MakeRestFacade(*p.directory, *p.authority, *p.sender, *p.messages, storage);
+  p.chaos = std::make_unique<ApiChaos>(*p.clock, s.seed);
+  p.rest = MakeRestFacade(*p.directory, *p.authority, *p.sender, *p.messages, *p.chaos, storage);
 
   p.retention =
       std::make_unique<MediaRetention>(p.io, storage, *p.clock, *p.messages, s.media_retention);
@@ -319,6 +360,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   deps.inbound = p.inbound.get();
   deps.clock = p.clock.get();
   deps.authority = p.authority.get();
+  deps.chaos = p.chaos.get();
+  deps.reset = [raw] { return raw->Reset(); };
   deps.watch_limits.max_queued_events = static_cast<std::size_t>(s.watch_max_lag);
   deps.watch_limits.max_per_account = s.max_watchers_per_account;
   auto front_door = GrpcFrontDoor::Start(s.grpc_address, std::move(deps));

@@ -3,10 +3,12 @@
 //
 // An account's credentials reach that account's own data. The admin token (--admin-token) is
 // what shared state needs:
-//   * Carrier control (UpsertCarrier, SetCarrierFault) changes what every account sees. With an
-//     admin token configured it needs that token; without one it is open only while the gateway
-//     has a single account (a personal gateway), since with several one account's test would
-//     fault another's carriers.
+//   * Carrier control (UpsertCarrier, SetCarrierFault, SetOutcomeRules, SetApiChaos, Reset)
+//     changes what every account sees. With an admin token configured it needs that token;
+//     without one it is open only while the scenario has a single account (a personal gateway),
+//     since with several one account's test would fault another's carriers. Accounts made at
+//     run time (CreateAccount) do not count: whoever runs an open gateway made them.
+//   * CreateAccount needs no account: the admin token when one is configured, else nothing.
 //   * Account changes (settings, provisioning, number webhooks, releases) need the admin token
 //     when one is configured, as --help says; otherwise the account's credentials suffice.
 //   * Handsets are shared by every account. SendFromHandset and GetHandsetInbox reach every
@@ -39,6 +41,7 @@ class Authority {
   // PERMISSION_DENIED (20003) with what to do, or OK.
   [[nodiscard]] absl::Status AuthorizeCarrierControl(std::string_view presented) const;
   [[nodiscard]] absl::Status AuthorizeAccountChange(std::string_view presented) const;
+  [[nodiscard]] absl::Status AuthorizeAccountCreation(std::string_view presented) const;
 
   // True when the caller sees every handset and every inbox entry; false: only its own.
   [[nodiscard]] bool SeesAllHandsets(std::string_view presented) const;

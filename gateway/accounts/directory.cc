@@ -91,13 +91,37 @@ std::string_view AreaCode(std::string_view e164) {
 
 Directory::Directory(const v1::Scenario& scenario, storage::Database& database,
                      DirectoryStore& store)
-    : database_(database), store_(store) {
+    : database_(database),
+      store_(store),
+      scenario_(scenario),
+      scenario_accounts_(static_cast<std::size_t>(scenario.accounts_size())),
+      number_pool_(scenario.number_pool().begin(), scenario.number_pool().end()) {
+  std::unique_lock lock(mutex_);
+  LoadLocked(store_.Load());
+}
+
+std::size_t Directory::ResetToScenario() {
+  const StoredDirectory stored = store_.Load();  // empty after the database's Reset
+  std::unique_lock lock(mutex_);
+  const std::size_t accounts_before = accounts_.size();
+  accounts_.clear();
+  numbers_.clear();
+  services_.clear();
+  service_of_number_.clear();
+  sticky_senders_.clear();
+  opt_outs_.clear();
+  LoadLocked(stored);
+  return accounts_before - accounts_.size();
+}
+
+void Directory::LoadLocked(const StoredDirectory& stored) {
+  const v1::Scenario& scenario = scenario_;
   for (const auto& account : scenario.accounts()) accounts_[account.sid()] = account;
+  for (const auto& account : stored.accounts) accounts_.try_emplace(account.sid(), account);
   for (auto number : scenario.numbers()) {
     if (number.sid().empty()) number.set_sid(NewSid("PN"));
     numbers_[number.number()] = number;
   }
-  const StoredDirectory stored = store_.Load();
   for (const auto& number : stored.released) numbers_.erase(number);
   for (const auto& [key, number] : stored.numbers) {
     if (accounts_.contains(number.account_sid())) numbers_[key] = number;
@@ -188,6 +212,91 @@ std::vector<v1::Account> Directory::Accounts() const {
   std::shared_lock lock(mutex_);
   for (const auto& [_, account] : accounts_) accounts.push_back(account);
   return accounts;
+}
+
+// The built-in pool: 555-0100..0199 (set aside for fiction) of a few area codes the scenarios
+// in this repository do not use.
+constexpr const char* kDefaultPoolPrefixes[] = {"+1564555", "+1458555", "+1872555",
+                                                "+1725555", "+1762555", "+1934555"};
+
+std::optional<std::string> Directory::FreeDefaultNumberLocked() const {
+  auto usable = [this](const std::string& number) {
+    return !numbers_.contains(number) && !changing_.contains(number);
+  };
+  if (!number_pool_.empty()) {
+    for (const auto& number : number_pool_) {
+      if (usable(number)) return number;
+    }
+    return std::nullopt;
+  }
+  for (const char* prefix : kDefaultPoolPrefixes) {
+    for (int line = 100; line <= 199; ++line) {
+      std::string number = std::string(prefix) + "0" + std::to_string(line);
+      if (usable(number)) return number;
+    }
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<v1::CreateAccountResponse> Directory::CreateAccount(const std::string& friendly_name,
+                                                                   bool provision_defaults) {
+  const auto characters = std::count_if(friendly_name.begin(), friendly_name.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;  // not a continuation byte
+  });
+  if (!IsValidUtf8(friendly_name) || characters > 64) {
+    return ProviderError(absl::StatusCode::kInvalidArgument, error_codes::kInvalidParameter,
+                         "CreateAccountRequest.friendly_name must be UTF-8 text of at most 64 "
+                         "characters");
+  }
+  v1::CreateAccountResponse created;
+  v1::Account& account = *created.mutable_account();
+  account.set_sid(NewSid("AC"));
+  account.set_auth_token(RandomHex(16));
+  account.set_friendly_name(friendly_name.empty() ? "mmsgate test account" : friendly_name);
+  std::optional<v1::Number> number;
+  if (provision_defaults) {
+    std::unique_lock lock(mutex_);
+    auto free = FreeDefaultNumberLocked();
+    if (!free) {
+      return ProviderError(
+          absl::StatusCode::kResourceExhausted, error_codes::kNumberUnavailable,
+          number_pool_.empty()
+              ? "the built-in number range has no free number left; give the scenario a "
+                "number_pool, or create accounts without provision_defaults"
+              : "every number of the scenario's number_pool is in use; add numbers to it, or "
+                "release some");
+    }
+    number.emplace();
+    number->set_number(*free);
+    number->set_sid(NewSid("PN"));
+    number->set_account_sid(account.sid());
+    number->set_type(v1::LONG_CODE);
+    number->set_country("US");
+    number->mutable_capabilities()->set_sms(true);
+    number->mutable_capabilities()->set_mms(true);
+    if (auto status = ValidateNumber(*number); !status.ok()) {
+      return ProviderError(absl::StatusCode::kFailedPrecondition, error_codes::kInvalidParameter,
+                           "number_pool entry " + *free + ": " + std::string(status.message()));
+    }
+    changing_.insert(*free);  // released by FinishChange
+  }
+  auto batch = database_.NewBatch();
+  absl::Status staged = store_.StageAccount(*batch, account);
+  if (staged.ok() && number) staged = store_.StageNumber(*batch, *number);
+  if (!number) {
+    if (!staged.ok()) return staged;
+    if (auto status = database_.CommitNow(std::move(batch)); !status.ok()) return status;
+    std::unique_lock lock(mutex_);
+    accounts_[account.sid()] = account;
+    return created;
+  }
+  absl::Status status = FinishChange(number->number(), std::move(staged), std::move(batch), [&] {
+    accounts_[account.sid()] = account;
+    numbers_[number->number()] = *number;
+  });
+  if (!status.ok()) return status;
+  *created.add_numbers() = *number;
+  return created;
 }
 
 absl::StatusOr<v1::Account> Directory::SetAccountSettings(const std::string& account_sid,

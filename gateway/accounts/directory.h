@@ -51,6 +51,21 @@ class Directory {
   std::vector<mmsgate::v1::Number> NumbersOf(const std::string& account_sid) const;
   std::vector<mmsgate::v1::Account> Accounts() const;
 
+  // Back to the scenario's accounts, numbers, settings, services and no opt-outs, after the
+  // database was emptied (Simulator.Reset). Answers how many accounts made at run time are gone.
+  // Blocking (storage executor).
+  std::size_t ResetToScenario();
+
+  // Accounts the scenario names (those CreateAccount made are not counted).
+  [[nodiscard]] std::size_t scenario_account_count() const { return scenario_accounts_; }
+
+  // A new account with a new SID and auth token, persisted; with `provision_defaults` also a US
+  // long code with SMS and MMS from the scenario's number_pool or the built-in range (+1 NXX
+  // 555-01XX). Blocking (storage executor). 21200 for a friendly name that is not UTF-8 or over
+  // 64 characters; 21422 when the pool has no free number left.
+  [[nodiscard]] absl::StatusOr<mmsgate::v1::CreateAccountResponse> CreateAccount(
+      const std::string& friendly_name, bool provision_defaults);
+
   [[nodiscard]] absl::StatusOr<mmsgate::v1::Account> SetAccountSettings(
       const std::string& account_sid, const mmsgate::v1::AccountSettings& settings);
 
@@ -144,8 +159,16 @@ class Directory {
                             std::unique_ptr<storage::Batch> batch,
                             const std::function<void()>& apply);
 
+  // Fills the maps from the scenario and what the store kept. mutex_ held.
+  void LoadLocked(const StoredDirectory& stored);
+  // The first free number of the default pool. mutex_ held.
+  std::optional<std::string> FreeDefaultNumberLocked() const;
+
   storage::Database& database_;
   DirectoryStore& store_;
+  const mmsgate::v1::Scenario scenario_;
+  std::size_t scenario_accounts_ = 0;
+  std::vector<std::string> number_pool_;  // the scenario's number_pool
   mutable std::shared_mutex mutex_;
   std::map<std::string, mmsgate::v1::Account, std::less<>> accounts_;
   std::map<std::string, mmsgate::v1::Number, std::less<>> numbers_;

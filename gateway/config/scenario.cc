@@ -347,6 +347,15 @@ absl::Status ValidateScenario(const mmsgate::v1::Scenario& scenario) {
       }
     }
   }
+  for (int i = 0; i < scenario.number_pool_size(); ++i) {
+    const std::string& number = scenario.number_pool(i);
+    const auto parsed = carriers::ParseValidNumber(number);
+    if (!parsed || parsed->e164 != number || parsed->region != "US") {
+      return Invalid("number_pool[" + std::to_string(i) + "] \"" + number.substr(0, 40) +
+                     "\" is not a US number in E.164 (\"+12025550100\"); CreateAccount hands "
+                     "these out as US long codes");
+    }
+  }
   for (int i = 0; i < scenario.outcome_rules_size(); ++i) {
     if (auto status = carriers::ValidateOutcomeRule(scenario.outcome_rules(i), i); !status.ok()) {
       return status;

@@ -68,6 +68,23 @@ void EventBus::PublishStatus(const mmsgate::v1::Message& message) {
   for (const auto& callback : targets) (*callback)(event);
 }
 
+void EventBus::PublishReset(const std::string& account_sid) {
+  std::vector<std::shared_ptr<Callback>> targets;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [_, subscriber] : subscribers_) {
+      // Whatever the filter: every watcher must learn that what it watched is gone.
+      if (account_sid.empty() || subscriber.filter.account_sid == account_sid) {
+        targets.push_back(subscriber.callback);
+      }
+    }
+  }
+  mmsgate::v1::Event event;
+  event.set_kind(mmsgate::v1::Event::RESET);
+  Stamp(event);
+  for (const auto& callback : targets) (*callback)(event);
+}
+
 std::size_t EventBus::subscriber_count() const {
   std::lock_guard lock(mutex_);
   return subscribers_.size();

@@ -52,6 +52,10 @@ class EventBus {
   // gateway nobody watches copies no message into events.
   void PublishStatus(const mmsgate::v1::Message& message);
 
+  // An Event of kind RESET to every subscriber of `account_sid` (empty: every subscriber),
+  // whatever its filter: what it watched is gone (Simulator.Reset, Accounts.ResetAccount).
+  void PublishReset(const std::string& account_sid);
+
   std::size_t subscriber_count() const;
 
  private:

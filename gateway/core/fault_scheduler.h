@@ -21,6 +21,13 @@ class FaultScheduler {
   void Schedule(const std::vector<mmsgate::v1::ScheduledFault>& faults);
   // Cancels what has not started yet.
   void Stop();
+  // Cancels what has not started and arms `faults` again from now (Simulator.Reset). Not
+  // concurrently with itself or Schedule.
+  void Restart(const std::vector<mmsgate::v1::ScheduledFault>& faults) {
+    Stop();
+    timers_.clear();
+    Schedule(faults);
+  }
 
  private:
   boost::asio::io_context& io_;

@@ -112,6 +112,29 @@ void MessageLifecycle::Forget(const std::string& sid) {
   shard.flights.erase(sid);
 }
 
+void MessageLifecycle::Reset() {
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  for (auto& shard : shards_) {
+    std::unordered_map<std::string, FlightPtr> flights;
+    {
+      std::lock_guard lock(shard.mutex);
+      flights.swap(shard.flights);
+    }
+    for (auto& [sid, flight] : flights) {
+      boost::asio::post(flight->strand, [flight = flight] {
+        flight->retired = true;
+        flight->pending.clear();
+        flight->release_timer.reset();
+        if (flight->canceled) {
+          std::exchange(flight->canceled, nullptr)(ProviderError(
+              absl::StatusCode::kFailedPrecondition, error_codes::kNotCancelable,
+              "the gateway was reset (Simulator.Reset): the message no longer exists"));
+        }
+      });
+    }
+  }
+}
+
 std::size_t MessageLifecycle::in_flight() const {
   std::size_t count = 0;
   for (const auto& shard : shards_) {
@@ -144,7 +167,13 @@ std::vector<carriers::MediaPayload> StoredMedia(const v1::Message& message,
 }
 }  // namespace
 
-void MessageLifecycle::Start(v1::Message queued, std::vector<carriers::MediaPayload> media) {
+void MessageLifecycle::Start(v1::Message queued, std::vector<carriers::MediaPayload> media,
+                             std::optional<uint64_t> generation) {
+  if (generation && *generation != generation_.load(std::memory_order_acquire)) {
+    // Stored before a Reset that removed it: it must not come back to life.
+    if (queued.status() != v1::SCHEDULED) senders_.Cancel(queued.from());
+    return;
+  }
   media = StoredMedia(queued, std::move(media));
   auto flight = std::make_shared<Flight>(StrandFor(queued.sid()));
   *flight->message = std::move(queued);
@@ -209,6 +238,7 @@ void MessageLifecycle::Resume(v1::Message message, std::vector<carriers::MediaPa
 
 void MessageLifecycle::Apply(const FlightPtr& flight, Change change) {
   boost::asio::post(flight->strand, [this, flight, change = std::move(change)]() mutable {
+    if (flight->retired) return;
     flight->pending.push_back(std::move(change));
     if (flight->writing || flight->store_posted) return;  // It joins the next commit.
     // Stored after the handlers already queued on the strand, so a change that came with this
@@ -235,6 +265,7 @@ void MessageLifecycle::Unpark(Flight& flight) {
 }
 
 void MessageLifecycle::StoreNext(const FlightPtr& flight) {
+  if (flight->retired) return;
   if (flight->pending.empty()) return;  // A parked message stays parked.
   Unpark(*flight);
   // Everything that arrived while the previous commit was being written goes into this one:
@@ -293,6 +324,7 @@ void MessageLifecycle::StoreArrivalAlone(const carriers::HandsetArrival& arrival
 void MessageLifecycle::OnStored(const FlightPtr& flight, std::vector<v1::Message> steps,
                                 absl::Status status) {
   flight->writing = false;
+  if (flight->retired) return;  // the reset's epoch refused its commit, or it came too late
   if (!status.ok()) {
     // Not durable: the message stays in the outbox at its last stored status, and the next
     // start resumes it from there. Nothing more happens to it in this process.
@@ -320,6 +352,7 @@ void MessageLifecycle::OnStored(const FlightPtr& flight, std::vector<v1::Message
 }
 
 void MessageLifecycle::Run(const FlightPtr& flight, Action action) {
+  if (flight->retired) return;
   switch (action) {
     case Action::kNone:
       return;

@@ -98,7 +98,12 @@ class MessageLifecycle final : public carriers::DeliveryListener {
   // not reserved) publishes SCHEDULED and waits for its send_at. QUEUED is the status the
   // create answered, so no status callback is sent for it (as the provider sends none for the
   // initial status). `media` are its bytes, parallel to message.media().
-  void Start(mmsgate::v1::Message queued, std::vector<carriers::MediaPayload> media);
+  // `generation`: generation() read after the message's batch was made; a Reset since then
+  // removed the message, so it is dropped.
+  void Start(mmsgate::v1::Message queued, std::vector<carriers::MediaPayload> media,
+             std::optional<uint64_t> generation = std::nullopt);
+  // Counts Resets.
+  [[nodiscard]] uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   using Canceled = std::function<void(absl::StatusOr<mmsgate::v1::Message>)>;
   // Cancels the SCHEDULED message `sid`: `done` gets it CANCELED once that is stored, or 30409
   // when it is not (or no longer) waiting for its send_at in this process. Any thread.
@@ -124,6 +129,9 @@ class MessageLifecycle final : public carriers::DeliveryListener {
   void set_inbox(InboxStore* inbox) { inbox_ = inbox; }
   // Messages between acceptance and a final status in this process.
   [[nodiscard]] std::size_t in_flight() const;
+  // Drops every message in flight (Simulator.Reset): none changes status again, is published or
+  // is stored; a cancel waiting for its commit is told 30409. Any thread.
+  void Reset();
 
  private:
   struct Change {
@@ -155,6 +163,8 @@ class MessageLifecycle final : public carriers::DeliveryListener {
     bool store_posted = false;
     // Loaded from the outbox at start rather than accepted by this process.
     bool resumed = false;
+    // Simulator.Reset dropped it: nothing more happens to it (set on its strand).
+    bool retired = false;
     // Counted against its sender's backlog (SenderLimits): from acceptance, or for a scheduled
     // message from its release.
     bool sender_reserved = false;
@@ -212,6 +222,7 @@ class MessageLifecycle final : public carriers::DeliveryListener {
 
   PipelineMetrics* metrics_ = nullptr;
   InboxStore* inbox_ = nullptr;
+  std::atomic<uint64_t> generation_{0};
 
   // Messages between acceptance and a final status, for the carriers' reports to find them;
   // sharded so concurrent messages do not contend on one lock (held for a lookup only).

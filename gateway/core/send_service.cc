@@ -354,6 +354,9 @@ void SendService::AdmitAndStore(const v1::Account& account, const v1::SendMessag
       message.media_size() > 0 ? ToNanoseconds(clock_.Now() + settings_.media_retention) : 0;
 
   auto batch = database_.NewBatch();
+  // Read after the batch was made (a Reset bumps it before it clears the store): a message
+  // stored before a Reset is not started after it.
+  const uint64_t generation = lifecycle_.generation();
   std::vector<std::string> staged_blobs;
   v1::Message queued = MessageLifecycle::StoredAtAcceptance(admitted->message);
   absl::Status staged =
@@ -387,7 +390,7 @@ void SendService::AdmitAndStore(const v1::Account& account, const v1::SendMessag
   // The completion runs on the storage executor: releasing staged blobs takes their stripe
   // lock, and the reply may serialize a large message.
   database_.Commit(std::move(batch), storage_executor_,
-                   [this, owned, staged_blobs = std::move(staged_blobs), fail,
+                   [this, owned, generation, staged_blobs = std::move(staged_blobs), fail,
                     done = std::move(done)](absl::Status status) mutable {
                      media_store_.StagingDone(staged_blobs);
                      if (!status.ok()) {
@@ -406,7 +409,8 @@ void SendService::AdmitAndStore(const v1::Account& account, const v1::SendMessag
                        accepted.set_status(v1::ACCEPTED);
                        done(std::move(accepted));
                      }
-                     lifecycle_.Start(std::move(owned->message), std::move(owned->media));
+                     lifecycle_.Start(std::move(owned->message), std::move(owned->media),
+                                      generation);
                    });
 }
 

@@ -107,6 +107,8 @@ class SendService {
   const SendStats& stats() const { return stats_; }
 
   // Times admissions and counts refusals and fallbacks (GET /metrics); optional.
+  // Sequences start again at `first` (Simulator.Reset: as a fresh start on an empty store).
+  void ResetSequence(uint64_t first) { next_sequence_.store(first, std::memory_order_relaxed); }
   void set_metrics(PipelineMetrics* metrics) { metrics_ = metrics; }
   // Where images over a carrier's size limit are adapted to fit; optional (without it they go
   // out as SMS + link).

@@ -44,6 +44,9 @@ class SenderLimits {
 
   // Drops what waits; callbacks stop. Call while the io_context still runs.
   void Stop();
+  // Drops what waits, without callbacks, and starts every sender's rate afresh
+  // (Simulator.Reset).
+  void Reset() { queues_.Reset(); }
 
  private:
   // A safety bound on one sender's queue, far above any rate's 10 hours but finite.

@@ -18,6 +18,8 @@
 namespace mmsgate::gateway {
 
 struct StoredDirectory {
+  // Accounts made at run time (Accounts.CreateAccount), with their auth tokens.
+  std::vector<mmsgate::v1::Account> accounts;
   // Provisioned or changed numbers, by number.
   std::map<std::string, mmsgate::v1::Number> numbers;
   // Numbers released (scenario numbers included), so they stay released.
@@ -40,6 +42,8 @@ class DirectoryStore {
   // the quarantine family (the scenario's version applies meanwhile).
   [[nodiscard]] virtual StoredDirectory Load() = 0;
 
+  [[nodiscard]] virtual absl::Status StageAccount(storage::Batch& batch,
+                                                  const mmsgate::v1::Account& account) = 0;
   [[nodiscard]] virtual absl::Status StageNumber(storage::Batch& batch,
                                                  const mmsgate::v1::Number& number) = 0;
   virtual void StageRelease(storage::Batch& batch, const std::string& number) = 0;

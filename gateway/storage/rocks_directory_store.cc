@@ -8,7 +8,8 @@ namespace v1 = mmsgate::v1;
 }  // namespace
 
 std::vector<storage::FamilySpec> RocksDirectoryStore::Families() {
-  return {{"numbers", storage::FamilyKind::kRecords},
+  return {{"accounts", storage::FamilyKind::kRecords},
+          {"numbers", storage::FamilyKind::kRecords},
           {"settings", storage::FamilyKind::kRecords},
           {"opt_outs", storage::FamilyKind::kRecords},
           {"services", storage::FamilyKind::kRecords},
@@ -18,6 +19,7 @@ std::vector<storage::FamilySpec> RocksDirectoryStore::Families() {
 
 RocksDirectoryStore::RocksDirectoryStore(storage::RocksDatabase& database)
     : database_(database),
+      accounts_(database.Family("accounts")),
       numbers_(database.Family("numbers")),
       settings_(database.Family("settings")),
       opt_outs_(database.Family("opt_outs")),
@@ -28,6 +30,15 @@ RocksDirectoryStore::RocksDirectoryStore(storage::RocksDatabase& database)
 StoredDirectory RocksDirectoryStore::Load() {
   StoredDirectory stored;
   std::vector<std::pair<storage::RocksDatabase::FamilyId, std::string>> unreadable;
+  (void)database_.Scan(accounts_, "", "", [&](std::string_view key, std::string_view value) {
+    v1::Account account;
+    if (!account.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      unreadable.emplace_back(accounts_, std::string(key));
+    } else {
+      stored.accounts.push_back(std::move(account));
+    }
+    return true;
+  });
   (void)database_.Scan(numbers_, "", "", [&](std::string_view key, std::string_view value) {
     if (value.empty()) {
       stored.released.emplace_back(key);  // a tombstone
@@ -82,7 +93,8 @@ StoredDirectory RocksDirectoryStore::Load() {
     spdlog::error(
         "stored record {}/{} cannot be read; moved to the quarantine family, and the "
         "scenario's value (if any) applies",
-        family == numbers_    ? "numbers"
+        family == accounts_   ? "accounts"
+        : family == numbers_  ? "numbers"
         : family == settings_ ? "settings"
         : family == services_ ? "services"
                               : "opt_outs",
@@ -92,6 +104,13 @@ StoredDirectory RocksDirectoryStore::Load() {
     }
   }
   return stored;
+}
+
+absl::Status RocksDirectoryStore::StageAccount(storage::Batch& batch, const v1::Account& account) {
+  auto record = storage::EncodeRecord(account, "account " + account.sid());
+  if (!record.ok()) return record.status();
+  database_.Put(batch, accounts_, account.sid(), *record);
+  return absl::OkStatus();
 }
 
 absl::Status RocksDirectoryStore::StageNumber(storage::Batch& batch, const v1::Number& number) {

@@ -21,6 +21,7 @@ class RocksDirectoryStore final : public DirectoryStore {
   explicit RocksDirectoryStore(storage::RocksDatabase& database);
 
   StoredDirectory Load() override;
+  absl::Status StageAccount(storage::Batch& batch, const mmsgate::v1::Account& account) override;
   absl::Status StageNumber(storage::Batch& batch, const mmsgate::v1::Number& number) override;
   void StageRelease(storage::Batch& batch, const std::string& number) override;
   absl::Status StageSettings(storage::Batch& batch, const std::string& account_sid,
@@ -38,7 +39,8 @@ class RocksDirectoryStore final : public DirectoryStore {
 
  private:
   storage::RocksDatabase& database_;
-  const storage::RocksDatabase::FamilyId numbers_, settings_, opt_outs_, services_, sticky_, usage_;
+  const storage::RocksDatabase::FamilyId accounts_, numbers_, settings_, opt_outs_, services_,
+      sticky_, usage_;
 };
 
 }  // namespace mmsgate::gateway

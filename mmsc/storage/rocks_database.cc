@@ -3,11 +3,13 @@
 #include <google/protobuf/message.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/iterator.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cstdlib>
 
@@ -105,6 +107,7 @@ class RocksDatabase::RocksBatch final : public Batch {
  public:
   std::size_t size() const override { return static_cast<std::size_t>(batch.Count()); }
   rocksdb::WriteBatch batch;
+  uint64_t epoch = 0;
 };
 
 struct RocksDatabase::PendingWrite {
@@ -219,7 +222,38 @@ RocksDatabase::RocksBatch& RocksDatabase::Own(Batch& batch) const {
   return static_cast<RocksBatch&>(batch);
 }
 
-std::unique_ptr<Batch> RocksDatabase::NewBatch() { return std::make_unique<RocksBatch>(); }
+std::unique_ptr<Batch> RocksDatabase::NewBatch() {
+  auto batch = std::make_unique<RocksBatch>();
+  batch->epoch = epoch_.load(std::memory_order_acquire);
+  return batch;
+}
+
+absl::Status RocksDatabase::Stale() {
+  return ProviderError(absl::StatusCode::kAborted, error_codes::kStorageFailure,
+                       "the gateway was reset (Simulator.Reset) while this was being stored, so "
+                       "nothing was stored; send it again");
+}
+
+absl::Status RocksDatabase::Reset() {
+  // Waits for the write in progress; no write starts until the records are gone.
+  std::unique_lock reset(reset_mutex_);
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  rocksdb::WriteBatch clear;
+  for (auto* handle : handles_) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle));
+    it->SeekToLast();
+    if (!it->Valid()) continue;
+    // [first, last + "\0"): every key of the family, as one range tombstone.
+    std::string end = it->key().ToString();
+    end.push_back('\0');
+    if (auto status = clear.DeleteRange(handle, rocksdb::Slice(), end); !status.ok()) {
+      return FromRocksDb(status, "reset");
+    }
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_writes;
+  return FromRocksDb(db_->Write(write_options, &clear), "reset");
+}
 
 void RocksDatabase::Put(Batch& batch, FamilyId family, std::string_view key,
                         std::string_view value) const {
@@ -277,12 +311,16 @@ absl::Status RocksDatabase::Quarantine(FamilyId family, std::string_view key) {
 absl::Status RocksDatabase::CommitNow(std::unique_ptr<Batch> batch) {
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync_writes;
+  std::shared_lock reset(reset_mutex_);
+  if (Own(*batch).epoch != epoch_.load(std::memory_order_acquire)) return Stale();
   return FromRocksDb(db_->Write(write_options, &Own(*batch).batch), "write");
 }
 
 absl::Status RocksDatabase::CommitNowUnsynced(std::unique_ptr<Batch> batch) {
   rocksdb::WriteOptions write_options;
   write_options.sync = false;
+  std::shared_lock reset(reset_mutex_);
+  if (Own(*batch).epoch != epoch_.load(std::memory_order_acquire)) return Stale();
   return FromRocksDb(db_->Write(write_options, &Own(*batch).batch), "write");
 }
 
@@ -341,6 +379,17 @@ void RocksDatabase::WriterLoop() {
         pending_.pop_front();
       }
     }
+    // Batches made before a Reset are not written: the reset removed what they belong to.
+    std::shared_lock reset(reset_mutex_);
+    const uint64_t epoch = epoch_.load(std::memory_order_acquire);
+    const auto live = std::stable_partition(group.begin(), group.end(), [&](const auto& write) {
+      return Own(*write.batch).epoch == epoch;
+    });
+    for (auto it = live; it != group.end(); ++it) {
+      boost::asio::post(it->executor, [done = std::move(it->done)] { done(Stale()); });
+    }
+    group.erase(live, group.end());
+    if (group.empty()) continue;
     // Everything that queued up while the previous group was syncing goes to the WAL now as
     // one write, and one fsync makes the whole group durable: that is what keeps per-message
     // durability cheap under load (one WAL record, one write(2), one memtable pass per group

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -66,6 +67,11 @@ class RocksDatabase final : public Database {
   void Close() override;
   DatabaseStats stats() const override;
 
+  // Removes every record of every family (Simulator.Reset), as one durable write. Batches made
+  // before it that were not written yet are not written after it: their commits answer ABORTED
+  // (30500), so nothing from before a reset reappears after it. Blocking (storage executor).
+  [[nodiscard]] absl::Status Reset();
+
   // The id of a declared family. A family that was not declared at Open is a programming error
   // (the process aborts).
   [[nodiscard]] FamilyId Family(std::string_view name) const;
@@ -110,6 +116,13 @@ class RocksDatabase final : public Database {
   std::vector<std::string> names_;                     // by FamilyId
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // by FamilyId; the default one last
   FamilyId quarantine_ = -1;
+
+  // Bumped by Reset; a batch remembers the epoch it was made in.
+  std::atomic<uint64_t> epoch_{0};
+  // Held shared while a write is checked against the epoch and applied, exclusively by Reset.
+  mutable std::shared_mutex reset_mutex_;
+  // The refusal of a batch made before the last Reset.
+  static absl::Status Stale();
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -292,6 +292,11 @@ class InMemoryDirectoryStore final : public gateway::DirectoryStore {
     std::lock_guard lock(database_.mutex());
     return stored_;
   }
+  absl::Status StageAccount(storage::Batch& batch, const mmsgate::v1::Account& account) override {
+    InMemoryDatabase::Own(batch).changes.push_back(
+        [this, account] { stored_.accounts.push_back(account); });
+    return absl::OkStatus();
+  }
   absl::Status StageNumber(storage::Batch& batch, const mmsgate::v1::Number& number) override {
     if (auto record = storage::EncodeRecord(number, "number"); !record.ok()) {
       return record.status();

@@ -3,9 +3,8 @@
 // reproducibility, and SendMessage staying responsive with 10,000 messages waiting.
 
 #include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <google/protobuf/util/time_util.h>
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <cmath>
@@ -31,12 +30,13 @@ constexpr const char* kShortCode = "55501";
 // simulation settings (text-format fragments).
 std::string Scenario(const std::string& carriers, const std::string& simulation) {
   return std::string("accounts { sid: \"") + kAccount + "\" auth_token: \"" + kToken + "\" }\n" +
-         carriers +
-         "\nnumbers { number: \"+12025550100\" account_sid: \"" + kAccount +
+         carriers + "\nnumbers { number: \"+12025550100\" account_sid: \"" + kAccount +
          "\" type: LONG_CODE country: \"US\" capabilities { sms: true mms: true } }\n"
-         "numbers { number: \"55501\" account_sid: \"" + kAccount +
+         "numbers { number: \"55501\" account_sid: \"" +
+         kAccount +
          "\" type: SHORT_CODE country: \"US\" capabilities { sms: true mms: true } }\n"
-         "simulation { " + simulation + " }\n";
+         "simulation { " +
+         simulation + " }\n";
 }
 
 class CarrierBehaviourTest : public ::testing::Test {
@@ -102,8 +102,10 @@ class CarrierBehaviourTest : public ::testing::Test {
             latencies[i] = std::chrono::duration<double, std::milli>(
                                std::chrono::steady_clock::now() - calls[i].start)
                                .count();
-            if (status.ok()) sids[i] = calls[i].response.sid();
-            else ADD_FAILURE() << "send " << i << ": " << status.error_message();
+            if (status.ok())
+              sids[i] = calls[i].response.sid();
+            else
+              ADD_FAILURE() << "send " << i << ": " << status.error_message();
             --in_flight;
             ++done;
             cv.notify_all();
@@ -164,8 +166,8 @@ class CarrierBehaviourTest : public ::testing::Test {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         messages[i] = Get(sids[i]);
       }
-      EXPECT_TRUE(IsFinal(messages[i].status())) << sids[i] << " still "
-                                                 << v1::MessageStatus_Name(messages[i].status());
+      EXPECT_TRUE(IsFinal(messages[i].status()))
+          << sids[i] << " still " << v1::MessageStatus_Name(messages[i].status());
     }
     return messages;
   }
@@ -203,8 +205,12 @@ std::vector<v1::SendMessageRequest> Spread(int count, const std::string& from,
 }
 
 TEST_F(CarrierBehaviourTest, LatencyPercentilesFollowTheConfiguredLognormal) {
-  Start(Scenario(R"pb(carriers { id: "lat" country: "US" prefixes: "+1202555"
-                                 latency { median_ms: 1000 p99_ms: 5000 } })pb",
+  Start(Scenario(R"pb(carriers {
+                        id: "lat"
+                        country: "US"
+                        prefixes: "+1202555"
+                        latency { median_ms: 1000 p99_ms: 5000 }
+                      })pb",
                  "time_scale: 1000 seed: 3 disable_sender_rate_limits: true"));
   constexpr int kCount = 3000;
   SendMany(Spread(kCount, kLongCode, "+1202555"));
@@ -218,10 +224,14 @@ TEST_F(CarrierBehaviourTest, LatencyPercentilesFollowTheConfiguredLognormal) {
 }
 
 TEST_F(CarrierBehaviourTest, FailureRatesMatchWithTheirCodes) {
-  Start(Scenario(R"pb(carriers { id: "lossy" country: "US" prefixes: "+1202555"
-                                 failures { error_code: 30003 rate: 0.10 }
-                                 failures { error_code: 30005 rate: 0.05 }
-                                 failures { error_code: 30006 rate: 0.05 } })pb",
+  Start(Scenario(R"pb(carriers {
+                        id: "lossy"
+                        country: "US"
+                        prefixes: "+1202555"
+                        failures { error_code: 30003 rate: 0.10 }
+                        failures { error_code: 30005 rate: 0.05 }
+                        failures { error_code: 30006 rate: 0.05 }
+                      })pb",
                  "time_scale: 1 seed: 5 disable_sender_rate_limits: true"));
   constexpr int kCount = 3000;
   const auto sids = SendMany(Spread(kCount, kLongCode, "+1202555"));
@@ -280,7 +290,8 @@ TEST_F(CarrierBehaviourTest, LongCodeBurstOfTwentyAtOneMpsTakesTwentySimulatedSe
     EXPECT_GE(sent[i] - sent[i - 1], 1'000'000'000 - 1) << i;
   }
   // A short code's 100 MPS spaces the same burst by a hundredth of a second.
-  const auto short_sent = SortedSentTimes(AwaitAllFinal(SendMany(Spread(20, kShortCode, "+1202555"), 20)));
+  const auto short_sent =
+      SortedSentTimes(AwaitAllFinal(SendMany(Spread(20, kShortCode, "+1202555"), 20)));
   for (std::size_t i = 1; i < short_sent.size(); ++i) {
     EXPECT_GE(short_sent[i] - short_sent[i - 1], 10'000'000 - 1) << i;
   }
@@ -320,8 +331,8 @@ TEST_F(CarrierBehaviourTest, AnOutageHoldsMessagesAndTheyAreDeliveredAfterIt) {
   Start(Scenario(R"pb(carriers { id: "flaky" country: "US" prefixes: "+1202555" })pb",
                  "time_scale: 20 seed: 1 disable_sender_rate_limits: true"));
   // A message sent before the fault marks a simulated time no later than the fault's start.
-  const int64_t before_fault =
-      TimeUtil::TimestampToNanoseconds(AwaitAllFinal(SendMany({Sms(kLongCode, "+12025550199")}))[0].date_created());
+  const int64_t before_fault = TimeUtil::TimestampToNanoseconds(
+      AwaitAllFinal(SendMany({Sms(kLongCode, "+12025550199")}))[0].date_created());
   v1::SetCarrierFaultRequest fault;
   fault.set_carrier_id("flaky");
   fault.mutable_fault()->set_kind(v1::CarrierFault::OUTAGE);
@@ -342,8 +353,11 @@ TEST_F(CarrierBehaviourTest, AnOutageHoldsMessagesAndTheyAreDeliveredAfterIt) {
 
 TEST_F(CarrierBehaviourTest, ScenarioScheduledFaultsStartAndEndOnTime) {
   Start(Scenario(R"pb(carriers { id: "planned" country: "US" prefixes: "+1202555" }
-                      scheduled_faults { carrier_id: "planned" at_seconds: 10
-                                         fault { kind: OUTAGE duration_seconds: 100 } })pb",
+                      scheduled_faults {
+                        carrier_id: "planned"
+                        at_seconds: 10
+                        fault { kind: OUTAGE duration_seconds: 100 }
+                      })pb",
                  "time_scale: 20 seed: 1 disable_sender_rate_limits: true"));
   // At 10 simulated seconds (0.5 s real) the outage starts; at 110 (5.5 s real) it ends. The
   // polls are bounded waits for what must happen, with a window wide enough for a busy machine.
@@ -420,8 +434,9 @@ TEST_F(CarrierBehaviourTest, MessagesHeldByAnOutagePastTheirValidityFail) {
 }
 
 TEST_F(CarrierBehaviourTest, MmsUnsupportedFaultSendsNewMmsAsSmsWithLinkUntilItEnds) {
-  Start(Scenario(R"pb(carriers { id: "pics" country: "US" prefixes: "+1202555" supports_mms: true })pb",
-                 "time_scale: 20 seed: 1 disable_sender_rate_limits: true"));
+  Start(Scenario(
+      R"pb(carriers { id: "pics" country: "US" prefixes: "+1202555" supports_mms: true })pb",
+      "time_scale: 20 seed: 1 disable_sender_rate_limits: true"));
   auto mms = Sms(kLongCode, "+12025550142", "pic");
   auto* media = mms.add_media();
   media->set_content_type("image/png");
@@ -459,8 +474,9 @@ TEST_F(CarrierBehaviourTest, MmsUnsupportedFaultSendsNewMmsAsSmsWithLinkUntilItE
 }
 
 TEST_F(CarrierBehaviourTest, UpsertCarrierChangesBehaviourAtRunTime) {
-  Start(Scenario(R"pb(carriers { id: "pics" country: "US" prefixes: "+1202555" supports_mms: true })pb",
-                 "time_scale: 1 seed: 1 disable_sender_rate_limits: true"));
+  Start(Scenario(
+      R"pb(carriers { id: "pics" country: "US" prefixes: "+1202555" supports_mms: true })pb",
+      "time_scale: 1 seed: 1 disable_sender_rate_limits: true"));
   v1::UpsertCarrierRequest upsert;
   auto* carrier = upsert.mutable_carrier();
   carrier->set_id("pics");
@@ -490,12 +506,16 @@ TEST_F(CarrierBehaviourTest, UpsertCarrierChangesBehaviourAtRunTime) {
 
 TEST_F(CarrierBehaviourTest, TheSameSeedGivesTheSameOutcomes) {
   auto run = [this](uint64_t seed) {
-    Start(Scenario(R"pb(carriers { id: "dice" country: "US" prefixes: "+1202555"
-                                   latency { median_ms: 500 p99_ms: 3000 }
-                                   failures { error_code: 30003 rate: 0.2 }
-                                   failures { error_code: 30008 rate: 0.1 } })pb",
-                   "time_scale: 100 seed: " + std::to_string(seed) +
-                       " disable_sender_rate_limits: true"));
+    Start(Scenario(
+        R"pb(carriers {
+               id: "dice"
+               country: "US"
+               prefixes: "+1202555"
+               latency { median_ms: 500 p99_ms: 3000 }
+               failures { error_code: 30003 rate: 0.2 }
+               failures { error_code: 30008 rate: 0.1 }
+             })pb",
+        "time_scale: 100 seed: " + std::to_string(seed) + " disable_sender_rate_limits: true"));
     // Sent one at a time, so the carrier sees them in the same order every run.
     std::vector<std::string> sids;
     for (const auto& request : Spread(200, kLongCode, "+1202555")) {
@@ -521,8 +541,9 @@ TEST_F(CarrierBehaviourTest, TheSameSeedGivesTheSameOutcomes) {
 TEST_F(CarrierBehaviourTest, SendMessageStaysResponsiveWithTenThousandMessagesWaiting) {
   std::string carriers;
   for (int i = 0; i < 5; ++i) {
-    carriers += "carriers { id: \"slow" + std::to_string(i) + "\" country: \"US\" prefixes: \"+120255" +
-                std::to_string(i) + "\" latency { median_ms: 3600000 } }\n";
+    carriers += "carriers { id: \"slow" + std::to_string(i) +
+                "\" country: \"US\" prefixes: \"+120255" + std::to_string(i) +
+                "\" latency { median_ms: 3600000 } }\n";
   }
   Start(Scenario(carriers, "time_scale: 1 seed: 1 disable_sender_rate_limits: true"));
   std::vector<v1::SendMessageRequest> requests;
@@ -564,7 +585,8 @@ TEST_F(CarrierBehaviourTest, GetClockTellsTheSimulationClockThatEveryDateIsOn) {
   v1::Message sent;
   {
     auto context = Context();
-    const auto status = messaging_->SendMessage(context.get(), Sms(kShortCode, "+12025550199"), &sent);
+    const auto status =
+        messaging_->SendMessage(context.get(), Sms(kShortCode, "+12025550199"), &sent);
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
   const v1::SimulationClock after = read_clock();
@@ -578,8 +600,8 @@ TEST_F(CarrierBehaviourTest, GetClockTellsTheSimulationClockThatEveryDateIsOn) {
   EXPECT_LE(sent.date_created(), after.now());
   // The clock runs 1000 times faster than real time: between the readings it cannot have moved
   // more than 1000 times the real time that passed around them (any machine keeps that bound).
-  const int64_t simulated_ns =
-      TimeUtil::TimestampToNanoseconds(after.now()) - TimeUtil::TimestampToNanoseconds(before.now());
+  const int64_t simulated_ns = TimeUtil::TimestampToNanoseconds(after.now()) -
+                               TimeUtil::TimestampToNanoseconds(before.now());
   EXPECT_GT(simulated_ns, 0);
   EXPECT_LE(simulated_ns,
             std::chrono::duration_cast<std::chrono::nanoseconds>(real_elapsed).count() * 1000);

@@ -26,12 +26,12 @@ using Params = std::vector<std::pair<std::string, std::string>>;
 
 constexpr const char* kAccount = "AC1111111111111111111111111111abcd";
 constexpr const char* kToken = "inbound-test-auth-token";
-constexpr const char* kAppNumber = "+12025550100";      // sms_url: /inbound
-constexpr const char* kBadTwimlNumber = "+12025550111"; // sms_url: /bad-twiml
-constexpr const char* kSlowNumber = "+12025550122";     // sms_url: /slow
-constexpr const char* kSmsOnlyAppNumber = "+12025550133";  // no MMS; sms_url: /inbound
-constexpr const char* kSubscriber = "+12025550188";        // on an MMS carrier
-constexpr const char* kSmsOnlySubscriber = "+12065550188"; // on a carrier without MMS
+constexpr const char* kAppNumber = "+12025550100";          // sms_url: /inbound
+constexpr const char* kBadTwimlNumber = "+12025550111";     // sms_url: /bad-twiml
+constexpr const char* kSlowNumber = "+12025550122";         // sms_url: /slow
+constexpr const char* kSmsOnlyAppNumber = "+12025550133";   // no MMS; sms_url: /inbound
+constexpr const char* kSubscriber = "+12025550188";         // on an MMS carrier
+constexpr const char* kSmsOnlySubscriber = "+12065550188";  // on a carrier without MMS
 constexpr const char* kCanadianSubscriber = "+14165550188";
 constexpr const char* kUkSubscriber = "+447400123456";
 
@@ -57,7 +57,8 @@ Params ParseForm(const std::string& body) {
   std::size_t start = 0;
   while (start <= body.size() && !body.empty()) {
     const auto amp = body.find('&', start);
-    const std::string pair = body.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+    const std::string pair =
+        body.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
     const auto eq = pair.find('=');
     params.emplace_back(PercentDecode(pair.substr(0, eq)),
                         eq == std::string::npos ? "" : PercentDecode(pair.substr(eq + 1)));
@@ -195,10 +196,34 @@ class InboundTest : public ::testing::Test {
     MmsgateProcess::Options options;
     options.scenario_text =
         "accounts { sid: " + account + " auth_token: \"" + kToken + "\" }\n" +
-        R"pb(carriers { id: "mmsnet" country: "US" prefixes: "+1202555" supports_mms: true latency { median_ms: 10 } }
-             carriers { id: "plainnet" country: "US" prefixes: "+1206555" supports_mms: false latency { median_ms: 10 } }
-             carriers { id: "maple" country: "CA" default_for_country: true supports_mms: true latency { median_ms: 10 } }
-             carriers { id: "albion" country: "GB" default_for_country: true supports_mms: true latency { median_ms: 10 } }
+        R"pb(carriers {
+               id: "mmsnet"
+               country: "US"
+               prefixes: "+1202555"
+               supports_mms: true
+               latency { median_ms: 10 }
+             }
+             carriers {
+               id: "plainnet"
+               country: "US"
+               prefixes: "+1206555"
+               supports_mms: false
+               latency { median_ms: 10 }
+             }
+             carriers {
+               id: "maple"
+               country: "CA"
+               default_for_country: true
+               supports_mms: true
+               latency { median_ms: 10 }
+             }
+             carriers {
+               id: "albion"
+               country: "GB"
+               default_for_country: true
+               supports_mms: true
+               latency { median_ms: 10 }
+             }
         )pb" +
         number(kAppNumber, "/inbound", true) + number(kBadTwimlNumber, "/bad-twiml", true) +
         number(kSlowNumber, "/slow", true) + number(kSmsOnlyAppNumber, "/inbound", false) +
@@ -224,8 +249,8 @@ class InboundTest : public ::testing::Test {
     return MmsgateProcess::ContextFor(kAccount, kToken);
   }
 
-  grpc::Status HandsetSends(const std::string& from, const std::string& to,
-                            const std::string& body, std::vector<std::pair<std::string, std::string>> media,
+  grpc::Status HandsetSends(const std::string& from, const std::string& to, const std::string& body,
+                            std::vector<std::pair<std::string, std::string>> media,
                             v1::Message* message) {
     v1::HandsetSend send;
     send.set_from(from);
@@ -285,9 +310,9 @@ class InboundTest : public ::testing::Test {
 
 TEST_F(InboundTest, InboundMmsReachesTheWebhookSignedWithWorkingMediaUrls) {
   v1::Message received;
-  ASSERT_TRUE(HandsetSends(kSubscriber, kAppNumber, "hello app ✓", {{"image/png", app_.png()}},
-                           &received)
-                  .ok());
+  ASSERT_TRUE(
+      HandsetSends(kSubscriber, kAppNumber, "hello app ✓", {{"image/png", app_.png()}}, &received)
+          .ok());
   EXPECT_EQ(received.status(), v1::RECEIVED);
   EXPECT_EQ(received.direction(), v1::INBOUND);
   EXPECT_THAT(received.sid(), ::testing::MatchesRegex("MM[0-9a-f]{32}"));
@@ -314,9 +339,8 @@ TEST_F(InboundTest, InboundMmsReachesTheWebhookSignedWithWorkingMediaUrls) {
   EXPECT_EQ(media.headers["content-type"], "image/png");
   EXPECT_EQ(media.body, app_.png());
   // The attempt is on record.
-  const auto stored = AwaitMessage(received.sid(), [](const v1::Message& m) {
-    return m.webhook_attempts_size() > 0;
-  });
+  const auto stored = AwaitMessage(
+      received.sid(), [](const v1::Message& m) { return m.webhook_attempts_size() > 0; });
   ASSERT_EQ(stored.webhook_attempts_size(), 1);
   EXPECT_EQ(stored.webhook_attempts(0).http_status(), 200);
   EXPECT_EQ(stored.webhook_attempts(0).kind(), v1::WebhookAttempt::INBOUND_WEBHOOK);
@@ -370,8 +394,8 @@ TEST_F(InboundTest, EveryRefusedReplyIsRecordedEvenWhenTheyAreRefusedAtOnce) {
     }
     return n;
   };
-  const auto recorded =
-      AwaitMessage(received.sid(), [&](const v1::Message& m) { return count(m) >= 10; }, 10);
+  const auto recorded = AwaitMessage(
+      received.sid(), [&](const v1::Message& m) { return count(m) >= 10; }, 10);
   EXPECT_EQ(count(recorded), 10) << recorded.error_message();
   EXPECT_EQ(recorded.error_code(), 21606);
   for (int i = 1; i <= 10; ++i) {
@@ -430,17 +454,15 @@ TEST_F(InboundTest, StatusCallbacksArriveSignedAndInOrder) {
 TEST_F(InboundTest, MalformedTwimlAndATimedOutWebhookLeaveAClearRecord) {
   v1::Message bad;
   ASSERT_TRUE(HandsetSends(kSubscriber, kBadTwimlNumber, "hi", {}, &bad).ok());
-  const auto recorded = AwaitMessage(bad.sid(), [](const v1::Message& m) {
-    return m.error_code() != 0;
-  });
+  const auto recorded =
+      AwaitMessage(bad.sid(), [](const v1::Message& m) { return m.error_code() != 0; });
   EXPECT_EQ(recorded.error_code(), 12100);
   EXPECT_THAT(recorded.error_message(), HasSubstr("TwiML"));
 
   v1::Message slow;
   ASSERT_TRUE(HandsetSends(kSubscriber, kSlowNumber, "hi", {}, &slow).ok());
-  const auto timed_out = AwaitMessage(slow.sid(), [](const v1::Message& m) {
-    return m.error_code() != 0;
-  });
+  const auto timed_out =
+      AwaitMessage(slow.sid(), [](const v1::Message& m) { return m.error_code() != 0; });
   EXPECT_EQ(timed_out.error_code(), 11200);
   EXPECT_THAT(timed_out.error_message(), HasSubstr("/slow"));
   ASSERT_EQ(timed_out.webhook_attempts_size(), 3);

@@ -229,7 +229,7 @@ TEST_F(IsolationTest, AnotherAccountsDataAnswersAsIfItDidNotExist) {
     v1::CarrierState state;
     const auto status = simulator->SetCarrierFault(A().get(), fault, &state);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-    EXPECT_THAT(status.error_message(), HasSubstr("20003: 2 accounts share this gateway"));
+    EXPECT_THAT(status.error_message(), HasSubstr("20003: 2 scenario accounts share this gateway"));
     v1::ListCarriersResponse carriers;
     ASSERT_TRUE(simulator->ListCarriers(B().get(), v1::ListCarriersRequest(), &carriers).ok());
   }

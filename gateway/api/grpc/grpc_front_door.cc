@@ -10,6 +10,8 @@
 #include <grpcpp/support/proto_buffer_reader.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -25,6 +27,7 @@
 #include "carriers/phone_numbers.h"
 #include "gateway/accounts/authority.h"
 #include "gateway/accounts/directory.h"
+#include "gateway/api/api_chaos.h"
 #include "gateway/config/scenario.h"
 #include "gateway/core/events.h"
 #include "gateway/core/messages.h"
@@ -238,6 +241,45 @@ grpc::ServerUnaryReactor* ServeBlocking(const FrontDoorDependencies& deps,
       });
 }
 
+// A call of the Messaging or Accounts API: API chaos (Simulator.SetApiChaos) may answer it with
+// an error instead of `handler`, or late (a timer on the io_context, not a sleep). `service`
+// and `method` are string literals.
+template <class Request, class Response, class Handler>
+grpc::ServerUnaryReactor* ServeApi(const FrontDoorDependencies& deps, std::string_view service,
+                                   std::string_view method, grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* raw_request,
+                                   grpc::ByteBuffer* raw_response, Handler&& handler) {
+  return Serve<Request, Response>(
+      context, raw_request, raw_response,
+      [&deps, service, method, handler = std::forward<Handler>(handler)](auto* call) mutable {
+        auto verdict = deps.chaos->Decide([&] { return ApiChaos::RpcName(service, method); });
+        if (verdict.delay.count() == 0) {
+          if (verdict.refusal) return call->Reply(*verdict.refusal);
+          return handler(call);
+        }
+        auto timer = std::make_shared<boost::asio::steady_timer>(*deps.io, verdict.delay);
+        timer->async_wait([timer, call, refusal = std::move(verdict.refusal),
+                           handler](const boost::system::error_code&) mutable {
+          if (refusal) return call->Reply(*refusal);
+          handler(call);
+        });
+      });
+}
+
+// ServeApi for a handler that blocks: it runs on the storage executor.
+template <class Request, class Response, class Handler>
+grpc::ServerUnaryReactor* ServeApiBlocking(const FrontDoorDependencies& deps,
+                                           std::string_view service, std::string_view method,
+                                           grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* raw_request,
+                                           grpc::ByteBuffer* raw_response, Handler&& handler) {
+  return ServeApi<Request, Response>(
+      deps, service, method, context, raw_request, raw_response,
+      [&deps, handler = std::forward<Handler>(handler)](auto* call) mutable {
+        deps.run_on_storage([call, handler]() mutable { handler(call); });
+      });
+}
+
 // Streams events to one watcher. The bus callback and gRPC's completions meet in `State`, which
 // outlives the reactor, so an event published while the call ends is dropped safely. Events are
 // serialized as they are queued, so the queue holds bytes, not copies of messages.
@@ -432,32 +474,36 @@ class MessagingService final : public MessagingBase {
   grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override {
-    return Serve<v1::SendMessageRequest, v1::Message>(
-        context, request, response, [this](auto* call) { HandleSendMessage(call); });
+    return ServeApi<v1::SendMessageRequest, v1::Message>(
+        deps_, "Messaging", "SendMessage", context, request, response,
+        [this](auto* call) { HandleSendMessage(call); });
   }
   grpc::ServerUnaryReactor* GetMessage(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
                                        grpc::ByteBuffer* response) override {
-    return ServeBlocking<v1::GetMessageRequest, v1::Message>(
-        deps_, context, request, response, [this](auto* call) { HandleGetMessage(call); });
+    return ServeApiBlocking<v1::GetMessageRequest, v1::Message>(
+        deps_, "Messaging", "GetMessage", context, request, response,
+        [this](auto* call) { HandleGetMessage(call); });
   }
   grpc::ServerUnaryReactor* ListMessages(grpc::CallbackServerContext* context,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override {
-    return ServeBlocking<v1::ListMessagesRequest, v1::ListMessagesResponse>(
-        deps_, context, request, response, [this](auto* call) { HandleListMessages(call); });
+    return ServeApiBlocking<v1::ListMessagesRequest, v1::ListMessagesResponse>(
+        deps_, "Messaging", "ListMessages", context, request, response,
+        [this](auto* call) { HandleListMessages(call); });
   }
   grpc::ServerUnaryReactor* ListMedia(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override {
-    return ServeBlocking<v1::ListMediaRequest, v1::ListMediaResponse>(
-        deps_, context, request, response, [this](auto* call) { HandleListMedia(call); });
+    return ServeApiBlocking<v1::ListMediaRequest, v1::ListMediaResponse>(
+        deps_, "Messaging", "ListMedia", context, request, response,
+        [this](auto* call) { HandleListMedia(call); });
   }
   grpc::ServerUnaryReactor* RedactMessage(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override {
-    return ServeBlocking<v1::RedactMessageRequest, v1::Message>(
-        deps_, context, request, response, [this](auto* call) {
+    return ServeApiBlocking<v1::RedactMessageRequest, v1::Message>(
+        deps_, "Messaging", "RedactMessage", context, request, response, [this](auto* call) {
           auto account = Authenticate(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           auto redacted = deps_.messages->Redact(account->sid(), call->request.sid());
@@ -469,8 +515,8 @@ class MessagingService final : public MessagingBase {
   grpc::ServerUnaryReactor* CancelMessage(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override {
-    return ServeBlocking<v1::CancelMessageRequest, v1::Message>(
-        deps_, context, request, response, [this](auto* call) {
+    return ServeApiBlocking<v1::CancelMessageRequest, v1::Message>(
+        deps_, "Messaging", "CancelMessage", context, request, response, [this](auto* call) {
           auto account = Authenticate(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           auto canceled = deps_.messages->Cancel(account->sid(), call->request.sid());
@@ -485,6 +531,12 @@ class MessagingService final : public MessagingBase {
     v1::WatchEventsRequest request;
     if (auto status = DecodeRequest(*raw_request, &request); !status.ok()) {
       return new RefusedStream(status, context);
+    }
+    // A stream gets chaos's error, not its latency.
+    if (auto verdict =
+            deps_.chaos->Decide([] { return ApiChaos::RpcName("Messaging", "WatchEvents"); });
+        verdict.refusal) {
+      return new RefusedStream(*verdict.refusal, context);
     }
     auto account = Authenticate(deps_, context);
     if (!account.ok()) return new RefusedStream(account.status(), context);
@@ -606,7 +658,10 @@ using SimulatorBase = v1::Simulator::WithRawCallbackMethod_UpsertCarrier<
                 v1::Simulator::WithRawCallbackMethod_GetHandsetInbox<
                     v1::Simulator::WithRawCallbackMethod_GetClock<
                         v1::Simulator::WithRawCallbackMethod_SetOutcomeRules<
-                            v1::Simulator::Service>>>>>>>;
+                            v1::Simulator::WithRawCallbackMethod_SetApiChaos<
+                                v1::Simulator::WithRawCallbackMethod_GetApiChaos<
+                                    v1::Simulator::WithRawCallbackMethod_Reset<
+                                        v1::Simulator::Service>>>>>>>>>>;
 
 class SimulatorService final : public SimulatorBase {
  public:
@@ -662,6 +717,45 @@ class SimulatorService final : public SimulatorBase {
           for (auto& rule : deps_.fleet->outcome_rules().Get()) {
             *call->response.add_rules() = std::move(rule);
           }
+          call->Reply(absl::OkStatus());
+        });
+  }
+  grpc::ServerUnaryReactor* SetApiChaos(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override {
+    return Serve<v1::ApiChaos, v1::ApiChaosList>(context, request, response, [this](auto* call) {
+      if (auto status = AuthorizeCarrierControl(deps_, call->context()); !status.ok()) {
+        return call->Reply(status);
+      }
+      auto active = deps_.chaos->Set(call->request);
+      if (!active.ok()) return call->Reply(active.status());
+      for (auto& item : *active) *call->response.add_chaos() = std::move(item);
+      call->Reply(absl::OkStatus());
+    });
+  }
+  grpc::ServerUnaryReactor* Reset(grpc::CallbackServerContext* context,
+                                  const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override {
+    return ServeBlocking<v1::ResetRequest, v1::ResetResponse>(
+        deps_, context, request, response, [this](auto* call) {
+          if (auto status = AuthorizeCarrierControl(deps_, call->context()); !status.ok()) {
+            return call->Reply(status);
+          }
+          auto reset = deps_.reset();
+          if (!reset.ok()) return call->Reply(reset.status());
+          call->response = std::move(*reset);
+          call->Reply(absl::OkStatus());
+        });
+  }
+  grpc::ServerUnaryReactor* GetApiChaos(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override {
+    return Serve<v1::GetApiChaosRequest, v1::ApiChaosList>(
+        context, request, response, [this](auto* call) {
+          if (auto account = Authenticate(deps_, call->context()); !account.ok()) {
+            return call->Reply(account.status());
+          }
+          for (auto& item : deps_.chaos->List()) *call->response.add_chaos() = std::move(item);
           call->Reply(absl::OkStatus());
         });
   }
@@ -787,27 +881,46 @@ using ServiceMethods = v1::Accounts::WithRawCallbackMethod_CreateMessagingServic
                 v1::Accounts::WithRawCallbackMethod_DeleteMessagingService<
                     v1::Accounts::Service>>>>>;
 
-using AccountsBase = v1::Accounts::WithRawCallbackMethod_GetAccount<
-    v1::Accounts::WithRawCallbackMethod_UpdateAccountSettings<
-        v1::Accounts::WithRawCallbackMethod_ListNumbers<
-            v1::Accounts::WithRawCallbackMethod_ProvisionNumber<
-                v1::Accounts::WithRawCallbackMethod_UpdateNumber<
-                    v1::Accounts::WithRawCallbackMethod_EnableShortCodeMms<
-                        v1::Accounts::WithRawCallbackMethod_ReleaseNumber<
-                            v1::Accounts::WithRawCallbackMethod_GetUsage<
-                                v1::Accounts::WithRawCallbackMethod_ListOptOuts<
-                                    v1::Accounts::WithRawCallbackMethod_SetOptOut<
-                                        ServiceMethods>>>>>>>>>>;
+using AccountsBase = v1::Accounts::WithRawCallbackMethod_CreateAccount<
+    v1::Accounts::WithRawCallbackMethod_GetAccount<
+        v1::Accounts::WithRawCallbackMethod_UpdateAccountSettings<
+            v1::Accounts::WithRawCallbackMethod_ListNumbers<
+                v1::Accounts::WithRawCallbackMethod_ProvisionNumber<
+                    v1::Accounts::WithRawCallbackMethod_UpdateNumber<
+                        v1::Accounts::WithRawCallbackMethod_EnableShortCodeMms<
+                            v1::Accounts::WithRawCallbackMethod_ReleaseNumber<
+                                v1::Accounts::WithRawCallbackMethod_GetUsage<
+                                    v1::Accounts::WithRawCallbackMethod_ListOptOuts<
+                                        v1::Accounts::WithRawCallbackMethod_SetOptOut<
+                                            ServiceMethods>>>>>>>>>>>;
 
 class AccountsService final : public AccountsBase {
  public:
   explicit AccountsService(const FrontDoorDependencies& deps) : deps_(deps) {}
 
+  grpc::ServerUnaryReactor* CreateAccount(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override {
+    return ServeApiBlocking<v1::CreateAccountRequest, v1::CreateAccountResponse>(
+        deps_, "Accounts", "CreateAccount", context, request, response, [this](auto* call) {
+          // No account credentials: the caller has no account yet.
+          if (auto status = deps_.authority->AuthorizeAccountCreation(AdminToken(call->context()));
+              !status.ok()) {
+            return call->Reply(status);
+          }
+          auto created = deps_.directory->CreateAccount(call->request.friendly_name(),
+                                                        call->request.provision_defaults());
+          if (!created.ok()) return call->Reply(created.status());
+          call->response = std::move(*created);
+          call->Reply(absl::OkStatus());
+        });
+  }
+
   grpc::ServerUnaryReactor* GetAccount(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
                                        grpc::ByteBuffer* response) override {
-    return Serve<v1::GetAccountRequest, v1::Account>(
-        context, request, response, [this](auto* call) {
+    return ServeApi<v1::GetAccountRequest, v1::Account>(
+        deps_, "Accounts", "GetAccount", context, request, response, [this](auto* call) {
           auto account = Authenticate(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           call->response = std::move(*account);
@@ -819,8 +932,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* UpdateAccountSettings(grpc::CallbackServerContext* context,
                                                   const grpc::ByteBuffer* request,
                                                   grpc::ByteBuffer* response) override {
-    return ServeBlocking<v1::UpdateAccountSettingsRequest, v1::Account>(
-        deps_, context, request, response, [this](auto* call) {
+    return ServeApiBlocking<v1::UpdateAccountSettingsRequest, v1::Account>(
+        deps_, "Accounts", "UpdateAccountSettings", context, request, response, [this](auto* call) {
           auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           auto updated =
@@ -835,8 +948,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* ListNumbers(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override {
-    return Serve<v1::ListNumbersRequest, v1::ListNumbersResponse>(
-        context, request, response, [this](auto* call) {
+    return ServeApi<v1::ListNumbersRequest, v1::ListNumbersResponse>(
+        deps_, "Accounts", "ListNumbers", context, request, response, [this](auto* call) {
           auto account = Authenticate(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           for (auto& number : deps_.directory->NumbersOf(account->sid())) {
@@ -849,8 +962,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* ProvisionNumber(grpc::CallbackServerContext* context,
                                             const grpc::ByteBuffer* request,
                                             grpc::ByteBuffer* response) override {
-    return ServeBlocking<v1::ProvisionNumberRequest, v1::Number>(
-        deps_, context, request, response, [this](auto* call) {
+    return ServeApiBlocking<v1::ProvisionNumberRequest, v1::Number>(
+        deps_, "Accounts", "ProvisionNumber", context, request, response, [this](auto* call) {
           auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           auto number = deps_.directory->Provision(account->sid(), call->request.number());
@@ -863,8 +976,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* UpdateNumber(grpc::CallbackServerContext* context,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override {
-    return ServeBlocking<v1::UpdateNumberRequest, v1::Number>(
-        deps_, context, request, response, [this](auto* call) {
+    return ServeApiBlocking<v1::UpdateNumberRequest, v1::Number>(
+        deps_, "Accounts", "UpdateNumber", context, request, response, [this](auto* call) {
           auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           const auto& update = call->request;
@@ -879,8 +992,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* EnableShortCodeMms(grpc::CallbackServerContext* context,
                                                const grpc::ByteBuffer* request,
                                                grpc::ByteBuffer* response) override {
-    return ServeBlocking<v1::EnableShortCodeMmsRequest, v1::Number>(
-        deps_, context, request, response, [this](auto* call) {
+    return ServeApiBlocking<v1::EnableShortCodeMmsRequest, v1::Number>(
+        deps_, "Accounts", "EnableShortCodeMms", context, request, response, [this](auto* call) {
           auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           auto number = deps_.directory->EnableShortCodeMms(account->sid(), call->request.number());
@@ -893,8 +1006,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* ReleaseNumber(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override {
-    return ServeBlocking<v1::ReleaseNumberRequest, v1::ReleaseNumberResponse>(
-        deps_, context, request, response, [this](auto* call) {
+    return ServeApiBlocking<v1::ReleaseNumberRequest, v1::ReleaseNumberResponse>(
+        deps_, "Accounts", "ReleaseNumber", context, request, response, [this](auto* call) {
           auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           call->Reply(deps_.directory->Release(account->sid(), call->request.number()));
@@ -904,8 +1017,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* GetUsage(grpc::CallbackServerContext* context,
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override {
-    return ServeBlocking<v1::GetUsageRequest, v1::Usage>(
-        deps_, context, request, response, [this](auto* call) {
+    return ServeApiBlocking<v1::GetUsageRequest, v1::Usage>(
+        deps_, "Accounts", "GetUsage", context, request, response, [this](auto* call) {
           auto account = Authenticate(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           call->response = deps_.directory->Usage(account->sid());
@@ -916,8 +1029,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* ListOptOuts(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override {
-    return Serve<v1::ListOptOutsRequest, v1::ListOptOutsResponse>(
-        context, request, response, [this](auto* call) {
+    return ServeApi<v1::ListOptOutsRequest, v1::ListOptOutsResponse>(
+        deps_, "Accounts", "ListOptOuts", context, request, response, [this](auto* call) {
           auto account = Authenticate(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           for (auto& opt_out : deps_.directory->OptOutsOf(account->sid(), call->request.number(),
@@ -931,8 +1044,9 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* CreateMessagingService(grpc::CallbackServerContext* context,
                                                    const grpc::ByteBuffer* request,
                                                    grpc::ByteBuffer* response) override {
-    return ServeBlocking<v1::MessagingService, v1::MessagingService>(
-        deps_, context, request, response, [this](auto* call) {
+    return ServeApiBlocking<v1::MessagingService, v1::MessagingService>(
+        deps_, "Accounts", "CreateMessagingService", context, request, response,
+        [this](auto* call) {
           auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           auto created = deps_.directory->CreateService(account->sid(), call->request);
@@ -945,8 +1059,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* ListMessagingServices(grpc::CallbackServerContext* context,
                                                   const grpc::ByteBuffer* request,
                                                   grpc::ByteBuffer* response) override {
-    return Serve<v1::ListMessagingServicesRequest, v1::ListMessagingServicesResponse>(
-        context, request, response, [this](auto* call) {
+    return ServeApi<v1::ListMessagingServicesRequest, v1::ListMessagingServicesResponse>(
+        deps_, "Accounts", "ListMessagingServices", context, request, response, [this](auto* call) {
           auto account = Authenticate(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           for (auto& service : deps_.directory->ServicesOf(account->sid())) {
@@ -970,8 +1084,9 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* DeleteMessagingService(grpc::CallbackServerContext* context,
                                                    const grpc::ByteBuffer* request,
                                                    grpc::ByteBuffer* response) override {
-    return ServeBlocking<v1::DeleteMessagingServiceRequest, v1::DeleteMessagingServiceResponse>(
-        deps_, context, request, response, [this](auto* call) {
+    return ServeApiBlocking<v1::DeleteMessagingServiceRequest, v1::DeleteMessagingServiceResponse>(
+        deps_, "Accounts", "DeleteMessagingService", context, request, response,
+        [this](auto* call) {
           auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           call->Reply(deps_.directory->DeleteService(account->sid(),
@@ -982,8 +1097,8 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* SetOptOut(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override {
-    return ServeBlocking<v1::SetOptOutRequest, v1::OptOut>(
-        deps_, context, request, response, [this](auto* call) {
+    return ServeApiBlocking<v1::SetOptOutRequest, v1::OptOut>(
+        deps_, "Accounts", "SetOptOut", context, request, response, [this](auto* call) {
           auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           const auto& change = call->request;
@@ -1000,8 +1115,9 @@ class AccountsService final : public AccountsBase {
   grpc::ServerUnaryReactor* ChangeServiceNumber(grpc::CallbackServerContext* context,
                                                 const grpc::ByteBuffer* request,
                                                 grpc::ByteBuffer* response, bool add) {
-    return ServeBlocking<v1::ServiceNumberRequest, v1::MessagingService>(
-        deps_, context, request, response, [this, add](auto* call) {
+    return ServeApiBlocking<v1::ServiceNumberRequest, v1::MessagingService>(
+        deps_, "Accounts", add ? "AddServiceNumber" : "RemoveServiceNumber", context, request,
+        response, [this, add](auto* call) {
           auto account = AuthorizeAccountChange(deps_, call->context());
           if (!account.ok()) return call->Reply(account.status());
           const auto& change = call->request;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "mmsgate/v1/simulator.pb.h"
 
 namespace boost::asio {
 class io_context;
@@ -25,6 +26,7 @@ class Handsets;
 
 namespace mmsgate::gateway {
 
+class ApiChaos;
 class Directory;
 class EventBus;
 class InboundHandler;
@@ -59,6 +61,10 @@ struct FrontDoorDependencies {
   const Clock* clock = nullptr;
   // Who may control carriers, change accounts and see which handsets (the admin token).
   const Authority* authority = nullptr;
+  // Simulator.SetApiChaos; consulted before every Messaging and Accounts call.
+  ApiChaos* chaos = nullptr;
+  // Simulator.Reset: the whole gateway back to its scenario. Blocking (storage executor).
+  std::function<absl::StatusOr<mmsgate::v1::ResetResponse>()> reset;
   WatchLimits watch_limits;
 };
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cctype>
 #include <charconv>
 #include <cstdint>
@@ -296,14 +297,42 @@ json NumberJson(const v1::Number& number) {
 class Facade : public std::enable_shared_from_this<Facade> {
  public:
   Facade(Directory& directory, const Authority& authority, SendService& sender,
-         MessageService& messages, boost::asio::any_io_executor storage_executor)
+         MessageService& messages, ApiChaos& chaos, boost::asio::any_io_executor storage_executor)
       : directory_(directory),
         authority_(authority),
         sender_(sender),
         messages_(messages),
+        chaos_(chaos),
         storage_executor_(std::move(storage_executor)) {}
 
   void Handle(HttpRequest request, std::function<void(HttpResponse)> respond) {
+    auto verdict = chaos_.Decide([&request] {
+      const std::string_view target = request.target();
+      return ApiChaos::RestRouteName(request.method_string(), target.substr(0, target.find('?')));
+    });
+    if (verdict.delay.count() > 0) {
+      // Late, then as decided: a timer, not a sleep.
+      auto timer = std::make_shared<boost::asio::steady_timer>(storage_executor_, verdict.delay);
+      timer->async_wait([self = shared_from_this(), timer, verdict, request = std::move(request),
+                         respond = std::move(respond)](const boost::system::error_code&) mutable {
+        verdict.delay = std::chrono::milliseconds(0);
+        self->Serve(std::move(request), std::move(respond), verdict);
+      });
+      return;
+    }
+    Serve(std::move(request), std::move(respond), verdict);
+  }
+
+ private:
+  void Serve(HttpRequest request, std::function<void(HttpResponse)> respond,
+             const ChaosVerdict& verdict) {
+    if (verdict.refusal) {
+      const int code = ProviderErrorCode(*verdict.refusal);
+      const auto message = verdict.refusal->message();
+      return respond(
+          ErrorResponse(request, verdict.http_status, code,
+                        WithoutCodePrefix(std::string_view(message.data(), message.size()))));
+    }
     // Nothing here may block the io_context: the whole request is served on the storage pool.
     boost::asio::post(storage_executor_, [self = shared_from_this(), request = std::move(request),
                                           respond = std::move(respond)]() mutable {
@@ -317,7 +346,6 @@ class Facade : public std::enable_shared_from_this<Facade> {
     });
   }
 
- private:
   using Respond = std::function<void(HttpResponse)>;
 
   void Dispatch(const HttpRequest& request, const Respond& respond) {
@@ -788,6 +816,7 @@ class Facade : public std::enable_shared_from_this<Facade> {
   const Authority& authority_;
   SendService& sender_;
   MessageService& messages_;
+  ApiChaos& chaos_;
   boost::asio::any_io_executor storage_executor_;
 };
 
@@ -835,10 +864,10 @@ int HttpStatusFor(absl::StatusCode code) {
 }
 
 HttpHandler MakeRestFacade(Directory& directory, const Authority& authority, SendService& sender,
-                           MessageService& messages,
+                           MessageService& messages, ApiChaos& chaos,
                            boost::asio::any_io_executor storage_executor) {
-  auto facade =
-      std::make_shared<Facade>(directory, authority, sender, messages, std::move(storage_executor));
+  auto facade = std::make_shared<Facade>(directory, authority, sender, messages, chaos,
+                                         std::move(storage_executor));
   return [facade](HttpRequest request, std::function<void(HttpResponse)> respond) {
     facade->Handle(std::move(request), std::move(respond));
   };

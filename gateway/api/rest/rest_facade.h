@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "gateway/accounts/authority.h"
 #include "gateway/accounts/directory.h"
+#include "gateway/api/api_chaos.h"
 #include "gateway/core/messages.h"
 #include "gateway/core/send_service.h"
 #include "gateway/http/http_server.h"
@@ -45,10 +46,12 @@ namespace mmsgate::gateway {
 //   CANCELLED 503; DEADLINE_EXCEEDED 504; anything else 500.
 [[nodiscard]] int HttpStatusFor(absl::StatusCode code);
 
-// The handler for /2010-04-01/ requests. The references must outlive every request in flight
+// The handler for /2010-04-01/ requests. API chaos (api_chaos.h) is asked first: a request it
+// answers with an error is not served. The references must outlive every request in flight
 // (in mmsgate: until the storage executor was drained).
 [[nodiscard]] HttpHandler MakeRestFacade(Directory& directory, const Authority& authority,
                                          SendService& sender, MessageService& messages,
+                                         ApiChaos& chaos,
                                          boost::asio::any_io_executor storage_executor);
 
 }  // namespace mmsgate::gateway

@@ -21,7 +21,7 @@ class RestRoutingTest : public ::testing::Test {
  protected:
   RestRoutingTest()
       : handler_(MakeRestFacade(gateway_.directory, authority_, gateway_.sender, gateway_.messages,
-                                gateway_.io.get_executor())) {}
+                                chaos_, gateway_.io.get_executor())) {}
 
   HttpResponse Call(http::verb method, const std::string& target, const std::string& form = "",
                     bool authenticated = true) {
@@ -47,6 +47,7 @@ class RestRoutingTest : public ::testing::Test {
   const std::string base_ = std::string("/2010-04-01/Accounts/") + testing::kTestAccount;
   TestGateway gateway_;
   Authority authority_{gateway_.directory, ""};
+  ApiChaos chaos_{gateway_.clock, 1};
   HttpHandler handler_;
 };
 
