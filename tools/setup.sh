@@ -22,7 +22,7 @@ packages=(
   nlohmann-json3-dev
   gnuplot-nox curl
   clang libclang-rt-14-dev
-  python3 python3-grpcio python3-protobuf python3-twilio python3-matplotlib
+  python3 python3-grpcio python3-protobuf python3-twilio python3-matplotlib python3-pytest
 )
 
 missing=()
