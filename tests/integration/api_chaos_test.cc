@@ -24,12 +24,6 @@ namespace v1 = mmsgate::v1;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-int TrailerCode(const grpc::ClientContext& context) {
-  const auto& trailers = context.GetServerTrailingMetadata();
-  auto it = trailers.find("mmsgate-error-code");
-  return it == trailers.end() ? 0 : std::stoi(std::string(it->second.data(), it->second.size()));
-}
-
 v1::ApiChaos Chaos(const std::string& method, double probability, int http_status, int error_code,
                    double duration_seconds) {
   v1::ApiChaos chaos;
@@ -99,7 +93,7 @@ TEST_F(ApiChaosTest, ACreateAnswers429WithProbabilityOneThenWorksAfterTheDuratio
   auto context = account().Context();
   const grpc::Status throttled = messaging().SendMessage(context.get(), Sms("one"), &sent);
   EXPECT_EQ(throttled.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(TrailerCode(*context), 20429);
+  EXPECT_EQ(ErrorCodeOf(*context), 20429);
   EXPECT_THAT(throttled.error_message(), HasSubstr("Too Many Requests"));
   EXPECT_THAT(throttled.error_message(), HasSubstr("nothing was stored"));
   EXPECT_TRUE(sent.sid().empty());
@@ -151,7 +145,7 @@ TEST_F(ApiChaosTest, ServerErrorsAnswerTheirStatusWithTheProvidersErrorBodyAndSp
   const grpc::Status unavailable =
       accounts->GetAccount(get_context.get(), v1::GetAccountRequest(), &got);
   EXPECT_EQ(unavailable.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(TrailerCode(*get_context), 20503);
+  EXPECT_EQ(ErrorCodeOf(*get_context), 20503);
   EXPECT_THAT(unavailable.error_message(), HasSubstr("Service Unavailable"));
 
   // A method's own chaos comes before "*".
@@ -160,7 +154,7 @@ TEST_F(ApiChaosTest, ServerErrorsAnswerTheirStatusWithTheProvidersErrorBodyAndSp
   const grpc::Status internal =
       messaging().ListMessages(list_context.get(), v1::ListMessagesRequest(), &page);
   EXPECT_EQ(internal.error_code(), grpc::StatusCode::INTERNAL);
-  EXPECT_EQ(TrailerCode(*list_context), 20500);
+  EXPECT_EQ(ErrorCodeOf(*list_context), 20500);
 
   const auto rest = HttpRequestTo(gateway().http_address(), "GET", MessagesPath(), BasicAuth());
   EXPECT_EQ(rest.status, 503);
@@ -233,7 +227,7 @@ TEST_F(ApiChaosTest, AnUnknownMethodOrAnOutOfRangeValueIsRefusedAndChangesNothin
     auto context = account().Context();
     const grpc::Status status = simulator_->SetApiChaos(context.get(), chaos, &now);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << chaos.ShortDebugString();
-    EXPECT_EQ(TrailerCode(*context), 21200) << chaos.ShortDebugString();
+    EXPECT_EQ(ErrorCodeOf(*context), 21200) << chaos.ShortDebugString();
     EXPECT_THAT(status.error_message(), HasSubstr("ApiChaos." + field));
   }
   EXPECT_EQ(GetChaos().chaos_size(), 0);

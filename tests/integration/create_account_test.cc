@@ -24,12 +24,6 @@ namespace v1 = mmsgate::v1;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-int TrailerCode(const grpc::ClientContext& context) {
-  const auto& trailers = context.GetServerTrailingMetadata();
-  auto it = trailers.find("mmsgate-error-code");
-  return it == trailers.end() ? 0 : std::stoi(std::string(it->second.data(), it->second.size()));
-}
-
 std::string Basic(const TestAccount& account) {
   return "Basic " + Base64(account.sid + ":" + account.auth_token);
 }
@@ -137,7 +131,7 @@ TEST_F(CreateAccountTest, TwoAccountsNeverSeeEachOthersMessagesMediaEventsOrNumb
   auto get_context = b.Context();
   const grpc::Status get_status = messaging->GetMessage(get_context.get(), get, &got);
   EXPECT_EQ(get_status.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(TrailerCode(*get_context), 20404);
+  EXPECT_EQ(ErrorCodeOf(*get_context), 20404);
 
   v1::ListMediaRequest media;
   media.set_message_sid(a_sent.sid());
@@ -193,7 +187,7 @@ TEST_F(CreateAccountTest, AFriendlyNameOverSixtyFourCharactersIsRefusedAndNothin
   grpc::ClientContext context;
   const grpc::Status status = accounts->CreateAccount(&context, request, &created);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(TrailerCode(context), 21200);
+  EXPECT_EQ(ErrorCodeOf(context), 21200);
   EXPECT_THAT(status.error_message(), HasSubstr("64 characters"));
   EXPECT_TRUE(created.account().sid().empty());
 }
@@ -256,7 +250,7 @@ TEST(CreateAccount, AScenarioNumberPoolIsHandedOutInOrderUntilItRunsOut) {
   grpc::ClientContext context;
   const grpc::Status exhausted = accounts->CreateAccount(&context, request, &created);
   EXPECT_EQ(exhausted.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(TrailerCode(context), 21422);
+  EXPECT_EQ(ErrorCodeOf(context), 21422);
   EXPECT_THAT(exhausted.error_message(), HasSubstr("number_pool"));
   gateway->Stop();
 }

@@ -38,6 +38,13 @@ struct TestAccount {
   }
 };
 
+// The provider code a refused call carried (its `mmsgate-error-code` trailer), or 0.
+inline int ErrorCodeOf(const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find("mmsgate-error-code");
+  return it == trailers.end() ? 0 : std::stoi(std::string(it->second.data(), it->second.size()));
+}
+
 // Makes an account with a number (CreateAccount with provision_defaults). `admin_token` is
 // needed when the gateway was started with --admin-token. Fails the test when refused.
 inline TestAccount CreateTestAccount(const std::shared_ptr<grpc::Channel>& channel,
