@@ -334,6 +334,13 @@ void SenderQueues::Reset() {
   }
 }
 
+void SenderQueues::ResetSender(const std::string& sender) {
+  std::lock_guard lock(senders_mutex_);
+  if (auto it = senders_.find(sender); it != senders_.end()) {
+    boost::asio::post(it->second->strand, [state = it->second] { state->DropAndRefill(); });
+  }
+}
+
 void SenderQueues::Stop() {
   if (shared_->stopped.exchange(true)) return;
   std::lock_guard lock(senders_mutex_);

@@ -100,6 +100,8 @@ class SenderQueues {
   // Drops what is queued, without callbacks, and fills every bucket again (Simulator.Reset);
   // the queues keep working. Reservations not yet enqueued stay counted until they are.
   void Reset();
+  // The same for one sender (Accounts.ResetAccount: the account's numbers).
+  void ResetSender(const std::string& sender);
 
  private:
   class Sender;

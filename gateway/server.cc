@@ -104,8 +104,37 @@ struct Server::Parts {
   std::string Metrics() const;
   // Simulator.Reset. Blocking (storage executor).
   absl::StatusOr<v1::ResetResponse> Reset();
+  // Accounts.ResetAccount. Blocking (storage executor).
+  absl::StatusOr<v1::ResetAccountResponse> ResetAccount(const std::string& account_sid);
   std::mutex reset_mutex;  // one Reset at a time
 };
+
+absl::StatusOr<v1::ResetAccountResponse> Server::Parts::ResetAccount(
+    const std::string& account_sid) {
+  std::lock_guard lock(reset_mutex);
+  // Its messages in flight stop (returns once none can start another write), and what waits
+  // behind its numbers' rate limits is dropped.
+  const std::size_t in_flight = lifecycle->ResetAccount(account_sid);
+  for (const auto& number : directory->NumbersOf(account_sid)) {
+    senders->ResetSender(number.number());
+  }
+  // A barrier: every commit queued before it (a retired message's last write among them) is
+  // written when it completes, so the removal below sees everything.
+  std::promise<absl::Status> barrier;
+  // Completed on the io_context: this storage thread waits, and the pool may have no other.
+  database->Commit(database->NewBatch(), io.get_executor(),
+                   [&barrier](absl::Status status) { barrier.set_value(status); });
+  if (auto status = barrier.get_future().get(); !status.ok()) return status;
+  auto removed = messages->RemoveAllOf(account_sid, inbox_store.get());
+  if (!removed.ok()) return removed.status();
+  if (auto status = directory->ClearAccountData(account_sid); !status.ok()) return status;
+  events->PublishReset(account_sid);
+  spdlog::info("account {} reset: {} messages removed ({} in flight)", account_sid, *removed,
+               in_flight);
+  v1::ResetAccountResponse response;
+  response.set_messages_removed(*removed);
+  return response;
+}
 
 absl::StatusOr<v1::ResetResponse> Server::Parts::Reset() {
   std::lock_guard lock(reset_mutex);
@@ -362,6 +391,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   deps.authority = p.authority.get();
   deps.chaos = p.chaos.get();
   deps.reset = [raw] { return raw->Reset(); };
+  deps.reset_account = [raw](const std::string& account_sid) {
+    return raw->ResetAccount(account_sid);
+  };
   deps.watch_limits.max_queued_events = static_cast<std::size_t>(s.watch_max_lag);
   deps.watch_limits.max_per_account = s.max_watchers_per_account;
   auto front_door = GrpcFrontDoor::Start(s.grpc_address, std::move(deps));

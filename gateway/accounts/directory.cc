@@ -214,6 +214,26 @@ std::vector<v1::Account> Directory::Accounts() const {
   return accounts;
 }
 
+absl::Status Directory::ClearAccountData(const std::string& account_sid) {
+  std::vector<v1::OptOut> ended;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& [_, opt_out] : opt_outs_) {
+      if (opt_out.account_sid() == account_sid) ended.push_back(opt_out);
+    }
+  }
+  auto batch = database_.NewBatch();
+  for (auto& opt_out : ended) {
+    opt_out.set_opted_out(false);
+    if (auto status = store_.StageOptOut(*batch, opt_out); !status.ok()) return status;
+  }
+  store_.StageUsageCleared(*batch, account_sid);
+  if (auto status = database_.CommitNow(std::move(batch)); !status.ok()) return status;
+  std::unique_lock lock(mutex_);
+  for (const auto& opt_out : ended) ApplyOptOutLocked(opt_out);
+  return absl::OkStatus();
+}
+
 // The built-in pool: 555-0100..0199 (set aside for fiction) of a few area codes the scenarios
 // in this repository do not use.
 constexpr const char* kDefaultPoolPrefixes[] = {"+1564555", "+1458555", "+1872555",

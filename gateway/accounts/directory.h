@@ -56,6 +56,10 @@ class Directory {
   // Blocking (storage executor).
   std::size_t ResetToScenario();
 
+  // Removes the account's opt-outs and usage ledger (Accounts.ResetAccount); its numbers,
+  // settings and services stay. Blocking (storage executor).
+  [[nodiscard]] absl::Status ClearAccountData(const std::string& account_sid);
+
   // Accounts the scenario names (those CreateAccount made are not counted).
   [[nodiscard]] std::size_t scenario_account_count() const { return scenario_accounts_; }
 

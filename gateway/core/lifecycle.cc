@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <future>
 
 #include "carriers/base/errors.h"
 
@@ -94,6 +95,7 @@ MessageLifecycle::Shard& MessageLifecycle::ShardFor(const std::string& sid) {
 }
 
 void MessageLifecycle::Register(const FlightPtr& flight) {
+  flight->account_sid = flight->message->account_sid();
   Shard& shard = ShardFor(flight->message->sid());
   std::lock_guard lock(shard.mutex);
   shard.flights[flight->message->sid()] = flight;
@@ -112,27 +114,71 @@ void MessageLifecycle::Forget(const std::string& sid) {
   shard.flights.erase(sid);
 }
 
-void MessageLifecycle::Reset() {
-  generation_.fetch_add(1, std::memory_order_acq_rel);
-  for (auto& shard : shards_) {
-    std::unordered_map<std::string, FlightPtr> flights;
-    {
-      std::lock_guard lock(shard.mutex);
-      flights.swap(shard.flights);
-    }
-    for (auto& [sid, flight] : flights) {
-      boost::asio::post(flight->strand, [flight = flight] {
-        flight->retired = true;
-        flight->pending.clear();
-        flight->release_timer.reset();
-        if (flight->canceled) {
-          std::exchange(flight->canceled, nullptr)(ProviderError(
-              absl::StatusCode::kFailedPrecondition, error_codes::kNotCancelable,
-              "the gateway was reset (Simulator.Reset): the message no longer exists"));
-        }
-      });
+void MessageLifecycle::RetireLocked(Shard& shard, const std::function<bool(const Flight&)>& which,
+                                    std::vector<FlightPtr>& retired) {
+  for (auto it = shard.flights.begin(); it != shard.flights.end();) {
+    if (which(*it->second)) {
+      retired.push_back(std::move(it->second));
+      it = shard.flights.erase(it);
+    } else {
+      ++it;
     }
   }
+}
+
+std::size_t MessageLifecycle::Retire(const std::function<bool(const Flight&)>& which,
+                                     const std::string& why, bool wait) {
+  std::vector<FlightPtr> retired;
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    RetireLocked(shard, which, retired);
+  }
+  auto left = std::make_shared<std::atomic<std::size_t>>(retired.size());
+  auto all_done = std::make_shared<std::promise<void>>();
+  auto finished = all_done->get_future();
+  if (retired.empty()) all_done->set_value();
+  for (auto& flight : retired) {
+    boost::asio::post(flight->strand, [flight, why, left, all_done] {
+      flight->retired = true;
+      flight->pending.clear();
+      flight->release_timer.reset();
+      if (flight->canceled) {
+        std::exchange(flight->canceled, nullptr)(
+            ProviderError(absl::StatusCode::kFailedPrecondition, error_codes::kNotCancelable,
+                          why + ": the message no longer exists"));
+      }
+      if (left->fetch_sub(1) == 1) all_done->set_value();
+    });
+  }
+  if (wait) finished.wait();
+  return retired.size();
+}
+
+void MessageLifecycle::Reset() {
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  {
+    std::lock_guard lock(dropped_mutex_);
+    dropped_.clear();  // the carriers that could report them are replaced too
+  }
+  Retire([](const Flight&) { return true; }, "the gateway was reset (Simulator.Reset)",
+         /*wait=*/false);
+}
+
+std::size_t MessageLifecycle::ResetAccount(const std::string& account_sid) {
+  std::vector<std::string> sids;
+  auto of_account = [&](const Flight& flight) { return flight.account_sid == account_sid; };
+  // Their SIDs first, so a carrier's report arriving meanwhile is already ignored.
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    for (const auto& [sid, flight] : shard.flights) {
+      if (of_account(*flight)) sids.push_back(sid);
+    }
+  }
+  {
+    std::lock_guard lock(dropped_mutex_);
+    dropped_.insert(sids.begin(), sids.end());
+  }
+  return Retire(of_account, "the account was reset (Accounts.ResetAccount)", /*wait=*/true);
 }
 
 std::size_t MessageLifecycle::in_flight() const {
@@ -510,6 +556,11 @@ void MessageLifecycle::OnCarrierAccepted(const std::string& message_sid, SimTime
 void MessageLifecycle::OnDeliveryReport(carriers::DeliveryReport report) {
   auto flight = Find(report.message_sid);
   if (!flight) {
+    {
+      // A message of an account that was reset: the phone shows nothing of it either.
+      std::lock_guard lock(dropped_mutex_);
+      if (dropped_.erase(report.message_sid) > 0) return;
+    }
     if (report.arrival) StoreArrivalAlone(*report.arrival);
     return;
   }

@@ -37,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "carriers/base/clock.h"
@@ -132,6 +133,11 @@ class MessageLifecycle final : public carriers::DeliveryListener {
   // Drops every message in flight (Simulator.Reset): none changes status again, is published or
   // is stored; a cancel waiting for its commit is told 30409. Any thread.
   void Reset();
+  // The same for the messages of one account (Accounts.ResetAccount), and what their carriers
+  // report later is ignored, phone entries included. Returns once every one of them has been
+  // retired on its strand (so none starts another write): blocking, storage executor only.
+  // Answers how many were in flight.
+  std::size_t ResetAccount(const std::string& account_sid);
 
  private:
   struct Change {
@@ -165,6 +171,8 @@ class MessageLifecycle final : public carriers::DeliveryListener {
     bool resumed = false;
     // Simulator.Reset dropped it: nothing more happens to it (set on its strand).
     bool retired = false;
+    // Its message's account (set by Register; the message may be parked).
+    std::string account_sid;
     // Counted against its sender's backlog (SenderLimits): from acceptance, or for a scheduled
     // message from its release.
     bool sender_reserved = false;
@@ -233,6 +241,16 @@ class MessageLifecycle final : public carriers::DeliveryListener {
   };
   std::array<Shard, kShards> shards_;
   Shard& ShardFor(const std::string& sid);
+
+  // Takes the flights `which` selects out of the table and retires each on its strand; with
+  // `wait`, returns once all are retired. `why` goes into a waiting cancel's answer.
+  std::size_t Retire(const std::function<bool(const Flight&)>& which, const std::string& why,
+                     bool wait);
+  static void RetireLocked(Shard& shard, const std::function<bool(const Flight&)>& which,
+                           std::vector<FlightPtr>& retired);
+  // SIDs of messages dropped by ResetAccount whose carrier may still report.
+  std::mutex dropped_mutex_;
+  std::unordered_set<std::string> dropped_;
 };
 
 }  // namespace mmsgate::gateway

@@ -127,6 +127,44 @@ absl::Status MessageService::Delete(const std::string& account_sid, const std::s
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> MessageService::RemoveAllOf(const std::string& account_sid,
+                                                    InboxStore* inbox) {
+  int64_t removed = 0;
+  std::string previous_first;
+  for (;;) {
+    // Always the first page: what was listed is removed before the next read.
+    v1::ListMessagesRequest first_page;
+    first_page.set_page_size(1000);
+    auto page = store_.List(account_sid, first_page);
+    if (!page.ok()) return page.status();
+    if (page->messages_size() == 0) break;
+    if (page->messages(0).sid() == previous_first) {
+      return ProviderError(absl::StatusCode::kInternal, error_codes::kStorageFailure,
+                           "message " + previous_first + " could not be removed; retry");
+    }
+    previous_first = page->messages(0).sid();
+    auto batch = database_.NewBatch();
+    std::vector<std::string> blobs;
+    for (const auto& message : page->messages()) {
+      store_.StageRemove(*batch, message);
+      attempts_.StageRemoveAll(*batch, message.sid());
+      if (inbox != nullptr) inbox->StageRemoveOf(*batch, message.sid());
+      for (const auto& media : message.media()) {
+        media_store_.StageRelease(*batch, media.sha256(), message.sid());
+        blobs.push_back(media.sha256());
+      }
+    }
+    if (auto status = database_.CommitNow(std::move(batch)); !status.ok()) return status;
+    removed += page->messages_size();
+    std::sort(blobs.begin(), blobs.end());
+    blobs.erase(std::unique(blobs.begin(), blobs.end()), blobs.end());
+    if (auto deleted = media_store_.DeleteUnreferenced(blobs); !deleted.ok()) {
+      return deleted.status();
+    }
+  }
+  return removed;
+}
+
 absl::Status MessageService::DeleteMedia(const std::string& account_sid,
                                          const std::string& message_sid,
                                          const std::string& media_sid) {

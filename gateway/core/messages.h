@@ -32,6 +32,12 @@ class MessageService final : public mmsc::LinkResolver {
                                                          const std::string& sid,
                                                          bool with_attempts = true) const;
 
+  // Removes every stored message of the account with its media, webhook attempts and the entry
+  // `inbox` holds for it (Accounts.ResetAccount), whatever its status: the caller has retired
+  // the ones in flight. Answers how many. Blocking (storage executor).
+  [[nodiscard]] absl::StatusOr<int64_t> RemoveAllOf(const std::string& account_sid,
+                                                    InboxStore* inbox);
+
   // The account's messages, newest first, with their webhook attempts (MessageStore::List).
   [[nodiscard]] absl::StatusOr<mmsgate::v1::ListMessagesResponse> List(
       const std::string& account_sid, const mmsgate::v1::ListMessagesRequest& request,

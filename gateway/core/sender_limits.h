@@ -47,6 +47,7 @@ class SenderLimits {
   // Drops what waits, without callbacks, and starts every sender's rate afresh
   // (Simulator.Reset).
   void Reset() { queues_.Reset(); }
+  void ResetSender(const std::string& sender) { queues_.ResetSender(sender); }
 
  private:
   // A safety bound on one sender's queue, far above any rate's 10 hours but finite.

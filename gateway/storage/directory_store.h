@@ -65,6 +65,9 @@ class DirectoryStore {
                           const std::string& category, int64_t count, int64_t segments,
                           int64_t price_cents) = 0;
   [[nodiscard]] virtual mmsgate::v1::Usage Usage(const std::string& account_sid) const = 0;
+  // Stages the removal of the account's whole ledger (Accounts.ResetAccount). Reads the
+  // database: storage executor only.
+  virtual void StageUsageCleared(storage::Batch& batch, const std::string& account_sid) = 0;
 };
 
 }  // namespace mmsgate::gateway

@@ -22,6 +22,9 @@ class InboxStore : public carriers::InboxJournal {
   // Reads every stored entry: entries that cannot be read are logged with their key and kept
   // aside (quarantine). Returns how many can be read.
   virtual std::size_t CheckStored() = 0;
+  // Stages the removal of the entry the message `message_sid` left on a phone, if any
+  // (Accounts.ResetAccount). Reads the database: storage executor only.
+  virtual void StageRemoveOf(storage::Batch& batch, const std::string& message_sid) = 0;
 };
 
 }  // namespace mmsgate::gateway

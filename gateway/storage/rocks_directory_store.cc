@@ -178,6 +178,13 @@ void RocksDirectoryStore::StageUsage(storage::Batch& batch, const std::string& a
   }
 }
 
+void RocksDirectoryStore::StageUsageCleared(storage::Batch& batch, const std::string& account_sid) {
+  (void)database_.Scan(usage_, account_sid + "/", "", [&](std::string_view key, std::string_view) {
+    database_.Delete(batch, usage_, key);
+    return true;
+  });
+}
+
 v1::Usage RocksDirectoryStore::Usage(const std::string& account_sid) const {
   std::map<std::string, v1::UsageEntry> entries;
   const std::string prefix = account_sid + "/";

@@ -36,6 +36,7 @@ class RocksDirectoryStore final : public DirectoryStore {
                   const std::string& category, int64_t count, int64_t segments,
                   int64_t price_cents) override;
   mmsgate::v1::Usage Usage(const std::string& account_sid) const override;
+  void StageUsageCleared(storage::Batch& batch, const std::string& account_sid) override;
 
  private:
   storage::RocksDatabase& database_;

@@ -53,6 +53,13 @@ absl::Status RocksInboxStore::StageEntry(storage::Batch& batch, const std::strin
   return absl::OkStatus();
 }
 
+void RocksInboxStore::StageRemoveOf(storage::Batch& batch, const std::string& message_sid) {
+  auto key = database_.Get(sids_, message_sid);
+  if (!key.ok()) return;  // never reached a phone
+  database_.Delete(batch, inbox_, *key);
+  database_.Delete(batch, sids_, message_sid);
+}
+
 void RocksInboxStore::Write(const std::string& number, const mmsgate::v1::HandsetMessage& entry,
                             std::function<void()> done) {
   auto batch = database_.NewBatch();

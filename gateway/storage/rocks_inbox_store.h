@@ -24,6 +24,7 @@ class RocksInboxStore final : public InboxStore {
   void Read(const std::string& number,
             std::function<void(mmsgate::v1::HandsetInbox)> done) override;
   std::size_t CheckStored() override;
+  void StageRemoveOf(storage::Batch& batch, const std::string& message_sid) override;
 
  private:
   void Write(const std::string& number, const mmsgate::v1::HandsetMessage& entry,

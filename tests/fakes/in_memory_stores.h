@@ -377,6 +377,10 @@ class InMemoryDirectoryStore final : public gateway::DirectoryStore {
     }
     return usage;
   }
+  void StageUsageCleared(storage::Batch& batch, const std::string& account_sid) override {
+    InMemoryDatabase::Own(batch).changes.push_back(
+        [this, account_sid] { usage_.erase(account_sid); });
+  }
 
  private:
   InMemoryDatabase& database_;
@@ -392,6 +396,12 @@ class InMemoryInboxStore final : public gateway::InboxStore {
     InMemoryDatabase::Own(batch).changes.push_back(
         [this, number, entry] { entries_.emplace_back(number, entry); });
     return absl::OkStatus();
+  }
+  void StageRemoveOf(storage::Batch& batch, const std::string& message_sid) override {
+    InMemoryDatabase::Own(batch).changes.push_back([this, message_sid] {
+      std::erase_if(entries_,
+                    [&](const auto& stored) { return stored.second.message_sid() == message_sid; });
+    });
   }
   void Append(const std::string& number, const mmsgate::v1::HandsetMessage& entry, bool resubmitted,
               std::function<void()> done) override {

@@ -388,7 +388,7 @@ TEST_F(HostileInputTest, GrpcGarbageAndUnknownEnumValuesGetACodeOnEveryMethod) {
       EXPECT_THAT(status.error_message(), HasSubstr("21200: the request is not a valid"));
     }
   }
-  EXPECT_EQ(methods, 33);
+  EXPECT_EQ(methods, 34);
   // ListMessagesRequest.status (field 3) = 99.
   auto status =
       RawCall(*gateway_, "/mmsgate.v1.Messaging/ListMessages", std::string("\x18\x63", 2));

@@ -340,5 +340,152 @@ TEST(Reset, NeedsTheAdminTokenWhenTheGatewayHasOne) {
   gateway->Stop();
 }
 
+namespace reset_account {
+
+constexpr const char* kA = "AC6161616161616161616161616161abcd";
+constexpr const char* kB = "AC6262626262626262626262626262abcd";
+constexpr const char* kAdmin = "reset-account-admin";
+
+// Credentials of `sid` (token "token-" + sid) with the admin token, which account changes and
+// seeing every phone need on this gateway.
+std::unique_ptr<grpc::ClientContext> As(const std::string& sid) {
+  auto context = MmsgateProcess::ContextFor(sid, "token-" + sid);
+  context->AddMetadata("x-admin-token", kAdmin);
+  return context;
+}
+
+TEST(ResetAccount, ClearsOnlyTheCallersMessagesInboxEntriesOptOutsAndUsage) {
+  MmsgateProcess::Options options;
+  options.extra_args = {"--admin-token", kAdmin};
+  options.scenario_text =
+      ScenarioAccountWithLongCode(kA, std::string("token-") + kA, "+12025550100") +
+      ScenarioAccountWithLongCode(kB, std::string("token-") + kB, "+12025550101") +
+      R"pb(carriers {
+             id: "fast"
+             country: "US"
+             prefixes: "+1202555"
+             supports_mms: true
+             latency { median_ms: 10 }
+           }
+           carriers {
+             id: "slow"
+             country: "US"
+             prefixes: "+1206555"
+             supports_mms: true
+             latency { median_ms: 1200000 }
+           }
+           simulation { time_scale: 600 disable_sender_rate_limits: true })pb";
+  auto gateway = MmsgateProcess::Start(options);
+  auto messaging = v1::Messaging::NewStub(gateway->Channel());
+  auto accounts = v1::Accounts::NewStub(gateway->Channel());
+  auto simulator = v1::Simulator::NewStub(gateway->Channel());
+  auto send = [&](const std::string& sid, const std::string& from, const std::string& to) {
+    v1::SendMessageRequest request;
+    request.set_from(from);
+    request.set_to(to);
+    request.set_body("from " + sid);
+    v1::Message sent;
+    auto context = As(sid);
+    EXPECT_TRUE(messaging->SendMessage(context.get(), request, &sent).ok());
+    return sent.sid();
+  };
+  auto list = [&](const std::string& sid) {
+    v1::ListMessagesRequest request;
+    request.set_page_size(1000);
+    v1::ListMessagesResponse page;
+    auto context = As(sid);
+    EXPECT_TRUE(messaging->ListMessages(context.get(), request, &page).ok());
+    return page;
+  };
+  auto usage = [&](const std::string& sid) {
+    v1::Usage ledger;
+    auto context = As(sid);
+    EXPECT_TRUE(accounts->GetUsage(context.get(), v1::GetUsageRequest(), &ledger).ok());
+    return ledger;
+  };
+  auto inbox = [&](const std::string& phone) {
+    v1::GetHandsetInboxRequest request;
+    request.set_number(phone);
+    v1::HandsetInbox got;
+    auto context = As(kA);  // the admin sees every entry
+    EXPECT_TRUE(simulator->GetHandsetInbox(context.get(), request, &got).ok());
+    return got;
+  };
+
+  const std::string a_delivered = send(kA, "+12025550100", "+12025550142");
+  const std::string b_delivered = send(kB, "+12025550101", "+12025550142");
+  const std::string a_in_flight = send(kA, "+12025550100", "+12065550142");
+  for (const auto& [sid, account] : {std::pair{a_delivered, kA}, std::pair{b_delivered, kB}}) {
+    ASSERT_EQ(AwaitMessage(*messaging, account, std::string("token-") + account, sid).status(),
+              v1::DELIVERED);
+  }
+  v1::SetOptOutRequest opt_out;
+  opt_out.set_number("+12025550100");
+  opt_out.set_subscriber("+12025550150");
+  opt_out.set_opted_out(true);
+  v1::OptOut opted;
+  auto opt_context = As(kA);
+  ASSERT_TRUE(accounts->SetOptOut(opt_context.get(), opt_out, &opted).ok());
+  ASSERT_EQ(inbox("+12025550142").messages_size(), 2);
+  const v1::Usage b_usage_before = usage(kB);
+  v1::ListNumbersResponse a_numbers_before;
+  auto numbers_context = As(kA);
+  ASSERT_TRUE(
+      accounts->ListNumbers(numbers_context.get(), v1::ListNumbersRequest(), &a_numbers_before)
+          .ok());
+
+  auto watch_context = As(kA);
+  auto stream = messaging->WatchEvents(watch_context.get(), v1::WatchEventsRequest());
+  stream->WaitForInitialMetadata();
+
+  v1::ResetAccountResponse reset;
+  auto reset_context = As(kA);
+  const grpc::Status status =
+      accounts->ResetAccount(reset_context.get(), v1::ResetAccountRequest(), &reset);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(reset.messages_removed(), 2);
+
+  v1::Event event;
+  ASSERT_TRUE(stream->Read(&event));
+  EXPECT_EQ(event.kind(), v1::Event::RESET);
+  watch_context->TryCancel();
+  (void)stream->Finish();
+
+  // A's data is gone; its numbers stay; B's data is untouched.
+  EXPECT_EQ(list(kA).messages_size(), 0);
+  EXPECT_EQ(usage(kA).entries_size(), 0);
+  v1::ListOptOutsResponse opt_outs;
+  auto opt_outs_context = As(kA);
+  ASSERT_TRUE(
+      accounts->ListOptOuts(opt_outs_context.get(), v1::ListOptOutsRequest(), &opt_outs).ok());
+  EXPECT_EQ(opt_outs.opt_outs_size(), 0);
+  v1::ListNumbersResponse a_numbers_after;
+  auto numbers_after_context = As(kA);
+  ASSERT_TRUE(
+      accounts->ListNumbers(numbers_after_context.get(), v1::ListNumbersRequest(), &a_numbers_after)
+          .ok());
+  EXPECT_EQ(a_numbers_after.ShortDebugString(), a_numbers_before.ShortDebugString());
+  const auto b_list = list(kB);
+  ASSERT_EQ(b_list.messages_size(), 1);
+  EXPECT_EQ(b_list.messages(0).sid(), b_delivered);
+  EXPECT_EQ(usage(kB).ShortDebugString(), b_usage_before.ShortDebugString());
+  const auto phone = inbox("+12025550142");
+  ASSERT_EQ(phone.messages_size(), 1) << "A's entry goes, B's stays";
+  EXPECT_EQ(phone.messages(0).message_sid(), b_delivered);
+
+  // A's message that was in flight (20 simulated minutes: 2 s here) never arrives.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  EXPECT_EQ(inbox("+12065550142").messages_size(), 0) << a_in_flight;
+  EXPECT_EQ(list(kA).messages_size(), 0);
+
+  // A goes on sending.
+  const std::string after = send(kA, "+12025550100", "+12025550143");
+  EXPECT_EQ(AwaitMessage(*messaging, kA, std::string("token-") + kA, after).status(),
+            v1::DELIVERED);
+  gateway->Stop();
+}
+
+}  // namespace reset_account
+
 }  // namespace
 }  // namespace mmsgate::testing

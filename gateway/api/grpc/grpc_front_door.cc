@@ -882,7 +882,7 @@ using ServiceMethods = v1::Accounts::WithRawCallbackMethod_CreateMessagingServic
                     v1::Accounts::Service>>>>>;
 
 using AccountsBase = v1::Accounts::WithRawCallbackMethod_CreateAccount<
-    v1::Accounts::WithRawCallbackMethod_GetAccount<
+    v1::Accounts::WithRawCallbackMethod_ResetAccount<v1::Accounts::WithRawCallbackMethod_GetAccount<
         v1::Accounts::WithRawCallbackMethod_UpdateAccountSettings<
             v1::Accounts::WithRawCallbackMethod_ListNumbers<
                 v1::Accounts::WithRawCallbackMethod_ProvisionNumber<
@@ -892,7 +892,7 @@ using AccountsBase = v1::Accounts::WithRawCallbackMethod_CreateAccount<
                                 v1::Accounts::WithRawCallbackMethod_GetUsage<
                                     v1::Accounts::WithRawCallbackMethod_ListOptOuts<
                                         v1::Accounts::WithRawCallbackMethod_SetOptOut<
-                                            ServiceMethods>>>>>>>>>>>;
+                                            ServiceMethods>>>>>>>>>>>>;
 
 class AccountsService final : public AccountsBase {
  public:
@@ -912,6 +912,20 @@ class AccountsService final : public AccountsBase {
                                                         call->request.provision_defaults());
           if (!created.ok()) return call->Reply(created.status());
           call->response = std::move(*created);
+          call->Reply(absl::OkStatus());
+        });
+  }
+
+  grpc::ServerUnaryReactor* ResetAccount(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override {
+    return ServeApiBlocking<v1::ResetAccountRequest, v1::ResetAccountResponse>(
+        deps_, "Accounts", "ResetAccount", context, request, response, [this](auto* call) {
+          auto account = AuthorizeAccountChange(deps_, call->context());
+          if (!account.ok()) return call->Reply(account.status());
+          auto reset = deps_.reset_account(account->sid());
+          if (!reset.ok()) return call->Reply(reset.status());
+          call->response = std::move(*reset);
           call->Reply(absl::OkStatus());
         });
   }

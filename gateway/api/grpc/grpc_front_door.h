@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "mmsgate/v1/accounts.pb.h"
 #include "mmsgate/v1/simulator.pb.h"
 
 namespace boost::asio {
@@ -65,6 +66,9 @@ struct FrontDoorDependencies {
   ApiChaos* chaos = nullptr;
   // Simulator.Reset: the whole gateway back to its scenario. Blocking (storage executor).
   std::function<absl::StatusOr<mmsgate::v1::ResetResponse>()> reset;
+  // Accounts.ResetAccount: one account's data gone. Blocking (storage executor).
+  std::function<absl::StatusOr<mmsgate::v1::ResetAccountResponse>(const std::string&)>
+      reset_account;
   WatchLimits watch_limits;
 };
 
