@@ -32,6 +32,25 @@ constexpr const char* kToken = "reset-token";
 constexpr const char* kNumber = "+12025550100";
 constexpr const char* kService = "MG5151515151515151515151515151abcd";
 
+// A carrier that delivers at once (+1202555) and one that takes 20 simulated minutes
+// (+1206555): 2 s at these tests' time_scale 600, so a message to it is in flight at a reset.
+constexpr const char* kFastAndSlowCarriers = R"pb(
+  carriers {
+    id: "fast"
+    country: "US"
+    prefixes: "+1202555"
+    supports_mms: true
+    latency { median_ms: 10 }
+  }
+  carriers {
+    id: "slow"
+    country: "US"
+    prefixes: "+1206555"
+    supports_mms: true
+    latency { median_ms: 1200000 }
+  }
+)pb";
+
 // Everything a client can read, as text, with what differs between two fresh starts (the SIDs
 // of scenario numbers, which are drawn at start) left out.
 struct Snapshot {
@@ -46,22 +65,8 @@ class ResetTest : public ::testing::Test {
     MmsgateProcess::Options& options = options_;
     options.data_dir = data_dir_;
     options.scenario_text =
-        ScenarioAccountWithLongCode(kAccount, kToken, kNumber) +
-        R"pb(carriers {
-               id: "fast"
-               country: "US"
-               prefixes: "+1202555"
-               supports_mms: true
-               latency { median_ms: 10 }
-             }
-             carriers {
-               id: "slow"
-               country: "US"
-               prefixes: "+1206555"
-               supports_mms: true
-               latency { median_ms: 1200000 }
-             }
-             messaging_services {
+        ScenarioAccountWithLongCode(kAccount, kToken, kNumber) + kFastAndSlowCarriers +
+        R"pb(messaging_services {
                sid: "MG5151515151515151515151515151abcd"
                account_sid: "AC5151515151515151515151515151abcd"
                numbers: "+12025550100"
@@ -360,21 +365,8 @@ TEST(ResetAccount, ClearsOnlyTheCallersMessagesInboxEntriesOptOutsAndUsage) {
   options.scenario_text =
       ScenarioAccountWithLongCode(kA, std::string("token-") + kA, "+12025550100") +
       ScenarioAccountWithLongCode(kB, std::string("token-") + kB, "+12025550101") +
-      R"pb(carriers {
-             id: "fast"
-             country: "US"
-             prefixes: "+1202555"
-             supports_mms: true
-             latency { median_ms: 10 }
-           }
-           carriers {
-             id: "slow"
-             country: "US"
-             prefixes: "+1206555"
-             supports_mms: true
-             latency { median_ms: 1200000 }
-           }
-           simulation { time_scale: 600 disable_sender_rate_limits: true })pb";
+      kFastAndSlowCarriers +
+      R"pb(simulation { time_scale: 600 disable_sender_rate_limits: true })pb";
   auto gateway = MmsgateProcess::Start(options);
   auto messaging = v1::Messaging::NewStub(gateway->Channel());
   auto accounts = v1::Accounts::NewStub(gateway->Channel());
