@@ -36,8 +36,9 @@ using mmsgate::gateway::HttpResponse;
 struct Served {
   mmsgate::testing::TestGateway core;
   mmsgate::gateway::Authority authority{core.directory, ""};
+  mmsgate::gateway::ApiChaos chaos{core.clock, 1};
   mmsgate::gateway::HttpHandler rest = mmsgate::gateway::MakeRestFacade(
-      core.directory, authority, core.sender, core.messages, core.io.get_executor());
+      core.directory, authority, core.sender, core.messages, chaos, core.io.get_executor());
   mmsgate::gateway::HttpServer server{
       core.io, mmsgate::gateway::RestFacadeServerOptions(),
       mmsgate::gateway::MakeHttpRoutes(
