@@ -208,8 +208,8 @@ absl::StatusOr<std::vector<v1::ActiveApiChaos>> ApiChaos::Set(const v1::ApiChaos
       entries_.push_back(Entry{entry, now + SimSeconds(chaos.duration_seconds())});
       std::sort(entries_.begin(), entries_.end(),
                 [](const Entry& a, const Entry& b) { return a.chaos.method() < b.chaos.method(); });
-      ever_set_.store(true, std::memory_order_release);
     }
+    active_.store(!entries_.empty(), std::memory_order_release);
   }
   return List();
 }
@@ -232,10 +232,12 @@ std::vector<v1::ActiveApiChaos> ApiChaos::List() {
 void ApiChaos::Clear() {
   std::lock_guard lock(mutex_);
   entries_.clear();
+  active_.store(false, std::memory_order_release);
 }
 
 void ApiChaos::ExpireLocked(SimTime now) {
   std::erase_if(entries_, [now](const Entry& entry) { return entry.ends <= now; });
+  active_.store(!entries_.empty(), std::memory_order_release);
 }
 
 ChaosVerdict ApiChaos::DecideFor(const std::string& method) {

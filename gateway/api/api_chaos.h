@@ -13,7 +13,7 @@
 // drawn from a generator seeded by the scenario's seed, so a run with the same calls in the same
 // order gets the same answers.
 //
-// Thread-safe; Decide() takes no lock while no chaos was ever set, and never blocks.
+// Thread-safe; Decide() takes no lock while no chaos is in force, and never blocks.
 
 #include <atomic>
 #include <chrono>
@@ -59,7 +59,7 @@ class ApiChaos {
   // in force: pass a function making it.
   template <class MakeName>
   ChaosVerdict Decide(MakeName&& make_name) {
-    if (!ever_set_.load(std::memory_order_acquire)) return {};
+    if (!active_.load(std::memory_order_acquire)) return {};
     return DecideFor(make_name());
   }
   ChaosVerdict DecideFor(const std::string& method);
@@ -77,11 +77,12 @@ class ApiChaos {
     int64_t calls = 0;
     int64_t injected = 0;
   };
-  // Drops what has ended. mutex_ held.
+  // Drops what has ended, and keeps active_ in step. mutex_ held.
   void ExpireLocked(SimTime now);
 
   const Clock& clock_;
-  std::atomic<bool> ever_set_{false};
+  // !entries_.empty(), read without the lock: calls pay nothing once chaos has ended.
+  std::atomic<bool> active_{false};
   std::mutex mutex_;
   std::vector<Entry> entries_;  // guarded by mutex_, by method
   std::mt19937_64 random_;      // guarded by mutex_
