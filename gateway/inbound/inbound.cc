@@ -279,37 +279,39 @@ void InboundHandler::CallWebhook(const InboundPtr& inbound, const v1::Number& nu
                                 base + "/2010-04-01/Accounts/" + message.account_sid() +
                                     "/Messages/" + message.sid() + "/Media/" + media.sid());
   }
-  webhooks_.Post(std::move(request), [this, inbound, account = *account,
-                                      url = number.sms_url()](WebhookResult result) {
-    boost::asio::post(inbound->strand, [this, inbound, account, url, result = std::move(result)] {
-      auto batch = database_.NewBatch();
-      for (const auto& attempt : result.attempts) {
-        if (auto status = attempts_.StageAttempt(
-                *batch, inbound->message.sid(),
-                ToAttemptRecord(attempt, v1::WebhookAttempt::INBOUND_WEBHOOK, url));
-            !status.ok()) {
-          spdlog::error("cannot record a webhook attempt of inbound {}: {}", inbound->message.sid(),
-                        std::string(status.message()));
-        }
-      }
-      database_.Commit(
-          std::move(batch), inbound->strand,
-          [this, inbound, account, url, result](absl::Status status) {
-            if (!status.ok()) {
-              spdlog::warn("cannot record webhook attempts of {}: {}", inbound->message.sid(),
-                           std::string(status.message()));
+  FormParams fields = request.params;
+  webhooks_.Post(std::move(request), [this, inbound, account = *account, url = number.sms_url(),
+                                      fields = std::move(fields)](WebhookResult result) {
+    boost::asio::post(
+        inbound->strand, [this, inbound, account, url, fields, result = std::move(result)] {
+          auto batch = database_.NewBatch();
+          for (const auto& attempt : result.attempts) {
+            if (auto status = attempts_.StageAttempt(
+                    *batch, inbound->message.sid(),
+                    ToAttemptRecord(attempt, v1::WebhookAttempt::INBOUND_WEBHOOK, url, fields));
+                !status.ok()) {
+              spdlog::error("cannot record a webhook attempt of inbound {}: {}",
+                            inbound->message.sid(), std::string(status.message()));
             }
-            if (!result.ok) {
-              const std::string why =
-                  result.attempts.empty() ? "no attempt was made" : result.attempts.back().error;
-              RecordError(inbound, kWebhookRetrievalFailure,
-                          "the webhook " + url + " failed after " +
-                              std::to_string(result.attempts.size()) + " attempts: " + why);
-              return;
-            }
-            HandleTwiml(inbound, account, result.response_body);
-          });
-    });
+          }
+          database_.Commit(
+              std::move(batch), inbound->strand,
+              [this, inbound, account, url, result](absl::Status status) {
+                if (!status.ok()) {
+                  spdlog::warn("cannot record webhook attempts of {}: {}", inbound->message.sid(),
+                               std::string(status.message()));
+                }
+                if (!result.ok) {
+                  const std::string why = result.attempts.empty() ? "no attempt was made"
+                                                                  : result.attempts.back().error;
+                  RecordError(inbound, kWebhookRetrievalFailure,
+                              "the webhook " + url + " failed after " +
+                                  std::to_string(result.attempts.size()) + " attempts: " + why);
+                  return;
+                }
+                HandleTwiml(inbound, account, result.response_body);
+              });
+        });
   });
 }
 

@@ -21,7 +21,7 @@ std::string StatusName(v1::MessageStatus status) {
 }
 
 v1::WebhookAttempt ToAttemptRecord(const WebhookAttempt& attempt, v1::WebhookAttempt::Kind kind,
-                                   const std::string& url) {
+                                   const std::string& url, const FormParams& fields) {
   v1::WebhookAttempt record;
   record.set_kind(kind);
   record.set_url(url);
@@ -32,6 +32,11 @@ v1::WebhookAttempt ToAttemptRecord(const WebhookAttempt& attempt, v1::WebhookAtt
   record.set_http_status(attempt.http_status);
   // The error may quote a server's answer; stored records hold UTF-8 only.
   record.set_error(ToValidUtf8(attempt.error));
+  for (const auto& [name, value] : fields) {
+    auto* field = record.add_request_fields();
+    field->set_name(ToValidUtf8(name));
+    field->set_value(ToValidUtf8(value));
+  }
   return record;
 }
 
@@ -105,13 +110,14 @@ void StatusCallbacks::PostFront(const ChainPtr& chain) {
     // The carrier's delivery report time, as the provider passes it on: YYMMDDhhmm, UTC.
     request.params.emplace_back("RawDlrDoneDate", RawDlrDoneDate(message.date_updated()));
   }
-  sender_.Post(std::move(request), [this, chain](WebhookResult result) {
-    boost::asio::post(chain->strand, [this, chain, result = std::move(result)] {
+  FormParams fields = request.params;
+  sender_.Post(std::move(request), [this, chain, fields = std::move(fields)](WebhookResult result) {
+    boost::asio::post(chain->strand, [this, chain, fields, result = std::move(result)] {
       const v1::Message& message = chain->queue.front();
       auto batch = database_.NewBatch();
       for (const auto& attempt : result.attempts) {
         auto record = ToAttemptRecord(attempt, v1::WebhookAttempt::STATUS_CALLBACK,
-                                      message.status_callback());
+                                      message.status_callback(), fields);
         record.set_reported_status(message.status());
         if (auto status = attempts_.StageAttempt(*batch, message.sid(), record); !status.ok()) {
           spdlog::error("{}", std::string(status.message()));

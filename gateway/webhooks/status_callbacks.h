@@ -31,10 +31,10 @@ namespace mmsgate::gateway {
 // The provider's lowercase status names ("queued", "delivered", …).
 std::string StatusName(mmsgate::v1::MessageStatus status);
 
-// Converts a WebhookSender attempt into the record kept with a message.
+// Converts a WebhookSender attempt, which posted `fields`, into the record kept with a message.
 mmsgate::v1::WebhookAttempt ToAttemptRecord(const WebhookAttempt& attempt,
                                             mmsgate::v1::WebhookAttempt::Kind kind,
-                                            const std::string& url);
+                                            const std::string& url, const FormParams& fields);
 
 // The provider's RawDlrDoneDate, the carrier's delivery report time: YYMMDDhhmm in UTC.
 [[nodiscard]] std::string RawDlrDoneDate(const google::protobuf::Timestamp& time);
