@@ -6,6 +6,8 @@
 #include <charconv>
 #include <optional>
 
+#include "carriers/base/html_escape.h"
+
 namespace mmsgate::mmsc {
 namespace {
 
@@ -24,29 +26,6 @@ LinkResponse MakeResponse(const LinkRequest& request, http::status status, std::
     response.prepare_payload();
   }
   return response;
-}
-
-std::string HtmlEscape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
 }
 
 bool IsToken(std::string_view token) {
