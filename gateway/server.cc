@@ -24,6 +24,7 @@
 #include "gateway/api/grpc/grpc_front_door.h"
 #include "gateway/api/rest/rest_facade.h"
 #include "gateway/config/descriptor_budget.h"
+#include "gateway/console/console.h"
 #include "gateway/core/events.h"
 #include "gateway/core/fault_scheduler.h"
 #include "gateway/core/lifecycle.h"
@@ -84,6 +85,8 @@ struct Server::Parts {
   std::unique_ptr<ApiChaos> chaos;
   // The REST facade, made once SendService exists; the HTTP routes call it through here.
   HttpHandler rest;
+  // The web console; the HTTP routes call it through its handler (which outlives it safely).
+  std::unique_ptr<Console> console;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<SendService> sender;
   std::unique_ptr<mmsc::ImageAdapter> image_adapter;
@@ -315,13 +318,22 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
         reason);
   };
   Parts* raw = &p;
+  ConsoleDependencies console;
+  console.io = &p.io;
+  console.directory = p.directory.get();
+  console.events = p.events.get();
+  // The same media route the listener serves, without the REST facade or the console.
+  console.media_content =
+      MakeHttpRoutes(*p.directory, *p.messages, *p.media_store, storage, [] { return ""; });
+  p.console = std::make_unique<Console>(std::move(console));
   p.http = std::make_unique<HttpServer>(
       p.io, std::move(http_options),
       MakeHttpRoutes(
           *p.directory, *p.messages, *p.media_store, storage, [raw] { return raw->Metrics(); },
           [raw](HttpRequest request, std::function<void(HttpResponse)> respond) {
             raw->rest(std::move(request), std::move(respond));
-          }));
+          },
+          p.console->handler()));
   std::string http_error;
   auto http_endpoint = p.http->Bind(s.http_host, s.http_port, &http_error);
   if (!http_endpoint) {
@@ -404,6 +416,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Settings settings) {
   q.grpc_address = q.settings.grpc_address.substr(0, q.settings.grpc_address.rfind(':')) + ":" +
                    std::to_string(q.grpc->port());
   q.media_address_policy->AddOwnPort(static_cast<uint16_t>(q.grpc->port()));
+  q.console->SetGrpcTarget(q.grpc_address);
   q.http->StartAccepting();
   spdlog::info("serving: gRPC on {}, HTTP on {}, data in {}", q.grpc_address, q.http_address,
                q.settings.data_dir);
@@ -434,6 +447,9 @@ void Server::Stop() {
   // Stop taking work, let replies in flight go out, then stop the simulation. Messages still
   // with a carrier stay in the outbox and are resumed at the next start.
   p.events->CloseAll();
+  // The console is a gRPC client of this gateway: its connection would hold gRPC's shutdown for
+  // the whole grace.
+  if (p.console) p.console->Stop();
   // Accepted messages are already durable, so the grace only lets replies in flight go out;
   // gRPC waits out the whole grace while any client keeps its connection open.
   if (p.grpc) {

@@ -55,10 +55,11 @@ HttpResponse ServeMediaContent(const Directory& directory, MessageService& messa
 HttpHandler MakeHttpRoutes(const Directory& directory, MessageService& messages,
                            mmsc::MediaStore& media_store,
                            boost::asio::any_io_executor storage_executor,
-                           std::function<std::string()> metrics, HttpHandler rest_api) {
+                           std::function<std::string()> metrics, HttpHandler rest_api,
+                           HttpHandler console) {
   return [&directory, &messages, &media_store, storage_executor, metrics = std::move(metrics),
-          rest_api = std::move(rest_api)](HttpRequest request,
-                                          std::function<void(HttpResponse)> respond) {
+          rest_api = std::move(rest_api), console = std::move(console)](
+             HttpRequest request, std::function<void(HttpResponse)> respond) {
     const std::string_view target = request.target();
     const std::string_view path = target.substr(0, target.find('?'));
     const bool readable =
@@ -86,6 +87,10 @@ HttpHandler MakeHttpRoutes(const Directory& directory, MessageService& messages,
     }
     if (rest_api && path.starts_with("/2010-04-01/")) {
       rest_api(std::move(request), std::move(respond));
+      return;
+    }
+    if (console && (path == "/" || path == "/console" || path.starts_with("/console/"))) {
+      console(std::move(request), std::move(respond));
       return;
     }
     if (path.starts_with("/m/")) {

@@ -9,6 +9,7 @@
 //                                     the account enforces HTTP auth on media
 //                                     (AccountSettings.enforce_media_auth)
 //   every other /2010-04-01/...       the REST facade (`rest_api`)
+//   / and /console/...                the web console (`console`, gateway/console/console.h)
 //
 // Threading rule: storage reads run on `storage_executor`, never on the io_context; the reply is
 // posted back by the HTTP server.
@@ -27,6 +28,7 @@ namespace mmsgate::gateway {
 HttpHandler MakeHttpRoutes(const Directory& directory, MessageService& messages,
                            mmsc::MediaStore& media_store,
                            boost::asio::any_io_executor storage_executor,
-                           std::function<std::string()> metrics, HttpHandler rest_api = nullptr);
+                           std::function<std::string()> metrics, HttpHandler rest_api = nullptr,
+                           HttpHandler console = nullptr);
 
 }  // namespace mmsgate::gateway
