@@ -23,6 +23,7 @@ packages=(
   gnuplot-nox curl
   clang libclang-rt-14-dev
   python3 python3-grpcio python3-protobuf python3-twilio python3-matplotlib python3-pytest
+  chromium chromium-driver python3-selenium
 )
 
 missing=()
