@@ -36,7 +36,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kCookieName = "mmsgate_console";
 constexpr auto kSessionIdle = std::chrono::hours(8);
-constexpr std::size_t kMaxSessions = 1000;
+// Each session may hold kMaxBufferedEvents events (a few MB under load); past this many the
+// least recently used session is signed out.
+constexpr std::size_t kMaxSessions = 200;
 // Events a session keeps for its page; a page further behind is told to reload its lists.
 constexpr std::size_t kMaxBufferedEvents = 2000;
 constexpr std::size_t kMaxEventsPerAnswer = 500;

@@ -341,13 +341,21 @@ async function messagesPage(view) {
   for (const input of [directionSelect, fallbackSelect]) input.addEventListener('change', draw);
   for (const input of [numberInput, searchInput]) input.addEventListener('input', draw);
 
+  // Events come in batches (hundreds under load): the table is drawn once per frame, not once
+  // per event.
+  let drawPending = false;
   eventListeners.add((event) => {
     if (event.kind === 'RESET') return reload();
     const m = event.message;
     if (!m || !m.sid) return;
     if (!rows.has(m.sid)) fresh.add(m.sid);
     rows.set(m.sid, m);
-    draw();
+    if (drawPending) return;
+    drawPending = true;
+    requestAnimationFrame(() => {
+      drawPending = false;
+      draw();
+    });
   });
 
   view.append(h('h2', {}, 'Messages'),
