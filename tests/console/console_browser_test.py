@@ -21,7 +21,8 @@ import zlib
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from mmsgate_kit import Gateway, message_pb2, simulator_pb2  # noqa: E402
+from mmsgate_kit import Gateway, accounts_pb2, message_pb2, simulator_pb2  # noqa: E402
+from mmsgate.v1 import scenario_pb2  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import (NoAlertPresentException,  # noqa: E402
@@ -509,3 +510,88 @@ def fault_kinds(gateway, account):
                               simulator_pb2.ListCarriersResponse, metadata).carriers
     state = next(c for c in carriers if c.carrier.id == OUTAGE_CARRIER)
     return [f.fault.kind for f in state.faults]
+
+
+# ---- TwiML replies, carrier edits, account settings ------------------------------------------
+
+class TwimlReplyServer(http.server.BaseHTTPRequestHandler):
+    """An sms_url that answers every inbound message with one TwiML reply."""
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = b"<Response><Message>Thanks, we got it</Message></Response>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_twiml_reply_links_to_the_inbound_message_it_answers(gateway, browser):
+    shop = gateway.create_account("TwiML shop")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TwimlReplyServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        rpc(gateway, "/mmsgate.v1.Accounts/UpdateNumber",
+            accounts_pb2.UpdateNumberRequest(
+                number=shop.number, sms_url=f"http://127.0.0.1:{server.server_port}/sms"),
+            scenario_pb2.Number, shop)
+        inbound = rpc(gateway, "/mmsgate.v1.Simulator/SendFromHandset",
+                      simulator_pb2.HandsetSend(**{"from": "+12025550188", "to": shop.number,
+                                                   "body": "is it in stock?"}),
+                      message_pb2.Message, shop)
+
+        def reply(_):
+            return [m for m in gateway.list_messages(shop)
+                    if m.direction == message_pb2.OUTBOUND_REPLY and m.reply_to_sid == inbound.sid]
+        answer = wait_for(browser, reply, "the TwiML reply")[0]
+    finally:
+        server.shutdown()
+
+    sign_in(browser, gateway, shop)
+    open_page(browser, gateway, "/console/messages/" + answer.sid)
+    link = wait_for(browser, lambda d: d.find_elements(
+        By.XPATH, f"//dd/a[text()='{inbound.sid}']"), "the link to the inbound message")[0]
+    link.click()
+    wait_for(browser, lambda d: d.current_url.endswith("/console/messages/" + inbound.sid),
+             "the inbound message's page")
+    assert wait_for(browser, lambda d: text_of(d, "pre.body"), "its body") == "is it in stock?"
+
+
+def test_a_carrier_edit_from_the_carriers_page_changes_the_carrier(gateway, alice, browser):
+    sign_in(browser, gateway, alice)
+    open_page(browser, gateway, "/console/carriers")
+    card = wait_for(browser, lambda d: d.find_elements(
+        By.CSS_SELECTOR, '.carrier[data-carrier="albion"]'), "the carrier card")[0]
+    for name, value in (("max_mps", "42"), ("median_ms", "250"), ("p99_ms", "900")):
+        field = card.find_element(By.NAME, name)
+        field.clear()
+        field.send_keys(value)
+    card.find_element(By.CSS_SELECTOR, "button.save-carrier").click()
+
+    def changed(_):
+        carriers = rpc(gateway, "/mmsgate.v1.Simulator/ListCarriers",
+                       simulator_pb2.ListCarriersRequest(), simulator_pb2.ListCarriersResponse,
+                       alice).carriers
+        albion = next(c.carrier for c in carriers if c.carrier.id == "albion")
+        return (albion.max_mps, albion.latency.median_ms, albion.latency.p99_ms) == (42, 250, 900)
+    wait_for(browser, changed, "ListCarriers to report the edit")
+
+
+def test_account_settings_are_saved_from_the_numbers_page(gateway, browser):
+    owner = gateway.create_account("settings")
+    sign_in(browser, gateway, owner)
+    open_page(browser, gateway, "/console/numbers")
+    box = wait_for(browser, lambda d: d.find_elements(
+        By.NAME, "disable_international_mms_conversion"), "the setting")[0]
+    assert not box.is_selected()
+    box.click()
+    browser.find_element(By.CSS_SELECTOR, "form.settings button[type=submit]").click()
+
+    def saved(_):
+        account = rpc(gateway, "/mmsgate.v1.Accounts/GetAccount", accounts_pb2.GetAccountRequest(),
+                      scenario_pb2.Account, owner)
+        return account.settings.disable_international_mms_conversion
+    wait_for(browser, saved, "GetAccount to report the setting")
