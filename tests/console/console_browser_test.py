@@ -400,19 +400,27 @@ def test_a_hostile_body_is_shown_as_text(gateway, alice, browser):
 
 # ---- webhooks, the handset's compose box, the admin token -------------------------------------
 
-class FailingCallbackServer(http.server.BaseHTTPRequestHandler):
-    """A status-callback endpoint that answers 500 with markup in its body."""
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = b"<b>callback broke</b>"
-        self.send_response(500)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+def answering(status, content_type, body):
+    """An HTTP handler class that answers every POST with `status` and `body`."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
-    def log_message(self, *args):
-        pass
+        def log_message(self, *args):
+            pass
+    return Handler
+
+
+# A status-callback endpoint that fails, with markup in its answer.
+FailingCallbackServer = answering(500, "text/html", b"<b>callback broke</b>")
+# An sms_url that answers every inbound message with one TwiML reply.
+TwimlReplyServer = answering(200, "text/xml",
+                             b"<Response><Message>Thanks, we got it</Message></Response>")
 
 
 def test_the_detail_shows_each_status_callback_attempt_with_its_form_fields(
@@ -513,21 +521,6 @@ def fault_kinds(gateway, account):
 
 
 # ---- TwiML replies, carrier edits, account settings ------------------------------------------
-
-class TwimlReplyServer(http.server.BaseHTTPRequestHandler):
-    """An sms_url that answers every inbound message with one TwiML reply."""
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = b"<Response><Message>Thanks, we got it</Message></Response>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
 
 def test_a_twiml_reply_links_to_the_inbound_message_it_answers(gateway, browser):
     shop = gateway.create_account("TwiML shop")
