@@ -23,13 +23,13 @@ cmake --build build-asan -j "$(nproc)"
 (cd build-asan && ctest --output-on-failure -j "$(nproc)" --timeout 900 "$@")
 
 # ThreadSanitizer: the pipeline's unit tests (lifecycle, sending, sender queues, carriers,
-# webhooks, events, the HTTP server and client), where io_context threads and the storage
+# webhooks, events, the HTTP server and client, the console's sessions and event stream), where io_context threads and the storage
 # executor meet.
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tools/sanitizers/tsan.supp}
 cmake --preset tsan >/dev/null
-cmake --build build-tsan -j "$(nproc)" --target carriers_test mmsc_test gateway_test
+cmake --build build-tsan -j "$(nproc)" --target carriers_test mmsc_test gateway_test console_test
 (cd build-tsan && ctest --output-on-failure -j "$(nproc)" --timeout 900 \
-  -R '^(Lifecycle|SendService|SenderQueues|SenderLimits|CarrierNode|Fleet|Handsets|Webhook|StatusCallbacks|EventBus|Events|HttpServer|HttpClient|MediaFetch|Database|RocksDatabase|InboundHandler)')
+  -R '^(Lifecycle|SendService|SenderQueues|SenderLimits|CarrierNode|Fleet|Handsets|Webhook|StatusCallbacks|EventBus|Events|HttpServer|HttpClient|MediaFetch|Database|RocksDatabase|InboundHandler|ConsoleTest)')
 
 # libFuzzer: each target for a few seconds from its seed corpus.
 tools/fuzz.sh "${FUZZ_SECONDS:-10}"

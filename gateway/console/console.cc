@@ -10,7 +10,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <deque>
 #include <mutex>
@@ -42,9 +44,6 @@ constexpr std::size_t kMaxSessions = 200;
 // Events a session keeps for its page; a page further behind is told to reload its lists.
 constexpr std::size_t kMaxBufferedEvents = 2000;
 constexpr std::size_t kMaxEventsPerAnswer = 500;
-// How long an event request waits for an event before it is answered empty (the browser's
-// EventSource then asks again after the `retry` interval).
-constexpr auto kEventWait = std::chrono::seconds(15);
 constexpr int kEventRetryMs = 200;
 constexpr auto kRpcDeadline = std::chrono::seconds(30);
 
@@ -149,7 +148,17 @@ struct Waiter {
   uint64_t after;
   HttpRequest request;  // for the answer's version and keep-alive
   std::function<void(HttpResponse)> respond;
+  // Answers the request empty when no event came in time. It lives on its own strand: started
+  // and cancelled only through it, from whichever thread answers the waiter.
+  std::shared_ptr<boost::asio::steady_timer> timer;
 };
+
+// Called once the waiter is answered (and out of its session's list).
+void CancelTimer(const Waiter& waiter) {
+  if (auto timer = waiter.timer) {
+    boost::asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+  }
+}
 
 struct Session {
   std::string id;
@@ -289,6 +298,7 @@ struct Console::Impl : std::enable_shared_from_this<Console::Impl> {
       waiters.swap(session.waiters);
     }
     for (auto& waiter : waiters) {
+      CancelTimer(waiter);
       waiter.respond(JsonError(waiter.request, 401, 20003, "the console session has ended"));
     }
   }
@@ -310,7 +320,10 @@ struct Console::Impl : std::enable_shared_from_this<Console::Impl> {
       ready.swap(session.waiters);
       batch.push_back(session.events.back());
     }
-    for (auto& waiter : ready) waiter.respond(EventAnswer(waiter.request, batch, false));
+    for (auto& waiter : ready) {
+      CancelTimer(waiter);
+      waiter.respond(EventAnswer(waiter.request, batch, false));
+    }
   }
 
   // ---- pages --------------------------------------------------------------------------------
@@ -405,6 +418,7 @@ struct Console::Impl : std::enable_shared_from_this<Console::Impl> {
     std::vector<std::pair<uint64_t, std::string>> batch;
     bool gap = false;
     uint64_t waiter_id = 0;
+    auto timer = std::make_shared<boost::asio::steady_timer>(boost::asio::make_strand(*deps.io));
     {
       std::lock_guard lock(session->mutex);
       if (!have_after) after = session->last_event_id;
@@ -415,28 +429,41 @@ struct Console::Impl : std::enable_shared_from_this<Console::Impl> {
       if (batch.empty() && !gap && !session->closed) {
         waiter_id = session->next_waiter_id++;
         session->waiters.push_back(
-            Waiter{waiter_id, after, std::move(request), std::move(respond)});
+            Waiter{waiter_id, after, std::move(request), std::move(respond), timer});
       }
     }
     if (waiter_id == 0) {
       respond(EventAnswer(request, batch, gap));
       return;
     }
-    auto timer = std::make_shared<boost::asio::steady_timer>(*deps.io, kEventWait);
     std::weak_ptr<Session> weak = session;
-    timer->async_wait([timer, weak, waiter_id](const boost::system::error_code&) {
+    boost::asio::post(timer->get_executor(), [timer, weak, waiter_id, wait = deps.event_wait] {
       auto s = weak.lock();
       if (!s) return;
-      std::optional<Waiter> waiter;
       {
+        // Already answered (and its cancel queued behind this): nothing to wait for.
         std::lock_guard lock(s->mutex);
-        auto it = std::find_if(s->waiters.begin(), s->waiters.end(),
-                               [&](const Waiter& w) { return w.id == waiter_id; });
-        if (it == s->waiters.end()) return;
-        waiter = std::move(*it);
-        s->waiters.erase(it);
+        if (std::none_of(s->waiters.begin(), s->waiters.end(),
+                         [&](const Waiter& w) { return w.id == waiter_id; })) {
+          return;
+        }
       }
-      waiter->respond(EventAnswer(waiter->request, {}, false));
+      timer->expires_after(wait);
+      timer->async_wait([timer, weak, waiter_id](const boost::system::error_code& error) {
+        if (error) return;  // cancelled: the waiter was answered
+        auto s = weak.lock();
+        if (!s) return;
+        std::optional<Waiter> waiter;
+        {
+          std::lock_guard lock(s->mutex);
+          auto it = std::find_if(s->waiters.begin(), s->waiters.end(),
+                                 [&](const Waiter& w) { return w.id == waiter_id; });
+          if (it == s->waiters.end()) return;
+          waiter = std::move(*it);
+          s->waiters.erase(it);
+        }
+        waiter->respond(EventAnswer(waiter->request, {}, false));
+      });
     });
   }
 

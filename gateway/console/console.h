@@ -29,6 +29,7 @@
 // This header does not include gRPC.
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -46,6 +47,8 @@ struct ConsoleDependencies {
   // Serves /2010-04-01/Accounts/{AC}/Messages/{SID}/Media/{ME} (the HTTP routes): the console's
   // media URLs are answered by it with the session's credentials.
   HttpHandler media_content;
+  // How long an event request waits for an event before it is answered empty.
+  std::chrono::milliseconds event_wait{15000};
 };
 
 class Console {
