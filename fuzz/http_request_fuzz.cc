@@ -1,5 +1,6 @@
 // Whole HTTP requests, as bytes on a real loopback connection, into mmsgate's HTTP server and
-// its routes (health, metrics, media links, media content, the REST facade) over the gateway's
+// its routes (health, metrics, media links, media content, the REST facade, the web console)
+// over the gateway's
 // core on in-memory stores. Each input is one client's bytes: the server must answer with
 // well-formed HTTP responses or close the connection, never crash, and keep serving.
 #include <arpa/inet.h>
@@ -24,6 +25,7 @@
 #include "fakes/test_gateway.h"
 #include "gateway/accounts/authority.h"
 #include "gateway/api/rest/rest_facade.h"
+#include "gateway/console/console.h"
 #include "gateway/http/http_routes.h"
 #include "gateway/http/http_server.h"
 
@@ -39,6 +41,12 @@ struct Served {
   mmsgate::gateway::ApiChaos chaos{core.clock, 1};
   mmsgate::gateway::HttpHandler rest = mmsgate::gateway::MakeRestFacade(
       core.directory, authority, core.sender, core.messages, chaos, core.io.get_executor());
+  // The console without a gRPC target: its RPCs answer 503, everything before them is served.
+  mmsgate::gateway::Console console{mmsgate::gateway::ConsoleDependencies{
+      &core.io, &core.directory, &core.events,
+      mmsgate::gateway::MakeHttpRoutes(core.directory, core.messages, core.media_store,
+                                       core.io.get_executor(), [] { return std::string(); }),
+      std::chrono::milliseconds(100)}};
   mmsgate::gateway::HttpServer server{
       core.io, mmsgate::gateway::RestFacadeServerOptions(),
       mmsgate::gateway::MakeHttpRoutes(
@@ -46,7 +54,8 @@ struct Served {
           [] { return std::string("mmsgate_up 1\n"); },
           [this](HttpRequest request, std::function<void(HttpResponse)> respond) {
             rest(std::move(request), std::move(respond));
-          })};
+          },
+          console.handler())};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work =
       boost::asio::make_work_guard(core.io);
   sockaddr_in address{};
