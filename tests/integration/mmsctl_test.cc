@@ -169,7 +169,7 @@ TEST_F(MmsctlTest, AFaultShowsInTheCarrierTable) {
   EXPECT_TRUE(shown) << after.out;
   const Run json = Mmsctl("carriers --json");
   ASSERT_EQ(json.exit_code, 0);
-  EXPECT_NO_THROW((void)nlohmann::json::parse(json.out));
+  EXPECT_TRUE(nlohmann::json::accept(json.out)) << json.out;
 }
 
 TEST_F(MmsctlTest, CarriersWatchRefreshesTheTable) {

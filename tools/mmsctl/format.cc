@@ -44,7 +44,7 @@ std::string FormatTime(const google::protobuf::Timestamp& time) {
   const std::time_t seconds = static_cast<std::time_t>(time.seconds());
   std::tm utc{};
   gmtime_r(&seconds, &utc);
-  char text[40];
+  char text[96];  // room for any int the fields may hold, so the format cannot truncate
   std::snprintf(text, sizeof text, "%04d-%02d-%02d %02d:%02d:%02d.%03d", utc.tm_year + 1900,
                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                 time.nanos() / 1'000'000);
