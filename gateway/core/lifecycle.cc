@@ -469,13 +469,15 @@ void MessageLifecycle::WaitForSendAt(const FlightPtr& flight) {
   Park(*flight);
 }
 
+absl::Status NotCancelable(const std::string& sid, const std::string& why) {
+  return ProviderError(absl::StatusCode::kFailedPrecondition, error_codes::kNotCancelable,
+                       "message " + sid + " cannot be canceled: " + why +
+                           "; only a SCHEDULED message can be, before its SendAt");
+}
+
 void MessageLifecycle::Cancel(const std::string& sid, Canceled done) {
   auto flight = Find(sid);
-  auto not_cancelable = [sid](const std::string& why) {
-    return ProviderError(absl::StatusCode::kFailedPrecondition, error_codes::kNotCancelable,
-                         "message " + sid + " cannot be canceled: " + why +
-                             "; only a SCHEDULED message can be, before its SendAt");
-  };
+  auto not_cancelable = [sid](const std::string& why) { return NotCancelable(sid, why); };
   if (!flight) {
     done(not_cancelable("it is not waiting for its SendAt"));
     return;

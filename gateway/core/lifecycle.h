@@ -53,6 +53,10 @@
 
 namespace mmsgate::gateway {
 
+// The refusal of a cancel (30409, FAILED_PRECONDITION): "message <sid> cannot be canceled:
+// <why>; only a SCHEDULED message can be, before its SendAt".
+[[nodiscard]] absl::Status NotCancelable(const std::string& sid, const std::string& why);
+
 // Told of every stored status change after ACCEPTED, on the message's strand, in status order
 // (status callbacks). Must not block.
 class StatusListener {

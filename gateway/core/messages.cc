@@ -234,10 +234,7 @@ absl::StatusOr<v1::Message> MessageService::Cancel(const std::string& account_si
   auto message = Get(account_sid, sid, /*with_attempts=*/false);
   if (!message.ok()) return message;
   if (message->status() != v1::SCHEDULED || lifecycle_ == nullptr) {
-    return ProviderError(absl::StatusCode::kFailedPrecondition, error_codes::kNotCancelable,
-                         "message " + sid + " cannot be canceled: it is " +
-                             v1::MessageStatus_Name(message->status()) +
-                             "; only a SCHEDULED message can be, before its SendAt");
+    return NotCancelable(sid, "it is " + v1::MessageStatus_Name(message->status()));
   }
   // The lifecycle stores CANCELED on the message's strand; this thread (the storage executor,
   // as for every method here) waits for that commit.
