@@ -124,8 +124,22 @@ def loaded_width(driver, selector):
         ".find(i => i.complete && i.naturalWidth > 0); return i ? i.naturalWidth : 0", selector)
 
 
-def sign_in(driver, gateway, account):
+def signed_in(driver):
+    path = urllib.parse.urlparse(driver.current_url).path
+    return path.startswith("/console") and not path.startswith("/console/login")
+
+
+def sign_out(driver, gateway):
+    """Drops the session cookie from a page without scripts: the last console page's scripts (the
+    Carriers page polls every second) would otherwise see the session go and send the browser to
+    the sign-in form on their own, racing the test's navigation. Cookies belong to the host, so
+    this clears them for every gateway on 127.0.0.1."""
+    driver.get(base(gateway) + "/healthz")
     driver.delete_all_cookies()
+
+
+def sign_in(driver, gateway, account):
+    sign_out(driver, gateway)
     driver.get(base(gateway) + "/")
     wait_for(driver, lambda d: "/console/login" in d.current_url, "the sign-in form")
     driver.find_element(By.NAME, "account_sid").send_keys(account.sid)
@@ -134,6 +148,16 @@ def sign_in(driver, gateway, account):
     wait_for(driver, lambda d: d.current_url.rstrip("/").endswith("/console"), "the console")
     wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "table.messages tbody tr"),
              "the messages table")
+
+
+def sign_in_with_admin_token(driver, gateway, account, admin_token):
+    sign_out(driver, gateway)
+    driver.get(base(gateway) + "/console/login")
+    driver.find_element(By.NAME, "account_sid").send_keys(account.sid)
+    driver.find_element(By.NAME, "auth_token").send_keys(account.auth_token)
+    driver.find_element(By.NAME, "admin_token").send_keys(admin_token)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(driver, signed_in, "the console")
 
 
 def open_page(driver, gateway, path):
@@ -151,7 +175,7 @@ def rpc(gateway, method, request, response_type, account):
 # ---- sign-in ------------------------------------------------------------------------------
 
 def test_sign_in_sets_a_strict_http_only_session_cookie(gateway, alice, browser):
-    browser.delete_all_cookies()
+    sign_out(browser, gateway)
     open_page(browser, gateway, "/console/login")
     fields = browser.find_elements(By.CSS_SELECTOR, "form input")
     assert [f.get_attribute("name") for f in fields][:2] == ["account_sid", "auth_token"]
@@ -497,13 +521,7 @@ def test_carrier_controls_follow_the_admin_token_rule(browser):
         assert not fault_kinds(guarded, operator)
 
         # Signed in with the admin token, the same button works.
-        browser.delete_all_cookies()
-        open_page(browser, guarded, "/console/login")
-        browser.find_element(By.NAME, "account_sid").send_keys(operator.sid)
-        browser.find_element(By.NAME, "auth_token").send_keys(operator.auth_token)
-        browser.find_element(By.NAME, "admin_token").send_keys("console-admin-secret")
-        browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        wait_for(browser, lambda d: d.current_url.rstrip("/").endswith("/console"), "the console")
+        sign_in_with_admin_token(browser, guarded, operator, "console-admin-secret")
         card = start_outage()
         wait_for(browser, lambda d: card.find_elements(By.CSS_SELECTOR, ".fault"), "the fault")
         assert fault_kinds(guarded, operator) == [1]  # OUTAGE
