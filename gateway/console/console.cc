@@ -16,6 +16,7 @@
 #include <chrono>
 #include <deque>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "gateway/accounts/directory.h"
 #include "gateway/api/rest/form_encoding.h"
 #include "gateway/api/rest/rest_facade.h"
+#include "gateway/api/rest/rest_json.h"
 #include "gateway/console/console_assets.h"
 #include "gateway/core/events.h"
 #include "mmsgate/v1/accounts.pb.h"
@@ -57,23 +59,6 @@ bool SameSecret(std::string_view a, std::string_view b) {
   return !a.empty() && ConstantTimeEquals(a, b);
 }
 
-std::string JsonString(std::string_view in) {
-  std::string out = "\"";
-  for (unsigned char c : in) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out + "\"";
-}
-
 HttpResponse Answer(const HttpRequest& request, http::status status, std::string_view content_type,
                     std::string body) {
   HttpResponse response(status, request.version());
@@ -89,8 +74,7 @@ HttpResponse Answer(const HttpRequest& request, http::status status, std::string
 HttpResponse JsonError(const HttpRequest& request, int http_status, int code,
                        std::string_view message) {
   return Answer(request, static_cast<http::status>(http_status), "application/json",
-                "{\"code\":" + std::to_string(code) + ",\"message\":" + JsonString(message) +
-                    ",\"status\":" + std::to_string(http_status) + "}");
+                ErrorJson(code, std::string(message), http_status).dump());
 }
 
 HttpResponse Redirect(const HttpRequest& request, std::string location) {
@@ -145,7 +129,6 @@ bool IsPagePath(std::string_view path) {
 
 struct Waiter {
   uint64_t id;
-  uint64_t after;
   HttpRequest request;  // for the answer's version and keep-alive
   std::function<void(HttpResponse)> respond;
   // Answers the request empty when no event came in time. It lives on its own strand: started
@@ -392,12 +375,12 @@ struct Console::Impl : std::enable_shared_from_this<Console::Impl> {
       std::lock_guard lock(session.mutex);
       last_event_id = session.last_event_id;
     }
-    return Answer(request, http::status::ok, "application/json",
-                  "{\"account_sid\":" + JsonString(session.account_sid) +
-                      ",\"friendly_name\":" + JsonString(session.friendly_name) +
-                      ",\"csrf_token\":" + JsonString(session.csrf_token) +
-                      ",\"admin_token_given\":" + (session.admin_token.empty() ? "false" : "true") +
-                      ",\"last_event_id\":" + std::to_string(last_event_id) + "}");
+    const nlohmann::json info = {{"account_sid", session.account_sid},
+                                 {"friendly_name", session.friendly_name},
+                                 {"csrf_token", session.csrf_token},
+                                 {"admin_token_given", !session.admin_token.empty()},
+                                 {"last_event_id", last_event_id}};
+    return Answer(request, http::status::ok, "application/json", info.dump());
   }
 
   // ---- events -------------------------------------------------------------------------------
@@ -429,7 +412,7 @@ struct Console::Impl : std::enable_shared_from_this<Console::Impl> {
       if (batch.empty() && !gap && !session->closed) {
         waiter_id = session->next_waiter_id++;
         session->waiters.push_back(
-            Waiter{waiter_id, after, std::move(request), std::move(respond), timer});
+            Waiter{waiter_id, std::move(request), std::move(respond), timer});
       }
     }
     if (waiter_id == 0) {
